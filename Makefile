@@ -1,0 +1,45 @@
+# Servicios Virtuales: `make run` serves the app, `make test` runs every test.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+STAMP := $(VENV)/.installed
+
+export FLASK_APP := wsgi
+
+.PHONY: run test venv migrate content demo lint bench clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Se necesita Python 3.11 ($(PYTHON))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+migrate: venv
+	$(BIN)/flask db upgrade
+
+content: migrate
+	$(BIN)/flask sv content load
+
+demo: content
+	$(BIN)/flask sv demo
+
+run: demo
+	@echo "Servicios Virtuales en http://$(HOST):$(PORT)"
+	$(BIN)/gunicorn --worker-class gthread -w 1 --threads 50 --bind $(HOST):$(PORT) \
+		--no-control-socket --access-logfile - wsgi:app
+
+test: venv
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: venv
+	$(BIN)/ruff check sv_platform tests bench
+
+clean:
+	rm -rf $(VENV) instance/*.sqlite3* .pytest_cache

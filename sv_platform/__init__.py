@@ -1,0 +1,61 @@
+"""Servicios Virtuales: the Flask application factory."""
+
+from flask import Flask
+
+
+def create_app(config=None) -> Flask:
+    """Build the app: config, extensions, security, blueprints, errors, CLI."""
+    app = Flask(__name__, instance_relative_config=True)
+
+    from sv_platform import config as settings
+
+    settings.load(app, config)
+
+    from sv_platform import extensions
+
+    extensions.init_app(app)
+
+    from sv_platform.core import errors, formatting, security
+
+    security.init_app(app)
+    formatting.init_app(app)
+    _register_blueprints(app)
+    errors.init_app(app)
+
+    from sv_platform import cli
+
+    cli.init_app(app)
+    _context(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from sv_platform.accounts import bp as accounts
+    from sv_platform.advisory import bp as advisory
+    from sv_platform.core import bp as core
+    from sv_platform.courses import bp as courses
+    from sv_platform.enrollment import bp as enrollment
+    from sv_platform.faq import bp as faq
+    from sv_platform.reports import bp as reports
+
+    for blueprint in (core, accounts, enrollment, courses, faq, advisory, reports):
+        app.register_blueprint(blueprint)
+
+
+def _context(app: Flask) -> None:
+    """Template globals shared by every page (navigation, unread notices, territory)."""
+    from flask_login import current_user
+
+    from sv_platform.accounts import services as accounts, territory
+
+    @app.context_processor
+    def inject():
+        unread = 0
+        if current_user.is_authenticated:
+            unread = accounts.unread_notifications(current_user.id)
+        return {
+            "unread_notifications": unread,
+            "region_names": territory.region_names(),
+            "comuna_names": territory.comuna_names(),
+            "has_endpoint": lambda name: name in app.view_functions,
+        }

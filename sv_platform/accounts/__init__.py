@@ -1,0 +1,7 @@
+"""Users, roles, RUT registration, profile, company, consent and personal data."""
+
+from flask import Blueprint
+
+bp = Blueprint("accounts", __name__)
+
+from sv_platform.accounts import views  # noqa: E402,F401

@@ -1,0 +1,466 @@
+"""Account rules: registration, login, passwords, profile, personal data, notices, audit."""
+
+import importlib
+import logging
+from datetime import date, datetime
+
+from sqlalchemy import func, select, update
+from stdnum.cl import rut as stdnum_rut
+from stdnum.exceptions import ValidationError
+
+from sv_platform.accounts import territory
+from sv_platform.accounts.models import (
+    COMPANY_SIZES,
+    EDUCATION_LEVELS,
+    SECTORS,
+    SEXES,
+    SPECIALTIES,
+    AuditEntry,
+    Company,
+    Notification,
+    User,
+)
+from sv_platform.accounts.passwords import (
+    hash_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
+from sv_platform.core.domain import DomainError, InvalidInput, NotFound
+from sv_platform.core.timeutil import utcnow
+from sv_platform.extensions import db
+
+log = logging.getLogger("sv_platform.security")
+
+CONSENT_VERSION = "2026-11"
+# Domains whose services may define export_user_data(user_id) and anonymize_user(user_id).
+DATA_DOMAINS = ("enrollment", "courses", "advisory", "faq", "reports")
+
+
+class DuplicateAccount(DomainError):
+    message = "Ya existe una cuenta con esos datos."
+
+
+class LoginFailed(DomainError):
+    code = "unauthenticated"
+    status = 401
+    message = "RUT, correo o contraseña incorrectos."
+
+
+def normalize_rut(value: str | None) -> str:
+    """RUT with or without dots/hyphen → `12345678-5`; raises InvalidInput if not valid."""
+    raw = (value or "").strip()
+    if not raw:
+        raise InvalidInput("Ingresa tu RUT.", field="rut")
+    try:
+        compact = stdnum_rut.validate(raw)
+    except ValidationError as exc:
+        if "checksum" in type(exc).__name__.lower():
+            raise InvalidInput(
+                "El dígito verificador del RUT no es correcto. Revísalo.", field="rut"
+            ) from exc
+        raise InvalidInput("El RUT no es válido. Escríbelo como 12.345.678-5.",
+                           field="rut") from exc
+    return f"{compact[:-1]}-{compact[-1]}"
+
+
+def normalize_email(value: str | None) -> str:
+    return (value or "").strip().lower()
+
+
+def _check_territory(region_code: str | None, comuna_code: str | None) -> None:
+    if region_code not in territory.region_names():
+        raise InvalidInput("Elige una región de la lista.", field="region_code")
+    if not territory.comuna_in_region(comuna_code, region_code):
+        raise InvalidInput("La comuna elegida no pertenece a la región seleccionada.",
+                           field="comuna_code")
+
+
+def _check_unique(rut: str | None, email: str | None, *, exclude_id: int | None = None):
+    if rut:
+        q = select(User.id).where(User.rut == rut)
+        if exclude_id:
+            q = q.where(User.id != exclude_id)
+        if db.session.scalar(q):
+            raise DuplicateAccount("Ya existe una cuenta con ese RUT. Si es tuya, ingresa "
+                                   "o recupera tu contraseña.", field="rut")
+    if email:
+        q = select(User.id).where(func.lower(User.email) == email)
+        if exclude_id:
+            q = q.where(User.id != exclude_id)
+        if db.session.scalar(q):
+            raise DuplicateAccount("Ya existe una cuenta con ese correo electrónico.",
+                                   field="email")
+
+
+def _check_person(sex: str | None, birth_date: date | None, education: str | None,
+                  *, today: date | None = None) -> None:
+    today = today or date.today()
+    if sex not in SEXES:
+        raise InvalidInput("Elige una opción de sexo.", field="sex")
+    if education not in EDUCATION_LEVELS:
+        raise InvalidInput("Elige tu nivel educacional.", field="education_level")
+    if birth_date is None:
+        raise InvalidInput("Ingresa tu fecha de nacimiento.", field="birth_date")
+    age = (today - birth_date).days // 365
+    if age < 15 or age > 110:
+        raise InvalidInput("Revisa tu fecha de nacimiento: debes tener entre 15 y 110 años.",
+                           field="birth_date")
+
+
+def register_entrepreneur(*, rut: str, name: str, email: str, phone: str, password: str,
+                          region_code: str, comuna_code: str, sex: str, birth_date: date,
+                          education_level: str, consent: bool,
+                          now: datetime | None = None) -> User:
+    """Self-registration. Enforces a valid unique RUT, unique email (any case), comuna in
+    región, a strong password and explicit consent. Raises InvalidInput/DuplicateAccount."""
+    now = now or utcnow()
+    rut = normalize_rut(rut)
+    email = normalize_email(email)
+    name = " ".join((name or "").split())
+    if len(name) < 3:
+        raise InvalidInput("Ingresa tu nombre completo.", field="name")
+    if "@" not in email:
+        raise InvalidInput("Ingresa un correo electrónico válido.", field="email")
+    if not consent:
+        raise InvalidInput("Para registrarte debes aceptar el uso de tus datos personales.",
+                           field="consent")
+    _check_territory(region_code, comuna_code)
+    _check_person(sex, birth_date, education_level, today=now.date())
+    problem = password_problem(password, rut=rut, email=email)
+    if problem:
+        raise InvalidInput(problem, field="password")
+    _check_unique(rut, email)
+    user = User(rut=rut, email=email, name=name, phone=(phone or "").strip() or None,
+                password_hash=hash_password(password), role="entrepreneur",
+                region_code=region_code, comuna_code=comuna_code, sex=sex,
+                birth_date=birth_date, education_level=education_level, consent_at=now,
+                consent_version=CONSENT_VERSION, created_at=now)
+    db.session.add(user)
+    db.session.commit()
+    log.info("registered user=%s", user.id)
+    return user
+
+
+def find_by_identifier(identifier: str) -> User | None:
+    """A user by RUT (any spelling) or by email (any case)."""
+    identifier = (identifier or "").strip()
+    if "@" in identifier:
+        return db.session.scalar(
+            select(User).where(func.lower(User.email) == normalize_email(identifier))
+        )
+    try:
+        rut = normalize_rut(identifier)
+    except InvalidInput:
+        return None
+    return db.session.scalar(select(User).where(User.rut == rut))
+
+
+def authenticate(identifier: str, password: str, *, now: datetime | None = None) -> User:
+    """The user whose RUT/email and password match. One message for every failure, so it
+    never tells whether an account exists. Raises LoginFailed."""
+    user = find_by_identifier(identifier)
+    if user is None or not user.is_active:
+        hash_password(password or "x")  # same work either way: no timing oracle
+        log.warning("login failed identifier_exists=no")
+        raise LoginFailed()
+    if not verify_password(user.password_hash, password or ""):
+        log.warning("login failed user=%s", user.id)
+        raise LoginFailed()
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = now or utcnow()
+    db.session.commit()
+    log.info("login user=%s role=%s", user.id, user.role)
+    return user
+
+
+def load_session_user(session_id: str) -> User | None:
+    """Flask-Login loader: `id:version`; a stale version (logout, password change) is None."""
+    try:
+        user_id, version = (int(x) for x in session_id.split(":", 1))
+    except (TypeError, ValueError):
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or user.session_version != version or not user.is_active:
+        return None
+    return user
+
+
+def end_sessions(user: User) -> User:
+    """Invalidate every session and remember-me cookie of `user` (logout everywhere)."""
+    db.session.execute(
+        update(User).where(User.id == user.id)
+        .values(session_version=User.session_version + 1)
+    )
+    db.session.commit()
+    db.session.refresh(user)
+    return user
+
+
+def change_password(user: User, current: str, new: str) -> User:
+    """Requires the current password; the new one must pass the policy. Ends other sessions.
+    Raises InvalidInput."""
+    if not verify_password(user.password_hash, current or ""):
+        raise InvalidInput("La contraseña actual no es correcta.", field="current_password")
+    problem = password_problem(new, rut=user.rut, email=user.email)
+    if problem:
+        raise InvalidInput(problem, field="new_password")
+    user.password_hash = hash_password(new)
+    user.session_version += 1
+    db.session.commit()
+    log.info("password changed user=%s", user.id)
+    return user
+
+
+def update_profile(user: User, *, name: str, email: str, phone: str, region_code: str,
+                   comuna_code: str, sex: str, birth_date: date | None,
+                   education_level: str) -> User:
+    """Edit personal data with the registration rules. Raises InvalidInput/DuplicateAccount."""
+    email = normalize_email(email)
+    name = " ".join((name or "").split())
+    if len(name) < 3:
+        raise InvalidInput("Ingresa tu nombre completo.", field="name")
+    if "@" not in email:
+        raise InvalidInput("Ingresa un correo electrónico válido.", field="email")
+    _check_territory(region_code, comuna_code)
+    _check_person(sex, birth_date, education_level)
+    _check_unique(None, email, exclude_id=user.id)
+    user.name, user.email, user.phone = name, email, (phone or "").strip() or None
+    user.region_code, user.comuna_code = region_code, comuna_code
+    user.sex, user.birth_date, user.education_level = sex, birth_date, education_level
+    db.session.commit()
+    return user
+
+
+def update_company(user: User, *, rut: str | None, legal_name: str | None, sector: str | None,
+                   region_code: str | None, comuna_code: str | None,
+                   started_on: date | None, size: str | None) -> Company:
+    """Optional company data; what is given must be valid. Raises InvalidInput."""
+    company_rut = normalize_rut(rut) if (rut or "").strip() else None
+    if sector and sector not in SECTORS:
+        raise InvalidInput("Elige una actividad económica de la lista.", field="sector")
+    if size and size not in COMPANY_SIZES:
+        raise InvalidInput("Elige el tamaño de la empresa.", field="size")
+    if region_code or comuna_code:
+        _check_territory(region_code, comuna_code)
+    if started_on and started_on > date.today():
+        raise InvalidInput("La fecha de inicio de actividades no puede ser futura.",
+                           field="started_on")
+    company = user.company or Company(user=user)
+    company.rut, company.legal_name = company_rut, (legal_name or "").strip() or None
+    company.sector, company.size = sector or None, size or None
+    company.region_code, company.comuna_code = region_code or None, comuna_code or None
+    company.started_on = started_on
+    db.session.add(company)
+    db.session.commit()
+    return company
+
+
+def create_staff(*, role: str, rut: str, email: str, name: str, password: str,
+                 specialty: str | None = None, actor: User | None = None) -> User:
+    """Create an admin or an advisor (advisors need a specialty). Raises InvalidInput,
+    DuplicateAccount."""
+    if role not in ("admin", "advisor"):
+        raise InvalidInput("Rol no válido.")
+    if role == "advisor" and specialty not in SPECIALTIES:
+        raise InvalidInput("Elige la especialidad: legal o sustentabilidad.", field="specialty")
+    rut = normalize_rut(rut)
+    email = normalize_email(email)
+    if "@" not in email:
+        raise InvalidInput("Ingresa un correo electrónico válido.", field="email")
+    problem = password_problem(password, rut=rut, email=email)
+    if problem:
+        raise InvalidInput(problem, field="password")
+    _check_unique(rut, email)
+    user = User(rut=rut, email=email, name=" ".join(name.split()), role=role,
+                specialty=specialty if role == "advisor" else None,
+                password_hash=hash_password(password))
+    db.session.add(user)
+    db.session.flush()
+    record_audit(actor, f"create_{role}", "user", user.id, None,
+                 {"rut": rut, "email": email, "specialty": user.specialty}, commit=False)
+    db.session.commit()
+    return user
+
+
+def set_active(user_id: int, active: bool, *, actor: User) -> User:
+    """Enable/disable a staff account; a disabled user loses access at the next request."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("La cuenta no existe.")
+    before = {"active": user.active}
+    user.active = active
+    user.session_version += 1
+    record_audit(actor, "set_active", "user", user.id, before, {"active": active},
+                 commit=False)
+    db.session.commit()
+    return user
+
+
+def list_staff() -> list[User]:
+    return list(db.session.scalars(
+        select(User).where(User.role.in_(("advisor", "admin"))).order_by(User.role, User.name)
+    ))
+
+
+def export_user_data(user: User) -> dict:
+    """Everything stored about `user` and nothing about anyone else."""
+    data = {
+        "cuenta": {
+            "id": user.id, "rut": user.rut, "nombre": user.name, "correo": user.email,
+            "telefono": user.phone, "rol": user.role, "especialidad": user.specialty,
+            "region": user.region_code, "comuna": user.comuna_code, "sexo": user.sex,
+            "fecha_nacimiento": user.birth_date.isoformat() if user.birth_date else None,
+            "nivel_educacional": user.education_level,
+            "consentimiento": user.consent_at.isoformat() if user.consent_at else None,
+            "version_consentimiento": user.consent_version,
+            "creada": user.created_at.isoformat() if user.created_at else None,
+            "ultimo_ingreso": user.last_login_at.isoformat() if user.last_login_at else None,
+        },
+        "empresa": None,
+        "notificaciones": [
+            {"texto": n.text, "url": n.url, "fecha": n.created_at.isoformat()}
+            for n in db.session.scalars(
+                select(Notification).where(Notification.user_id == user.id)
+                .order_by(Notification.id)
+            )
+        ],
+    }
+    if user.company:
+        c = user.company
+        data["empresa"] = {
+            "rut": c.rut, "razon_social": c.legal_name, "actividad": c.sector,
+            "region": c.region_code, "comuna": c.comuna_code, "tamano": c.size,
+            "inicio_actividades": c.started_on.isoformat() if c.started_on else None,
+        }
+    for name in DATA_DOMAINS:
+        exporter = getattr(_domain_services(name), "export_user_data", None)
+        if exporter:
+            data.update(exporter(user.id))
+    return data
+
+
+def delete_account(user: User, password: str, *, now: datetime | None = None) -> User:
+    """Anonymize personal data (name, RUT, email, phone, exact birth date, company
+    identity), keep statistical fields and records, end every session. Raises
+    InvalidInput when the password is wrong."""
+    if not verify_password(user.password_hash, password or ""):
+        raise InvalidInput("La contraseña no es correcta.", field="password")
+    now = now or utcnow()
+    for name in DATA_DOMAINS:
+        anonymizer = getattr(_domain_services(name), "anonymize_user", None)
+        if anonymizer:
+            anonymizer(user.id)
+    user.name = "Persona eliminada"
+    user.rut = None
+    user.email = None
+    user.phone = None
+    if user.birth_date:
+        user.birth_date = date(user.birth_date.year, 1, 1)
+    user.password_hash = "!"
+    user.active = False
+    user.deleted_at = now
+    user.session_version += 1
+    if user.company:
+        user.company.rut = None
+        user.company.legal_name = None
+    db.session.commit()
+    log.info("account anonymized user=%s", user.id)
+    return user
+
+
+def _domain_services(name: str):
+    try:
+        return importlib.import_module(f"sv_platform.{name}.services")
+    except ModuleNotFoundError:
+        return None
+
+
+def notify(user_id: int, text: str, url: str | None = None, *, commit: bool = True):
+    """Leave an in-app notice for a user (shown as a badge until read)."""
+    notice = Notification(user_id=user_id, text=text[:300], url=url)
+    db.session.add(notice)
+    if commit:
+        db.session.commit()
+    return notice
+
+
+def unread_notifications(user_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    ) or 0
+
+
+def notifications_for(user_id: int, *, limit: int = 50) -> list[Notification]:
+    return list(db.session.scalars(
+        select(Notification).where(Notification.user_id == user_id)
+        .order_by(Notification.id.desc()).limit(limit)
+    ))
+
+
+def mark_notifications_read(user_id: int, *, now: datetime | None = None) -> None:
+    db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=now or utcnow())
+    )
+    db.session.commit()
+
+
+def record_audit(actor: User | None, action: str, target_type: str, target_id,
+                 before: dict | None, after: dict | None, *, commit: bool = True,
+                 note: str | None = None) -> AuditEntry:
+    """Append to the audit log (who, when, before → after)."""
+    entry = AuditEntry(actor_id=actor.id if actor else None, action=action,
+                       target_type=target_type,
+                       target_id=None if target_id is None else str(target_id),
+                       before=before, after=after, note=note)
+    db.session.add(entry)
+    if commit:
+        db.session.commit()
+    return entry
+
+
+def audit_log(*, limit: int = 200) -> list[AuditEntry]:
+    return list(db.session.scalars(
+        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    ))
+
+
+DEMO_PASSWORD = "Servicios-Demo-2026"
+DEMO_ACCOUNTS = [
+    dict(role="admin", rut="11111111-1", email="admin@demo.serviciosvirtuales.cl",
+         name="Ana Administradora"),
+    dict(role="advisor", specialty="legal", rut="12222222-5",
+         email="legal@demo.serviciosvirtuales.cl", name="Luis Asesor Legal"),
+    dict(role="advisor", specialty="sustainability", rut="13333333-9",
+         email="sustentabilidad@demo.serviciosvirtuales.cl",
+         name="Sofía Asesora de Sustentabilidad"),
+    dict(role="entrepreneur", rut="15555555-6", email="emprendedora@demo.serviciosvirtuales.cl",
+         name="Carolina Emprendedora Pérez", region_code="13", comuna_code="13101",
+         sex="femenino", birth_date=date(1988, 4, 12), education_level="tecnica",
+         phone="+56 9 1234 5678"),
+    dict(role="entrepreneur", rut="16666666-K", email="emprendedor@demo.serviciosvirtuales.cl",
+         name="Pedro Emprendedor Soto", region_code="08", comuna_code="08101",
+         sex="masculino", birth_date=date(1979, 9, 30), education_level="media",
+         phone="+56 9 8765 4321"),
+]
+
+
+def ensure_demo_accounts() -> list[User]:
+    """Create the demo accounts that do not exist yet (idempotent)."""
+    users = []
+    for spec in DEMO_ACCOUNTS:
+        user = db.session.scalar(select(User).where(User.rut == normalize_rut(spec["rut"])))
+        if user is None:
+            fields = {k: v for k, v in spec.items()}
+            fields["rut"] = normalize_rut(fields["rut"])
+            user = User(password_hash=hash_password(DEMO_PASSWORD), **fields)
+            if user.role == "entrepreneur":
+                user.consent_at, user.consent_version = utcnow(), CONSENT_VERSION
+            db.session.add(user)
+        users.append(user)
+    db.session.commit()
+    return users

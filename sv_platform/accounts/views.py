@@ -1,0 +1,306 @@
+"""Registration, login/logout, profile, company, password, personal data, staff admin."""
+
+import json
+from urllib.parse import urlsplit
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+
+from sv_platform.accounts import bp, services
+from sv_platform.accounts.forms import (
+    CompanyForm,
+    ConfirmForm,
+    DeleteAccountForm,
+    LoginForm,
+    PasswordChangeForm,
+    ProfileForm,
+    RegistrationForm,
+    StaffForm,
+)
+from sv_platform.core.domain import DomainError
+from sv_platform.core.security import public, role_required
+from sv_platform.extensions import limiter, login_manager
+
+
+@login_manager.user_loader
+def load_user(session_id: str):
+    return services.load_session_user(session_id)
+
+
+def attach_error(form, error: DomainError, field_map: dict | None = None) -> None:
+    """Show a service error next to its field (and as a flash message)."""
+    name = (field_map or {}).get(error.field, error.field)
+    if name and name in form:
+        form[name].errors = list(form[name].errors) + [error.message]
+    flash(error.message, "danger")
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def home_for(user) -> str:
+    if user.role == "admin":
+        return url_for("accounts.admin_staff")
+    if user.role == "advisor" and "advisory.advisor_queue" in current_app.view_functions:
+        return url_for("advisory.advisor_queue")
+    return url_for("core.home")
+
+
+def _login_account_key() -> str:
+    """Rate-limit key per account: the normalized identifier, whether or not it exists."""
+    raw = (request.form.get("identifier") or "").strip().lower()
+    if "@" not in raw:
+        try:
+            raw = services.normalize_rut(raw)
+        except DomainError:
+            pass
+    return f"login-account:{raw}"
+
+
+def _failed(response) -> bool:
+    return response.status_code != 302
+
+
+@bp.route("/registro", methods=["GET", "POST"])
+@public
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.profile"))
+    form = RegistrationForm()
+    if form.validate_on_submit():
+        try:
+            user = services.register_entrepreneur(
+                rut=form.rut.data, name=form.name.data, email=form.email.data,
+                phone=form.phone.data, password=form.password.data,
+                region_code=form.region_code.data, comuna_code=form.comuna_code.data,
+                sex=form.sex.data, birth_date=form.birth_date.data,
+                education_level=form.education_level.data, consent=form.consent.data,
+            )
+        except DomainError as error:
+            attach_error(form, error)
+        else:
+            session.clear()
+            login_user(user)
+            flash(f"¡Bienvenida/o, {user.first_name}! Tu cuenta fue creada.", "success")
+            return redirect(url_for("core.home"))
+    elif request.method == "POST":
+        flash("Revisa los campos marcados.", "danger")
+    return render_template("accounts/register.html", form=form), 200 if not form.errors else 422
+
+
+@bp.route("/ingresar", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"],
+               deduct_when=_failed)
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"],
+               key_func=_login_account_key, deduct_when=_failed)
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.identifier.data, form.password.data)
+        except DomainError as error:
+            flash(error.message, "danger")
+        else:
+            next_url = _safe_next(request.args.get("next"))
+            session.clear()  # a fresh session at every login
+            login_user(user, remember=form.remember.data)
+            flash(f"Hola, {user.first_name}.", "success")
+            return redirect(next_url or home_for(user))
+    return render_template("accounts/login.html", form=form), 401 if form.errors or (
+        request.method == "POST") else 200
+
+
+@bp.route("/salir", methods=["GET", "POST"])
+@public
+def logout():
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        if current_user.is_authenticated:
+            services.end_sessions(current_user._get_current_object())
+        logout_user()
+        session.clear()
+        flash("Cerraste tu sesión.", "info")
+        return redirect(url_for("core.home"))
+    if not current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    return render_template("accounts/logout.html", form=form)
+
+
+def _profile_forms():
+    user = current_user._get_current_object()
+    profile = ProfileForm(prefix="p", obj=user)
+    company = user.company
+    company_form = CompanyForm(prefix="c", data={
+        "company_rut": company.rut if company else "",
+        "legal_name": company.legal_name if company else "",
+        "sector": company.sector if company else "",
+        "company_region": company.region_code if company else "",
+        "company_comuna": company.comuna_code if company else "",
+        "started_on": company.started_on if company else None,
+        "size": company.size if company else "",
+    })
+    return user, profile, company_form, PasswordChangeForm(prefix="w")
+
+
+@bp.route("/perfil", methods=["GET", "POST"])
+def profile():
+    user, form, company_form, password_form = _profile_forms()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            services.update_profile(
+                user, name=form.name.data, email=form.email.data, phone=form.phone.data,
+                region_code=form.region_code.data, comuna_code=form.comuna_code.data,
+                sex=form.sex.data, birth_date=form.birth_date.data,
+                education_level=form.education_level.data,
+            )
+        except DomainError as error:
+            attach_error(form, error)
+        else:
+            flash("Tus datos fueron actualizados.", "success")
+            return redirect(url_for("accounts.profile"))
+    elif request.method == "POST":
+        flash("Revisa los campos marcados.", "danger")
+    return render_template("accounts/profile.html", form=form, company_form=company_form,
+                           password_form=password_form)
+
+
+@bp.post("/perfil/empresa")
+def company():
+    user, form, company_form, password_form = _profile_forms()
+    if company_form.validate_on_submit():
+        try:
+            services.update_company(
+                user, rut=company_form.company_rut.data,
+                legal_name=company_form.legal_name.data, sector=company_form.sector.data,
+                region_code=company_form.company_region.data,
+                comuna_code=company_form.company_comuna.data,
+                started_on=company_form.started_on.data, size=company_form.size.data,
+            )
+        except DomainError as error:
+            attach_error(company_form, error, {"rut": "company_rut",
+                                               "region_code": "company_region",
+                                               "comuna_code": "company_comuna"})
+        else:
+            flash("Los datos de tu empresa fueron guardados.", "success")
+            return redirect(url_for("accounts.profile"))
+    else:
+        flash("Revisa los datos de la empresa.", "danger")
+    return render_template("accounts/profile.html", form=form, company_form=company_form,
+                           password_form=password_form), 422
+
+
+@bp.post("/perfil/contrasena")
+def change_password():
+    user, form, company_form, password_form = _profile_forms()
+    if password_form.validate_on_submit():
+        try:
+            services.change_password(user, password_form.current_password.data,
+                                     password_form.new_password.data)
+        except DomainError as error:
+            attach_error(password_form, error)
+        else:
+            session.clear()
+            login_user(user)  # this session continues; every other one ends
+            flash("Tu contraseña fue cambiada. Otras sesiones abiertas se cerraron.",
+                  "success")
+            return redirect(url_for("accounts.profile"))
+    else:
+        flash("Revisa los campos de contraseña.", "danger")
+    return render_template("accounts/profile.html", form=form, company_form=company_form,
+                           password_form=password_form), 422
+
+
+@bp.get("/mis-datos")
+def my_data():
+    return render_template("accounts/my_data.html", form=DeleteAccountForm())
+
+
+@bp.get("/mis-datos/descargar")
+def download_data():
+    data = services.export_user_data(current_user._get_current_object())
+    body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": 'attachment; filename="mis-datos-servicios-virtuales.json"'})
+
+
+@bp.post("/mis-datos/eliminar")
+def delete_account():
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        try:
+            services.delete_account(current_user._get_current_object(), form.password.data)
+        except DomainError as error:
+            attach_error(form, error)
+        else:
+            logout_user()
+            session.clear()
+            flash("Tu cuenta fue eliminada y tus datos personales anonimizados.", "info")
+            return redirect(url_for("core.home"))
+    return render_template("accounts/my_data.html", form=form), 422
+
+
+@bp.get("/notificaciones")
+def notifications():
+    items = services.notifications_for(current_user.id)
+    services.mark_notifications_read(current_user.id)
+    return render_template("accounts/notifications.html", items=items)
+
+
+@bp.route("/admin/asesores", methods=["GET", "POST"])
+@role_required("admin")
+def admin_staff():
+    form = StaffForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_staff(
+                role="advisor", rut=form.rut.data, email=form.email.data, name=form.name.data,
+                password=form.password.data, specialty=form.specialty.data,
+                actor=current_user._get_current_object(),
+            )
+        except DomainError as error:
+            attach_error(form, error)
+        else:
+            flash(f"Se creó la cuenta de {user.name}.", "success")
+            return redirect(url_for("accounts.admin_staff"))
+    return render_template("accounts/admin_staff.html", form=form,
+                           staff=services.list_staff(), toggle=ConfirmForm())
+
+
+@bp.post("/admin/asesores/<int:user_id>/estado")
+@role_required("admin")
+def admin_staff_toggle(user_id: int):
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    active = request.form.get("active") == "1"
+    try:
+        user = services.set_active(user_id, active, actor=current_user._get_current_object())
+    except DomainError as error:
+        abort(error.status)
+    flash(f"La cuenta de {user.name} quedó {'activa' if active else 'desactivada'}.", "info")
+    return redirect(url_for("accounts.admin_staff"))
+
+
+@bp.get("/admin/auditoria")
+@role_required("admin")
+def admin_audit():
+    return render_template("accounts/admin_audit.html", entries=services.audit_log())

@@ -1,0 +1,3 @@
+"""advisory views."""
+
+from sv_platform.advisory import bp  # noqa: F401

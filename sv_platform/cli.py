@@ -1,0 +1,159 @@
+"""`flask --app wsgi sv …`: accounts, demo data, content, windows and checks."""
+
+import sys
+from datetime import date
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from sv_platform.core.domain import DomainError
+
+sv = AppGroup("sv", help="Servicios Virtuales: comandos de administración.")
+
+
+def _fail(error: DomainError):
+    raise click.ClickException(error.message)
+
+
+def _staff_options(func):
+    for option in reversed([
+        click.option("--rut", required=True, help="RUT, con o sin puntos."),
+        click.option("--email", required=True),
+        click.option("--name", required=True, help="Nombre completo."),
+        click.option("--password", required=True, help="Contraseña inicial."),
+    ]):
+        func = option(func)
+    return func
+
+
+@sv.command("create-admin")
+@_staff_options
+def create_admin(rut, email, name, password):
+    """Crea una cuenta de administrador/a."""
+    from sv_platform.accounts import services
+
+    try:
+        user = services.create_staff(role="admin", rut=rut, email=email, name=name,
+                                     password=password)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"Administrador/a creado/a: {user.name} ({user.rut})")
+
+
+@sv.command("create-advisor")
+@_staff_options
+@click.option("--specialty", required=True, type=click.Choice(["legal", "sustainability"]))
+def create_advisor(rut, email, name, password, specialty):
+    """Crea una cuenta de asesor/a con su especialidad."""
+    from sv_platform.accounts import services
+
+    try:
+        user = services.create_staff(role="advisor", rut=rut, email=email, name=name,
+                                     password=password, specialty=specialty)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"Asesor/a creado/a: {user.name} ({user.rut}, {specialty})")
+
+
+@sv.command("demo")
+def demo():
+    """Carga las cuentas de demostración (idempotente)."""
+    from sv_platform.accounts import services
+
+    for user in services.ensure_demo_accounts():
+        click.echo(f"{user.role:<13} {user.rut:<11} {user.email}")
+    for name in ("enrollment", "courses", "faq", "advisory"):
+        module = services._domain_services(name)
+        if module and hasattr(module, "ensure_demo_data"):
+            module.ensure_demo_data()
+    click.echo(f"Contraseña de todas las cuentas demo: {services.DEMO_PASSWORD}")
+
+
+content = AppGroup("content", help="Contenidos: cursos y preguntas frecuentes.")
+
+
+@content.command("load")
+@click.argument("path", required=False, type=click.Path(file_okay=False, exists=True))
+def content_load(path):
+    """Importa cursos (courses/) y preguntas frecuentes (faq/) de PATH (idempotente)."""
+    from sv_platform.accounts.services import _domain_services
+
+    root = path or current_app.config["CONTENT_DIR"]
+    loaded = False
+    for name in ("enrollment", "courses", "faq"):
+        module = _domain_services(name)
+        loader = getattr(module, "load_content", None) if module else None
+        if loader is None:
+            continue
+        try:
+            summary = loader(root)
+        except DomainError as error:
+            _fail(error)
+        loaded = True
+        if summary:
+            click.echo(summary)
+    if not loaded:
+        click.echo("No hay contenidos que cargar.")
+
+
+window = AppGroup("window", help="Ventanas de inscripción y cupos.")
+
+
+def _parse_date(value: str | None, label: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{label} debe tener formato AAAA-MM-DD.") from exc
+
+
+@window.command("create")
+@click.option("--offering", "offering_slug", required=True, help="Slug del servicio.")
+@click.option("--capacity", required=True, type=click.IntRange(min=0))
+@click.option("--region", "region_code", default=None, help="Código de región (01-16).")
+@click.option("--opens", default=None, help="AAAA-MM-DD (por omisión, ahora).")
+@click.option("--closes", default=None, help="AAAA-MM-DD (por omisión, fin de año).")
+@click.option("--name", default=None, help="Nombre de la ventana.")
+def window_create(offering_slug, capacity, region_code, opens, closes, name):
+    """Abre una ventana con N cupos para un servicio."""
+    from sv_platform.enrollment import services
+
+    try:
+        created = services.create_window(
+            offering_slug=offering_slug, capacity=capacity, region_code=region_code,
+            opens_on=_parse_date(opens, "--opens"), closes_on=_parse_date(closes, "--closes"),
+            name=name,
+        )
+    except DomainError as error:
+        _fail(error)
+    click.echo(services.describe_window(created))
+
+
+@window.command("list")
+def window_list():
+    """Lista las ventanas con sus cupos usados y disponibles."""
+    from sv_platform.enrollment import services
+
+    for item in services.list_windows():
+        click.echo(services.describe_window(item))
+
+
+@sv.command("check")
+def check():
+    """Revisa la configuración de producción."""
+    from sv_platform.config import production_problems
+
+    problems = production_problems(current_app.config)
+    for problem in problems:
+        click.echo(f"✗ {problem}")
+    if problems:
+        sys.exit(1)
+    click.echo("✓ Configuración de producción correcta.")
+
+
+def init_app(app) -> None:
+    sv.add_command(content)
+    sv.add_command(window)
+    app.cli.add_command(sv)

@@ -1,0 +1,32 @@
+"""The root of every domain error: a Spanish message, a socket code and an HTTP status."""
+
+
+class DomainError(Exception):
+    """A rule said no. Views flash `message`; socket acks carry `code`."""
+
+    code = "invalid"
+    status = 400
+    message = "No se pudo completar la acción."
+
+    def __init__(self, message: str | None = None, *, field: str | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.field = field
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+    message = "No encontramos lo que buscas."
+
+
+class NotAllowed(DomainError):
+    code = "forbidden"
+    status = 403
+    message = "No tienes permiso para hacer esto."
+
+
+class InvalidInput(DomainError):
+    code = "invalid"
+    status = 400
+    message = "Revisa los datos ingresados."

@@ -1,0 +1,29 @@
+"""Jinja filters: dates in America/Santiago and numbers in es-CL."""
+
+from flask_babel import format_date, format_datetime, format_decimal
+
+from sv_platform.core.timeutil import as_utc
+
+
+def datetime_cl(value, fmt: str = "d 'de' MMMM 'de' y, HH:mm") -> str:
+    if value is None:
+        return ""
+    return format_datetime(as_utc(value), fmt)
+
+
+def date_cl(value, fmt: str = "d 'de' MMMM 'de' y") -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "hour"):
+        return format_datetime(as_utc(value), fmt)
+    return format_date(value, fmt)
+
+
+def number_cl(value) -> str:
+    return format_decimal(value or 0, locale="es_CL")
+
+
+def init_app(app) -> None:
+    app.add_template_filter(datetime_cl, "datetime_cl")
+    app.add_template_filter(date_cl, "date_cl")
+    app.add_template_filter(number_cl, "number_cl")

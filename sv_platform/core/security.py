@@ -1,0 +1,78 @@
+"""Access guards (deny by default), role checks and security headers."""
+
+import logging
+from functools import wraps
+
+from flask import abort, current_app, g, request
+from flask_login import current_user
+
+log = logging.getLogger("sv_platform.security")
+
+ROLES = ("entrepreneur", "advisor", "admin")
+
+
+def public(view):
+    """Mark a view as reachable without logging in (everything else needs a session)."""
+    view.sv_public = True
+    return view
+
+
+def role_required(*roles: str):
+    """Allow only users whose role is in `roles`; others get the Spanish 403 page."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.sv_roles = frozenset(roles)
+        return wrapped
+
+    return decorator
+
+
+def _require_login():
+    """Deny by default: a view not marked @public needs a logged-in user."""
+    if request.endpoint is None or request.endpoint == "static":
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    if view is None or getattr(view, "sv_public", False):
+        return None
+    if not current_user.is_authenticated:
+        if request.path.startswith("/api/"):
+            abort(401)
+        return current_app.login_manager.unauthorized()
+    return None
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'",
+    )
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if current_app.config.get("HSTS"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if getattr(g, "sv_user_seen", False) or (
+        request.endpoint != "static" and current_user and current_user.is_authenticated
+    ):
+        headers["Cache-Control"] = "no-store"
+        headers.setdefault("Pragma", "no-cache")
+    return response
+
+
+def init_app(app) -> None:
+    app.before_request(_require_login)
+    app.after_request(_security_headers)

@@ -1,0 +1,44 @@
+"""The one Markdown renderer and sanitizer: the only source of HTML marked safe."""
+
+import markdown as _markdown
+import nh3
+from markupsafe import Markup
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
+    "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s",
+    "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr",
+    "ul", "mark",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "abbr": {"title"},
+    "td": {"align", "colspan", "rowspan"},
+    "th": {"align", "colspan", "rowspan", "scope"},
+    "ol": {"start"},
+    "code": {"class"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+EXTENSIONS = ["tables", "fenced_code", "sane_lists", "nl2br"]
+
+
+def sanitize_html(html: str) -> str:
+    """Strip everything outside the allow-list: scripts, handlers, javascript: URLs."""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def render_markdown(text: str | None, *, hard_breaks: bool = False) -> Markup:
+    """Markdown to sanitized HTML. `hard_breaks` keeps single newlines (chat messages)."""
+    if not text:
+        return Markup("")
+    extensions = EXTENSIONS if hard_breaks else [e for e in EXTENSIONS if e != "nl2br"]
+    html = _markdown.markdown(text, extensions=extensions, output_format="html")
+    return Markup(sanitize_html(html))  # noqa: S704 - sanitized by nh3 just above

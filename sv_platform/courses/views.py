@@ -1,0 +1,3 @@
+"""courses views."""
+
+from sv_platform.courses import bp  # noqa: F401

@@ -1,0 +1,7 @@
+"""Offerings, enrolment windows, quotas (cupos), seats and waitlist."""
+
+from flask import Blueprint
+
+bp = Blueprint("enrollment", __name__)
+
+from sv_platform.enrollment import views  # noqa: E402,F401

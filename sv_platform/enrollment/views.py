@@ -1,0 +1,3 @@
+"""enrollment views."""
+
+from sv_platform.enrollment import bp  # noqa: F401

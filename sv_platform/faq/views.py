@@ -1,0 +1,3 @@
+"""faq views."""
+
+from sv_platform.faq import bp  # noqa: F401

@@ -1,0 +1,3 @@
+"""reports views."""
+
+from sv_platform.reports import bp  # noqa: F401

@@ -1,0 +1,157 @@
+"""Fixtures: a fresh app on its own SQLite file per test, clients, auth and factories."""
+
+import itertools
+import os
+import re
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from stdnum.cl import rut as stdnum_rut
+
+from sv_platform import create_app
+from sv_platform.config import TestConfig
+from sv_platform.extensions import db
+
+PASSWORD = "clave-de-prueba-segura"
+_counter = itertools.count(20_000_000)
+
+
+def test_rut(number: int | None = None) -> str:
+    """A valid RUT (`12345678-5` form) for tests."""
+    body = str(number or next(_counter))
+    return f"{body}-{stdnum_rut.calc_check_digit(body)}"
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> Path:
+    """One database built by the real migrations, copied for every test (fast and real)."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    app = create_app({**_test_settings(), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    with app.app_context():
+        upgrade(revision="heads")
+        db.engine.dispose()
+    return path
+
+
+def _test_settings() -> dict:
+    return {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
+
+
+@pytest.fixture
+def db_path(tmp_path, template_db) -> Path:
+    path = tmp_path / "sv.sqlite3"
+    shutil.copyfile(template_db, path)
+    return path
+
+
+@pytest.fixture
+def make_app(db_path, tmp_path):
+    """Build an app on this test's database with extra settings (e.g. CSRF on)."""
+    apps = []
+
+    def factory(**overrides):
+        settings = {
+            **_test_settings(),
+            "SQLALCHEMY_DATABASE_URI": os.environ.get("SV_TEST_DATABASE_URL")
+            or f"sqlite:///{db_path}",
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+            **overrides,
+        }
+        app = create_app(settings)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app):
+    """make_user(role="advisor", specialty="legal", **fields) → a committed User."""
+    from sv_platform.accounts.models import User
+    from sv_platform.accounts.passwords import hash_password
+    from sv_platform.core.timeutil import utcnow
+
+    def factory(role="entrepreneur", *, specialty=None, password=PASSWORD, **fields):
+        n = next(_counter)
+        if role == "advisor" and specialty is None:
+            specialty = "legal"
+        values = dict(
+            rut=test_rut(n), email=f"persona{n}@ejemplo.cl", name=f"Persona Prueba {n}",
+            role=role, specialty=specialty, password_hash=hash_password(password),
+        )
+        if role == "entrepreneur":
+            values.update(phone="+56 9 1111 2222", region_code="13", comuna_code="13101",
+                          sex="femenino", birth_date=date(1990, 1, 1),
+                          education_level="media", consent_at=utcnow(),
+                          consent_version="2026-11")
+        values.update(fields)
+        user = User(**values)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user()
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user("admin")
+
+
+@pytest.fixture
+def advisor_user(make_user):
+    return make_user("advisor", specialty="legal")
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, user_or_identifier, password=PASSWORD, **extra):
+        identifier = getattr(user_or_identifier, "email", user_or_identifier)
+        return self.client.post("/ingresar", data={"identifier": identifier,
+                                                   "password": password, **extra})
+
+    def logout(self):
+        return self.client.post("/salir")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token a page exposes in <meta name="csrf-token">."""
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert match, "page has no csrf-token meta tag"
+    return match.group(1)
