@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("enrollment", __name__)
 
-from sv_platform.enrollment import views  # noqa: E402,F401
+from sv_platform.enrollment import models, views  # noqa: E402,F401
