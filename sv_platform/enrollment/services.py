@@ -1,2 +1,504 @@
-"""Enrolment rules: the only code that changes seats."""
-from sv_platform.enrollment.models import Enrollment, EnrollmentWindow, Offering  # noqa: F401
+"""Enrolment rules: the only code that changes seats (cupos) and the waitlist."""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask_babel import format_date
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from sv_platform.accounts import services as accounts
+from sv_platform.accounts import territory
+from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
+from sv_platform.core.timeutil import CHILE, as_utc, chile_day_end, chile_day_start, utcnow
+from sv_platform.enrollment.models import (
+    ADVISORY_OFFERINGS,
+    Enrollment,
+    EnrollmentWindow,
+    Offering,
+)
+from sv_platform.extensions import db, write_transaction
+
+log = logging.getLogger(__name__)
+
+OPEN_STATUSES = ("active", "waitlisted")
+_promotion_hooks: dict[str, list[Callable[[Enrollment], None]]] = {}
+
+
+class ProfileIncomplete(DomainError):
+    message = "Completa tus datos en «Mi perfil» antes de inscribirte."
+
+
+class AlreadyEnrolled(DomainError):
+    message = "Ya tienes una inscripción vigente en este servicio."
+
+
+class WindowClosed(DomainError):
+    code = "closed"
+    message = "No hay una ventana de inscripción abierta para este servicio."
+
+
+class CapacityBelowUsed(DomainError):
+    message = "Los cupos no pueden ser menos que los ya ocupados."
+
+
+class InvalidTransition(DomainError):
+    message = "Esta inscripción no admite ese cambio."
+
+
+@dataclass(frozen=True)
+class OfferingState:
+    """What a person sees about an offering: one code, one Spanish sentence."""
+
+    code: str  # enrolled | waitlisted | graduated | open | full | closed | none
+    label: str
+    remaining: int = 0
+    position: int | None = None
+    enrollment: Enrollment | None = None
+    window: EnrollmentWindow | None = None
+
+    @property
+    def can_enroll(self) -> bool:
+        return self.code in ("open", "full")
+
+
+def register_promotion_hook(kind: str, fn: Callable[[Enrollment], None]) -> None:
+    """Run `fn(enrollment)` after a waitlisted enrolment of an offering `kind` gets a seat."""
+    hooks = _promotion_hooks.setdefault(kind, [])
+    if fn not in hooks:
+        hooks.append(fn)
+
+
+# --- offerings --------------------------------------------------------------------------
+
+def ensure_offering(kind: str, reference: str, slug: str, title: str) -> Offering:
+    """Create or update the offering with this slug (idempotent; used by content loads)."""
+    offering = db.session.scalar(select(Offering).where(Offering.slug == slug))
+    if offering is None:
+        offering = Offering(slug=slug, kind=kind, reference=reference, title=title)
+        db.session.add(offering)
+    else:
+        offering.kind, offering.reference, offering.title = kind, reference, title
+    db.session.commit()
+    return offering
+
+
+def ensure_advisory_offerings() -> list[Offering]:
+    return [ensure_offering("advisory", area, slug, title)
+            for area, (slug, title) in ADVISORY_OFFERINGS.items()]
+
+
+def load_content(_root) -> str:
+    """`flask sv content load`: the advisory offerings always exist."""
+    ensure_advisory_offerings()
+    return "Servicios de asesoría: listos."
+
+
+def get_offering(slug: str) -> Offering:
+    offering = db.session.scalar(select(Offering).where(Offering.slug == slug))
+    if offering is None:
+        raise NotFound("Ese servicio no existe.")
+    return offering
+
+
+def advisory_offering(area: str) -> Offering:
+    return get_offering(ADVISORY_OFFERINGS[area][0])
+
+
+def list_offerings() -> list[Offering]:
+    return list(db.session.scalars(select(Offering).order_by(Offering.kind, Offering.title)))
+
+
+# --- windows ----------------------------------------------------------------------------
+
+def _end_of_year(now: datetime) -> date:
+    return date(now.astimezone(CHILE).year, 12, 31)
+
+
+def _check_window_fields(name, capacity, region_code, opens_at, closes_at):
+    if not name or not name.strip():
+        raise InvalidInput("Ponle un nombre a la ventana.", field="name")
+    if capacity is None or capacity < 0:
+        raise InvalidInput("Los cupos deben ser un número mayor o igual a cero.",
+                           field="capacity")
+    if region_code and region_code not in territory.region_names():
+        raise InvalidInput("Esa región no existe. Usa un código entre 01 y 16.",
+                           field="region_code")
+    if closes_at <= opens_at:
+        raise InvalidInput("La fecha de cierre debe ser posterior a la de apertura.",
+                           field="closes_on")
+
+
+def _window_snapshot(window: EnrollmentWindow) -> dict:
+    return {"name": window.name, "capacity": window.capacity,
+            "region_code": window.region_code, "opens_at": window.opens_at.isoformat(),
+            "closes_at": window.closes_at.isoformat()}
+
+
+def create_window(*, offering_slug: str, capacity: int, region_code: str | None = None,
+                  opens_on: date | None = None, closes_on: date | None = None,
+                  name: str | None = None, actor=None,
+                  now: datetime | None = None) -> EnrollmentWindow:
+    """Open a window of `capacity` cupos. Opens today (now) by default, closes on 31
+    December. Raises NotFound, InvalidInput."""
+    now = now or utcnow()
+    offering = get_offering(offering_slug)
+    region_code = region_code or None
+    opens_at = chile_day_start(opens_on) if opens_on else now
+    closes_at = chile_day_end(closes_on or _end_of_year(now))
+    if not name:
+        place = territory.region_names().get(region_code, "Nacional") if region_code \
+            else "Nacional"
+        name = f"{offering.title} {opens_at.astimezone(CHILE).year} · {place}"
+    _check_window_fields(name, capacity, region_code, opens_at, closes_at)
+    window = EnrollmentWindow(offering_id=offering.id, name=name.strip(), capacity=capacity,
+                              region_code=region_code, opens_at=opens_at,
+                              closes_at=closes_at, used=0)
+    db.session.add(window)
+    db.session.flush()
+    accounts.record_audit(actor, "create_window", "enrollment_window", window.id, None,
+                          _window_snapshot(window), commit=False)
+    db.session.commit()
+    return window
+
+
+def get_window(window_id: int) -> EnrollmentWindow:
+    window = db.session.get(EnrollmentWindow, window_id)
+    if window is None:
+        raise NotFound("Esa ventana no existe.")
+    return window
+
+
+def update_window(window_id: int, *, name: str, capacity: int, region_code: str | None,
+                  opens_on: date, closes_on: date, actor=None,
+                  now: datetime | None = None) -> EnrollmentWindow:
+    """Edit a window. Capacity can never go below the seats already used; raising it
+    promotes from the waitlist. Raises NotFound, InvalidInput, CapacityBelowUsed."""
+    region_code = region_code or None
+    opens_at, closes_at = chile_day_start(opens_on), chile_day_end(closes_on)
+    with write_transaction():
+        window = get_window(window_id)
+        _check_window_fields(name, capacity, region_code, opens_at, closes_at)
+        if capacity < window.used:
+            raise CapacityBelowUsed(
+                f"No puedes dejar {capacity} cupos: ya hay {window.used} ocupados. "
+                f"El mínimo es {window.used}.", field="capacity")
+        before = _window_snapshot(window)
+        window.name, window.capacity, window.region_code = name.strip(), capacity, region_code
+        window.opens_at, window.closes_at = opens_at, closes_at
+        accounts.record_audit(actor, "update_window", "enrollment_window", window.id, before,
+                              _window_snapshot(window), commit=False)
+        promoted = _promote_locked(window.id, now=now or utcnow())
+        db.session.commit()
+    _after_promotion(promoted)
+    return window
+
+
+def list_windows(offering_id: int | None = None) -> list[EnrollmentWindow]:
+    query = select(EnrollmentWindow).order_by(EnrollmentWindow.offering_id,
+                                              EnrollmentWindow.opens_at)
+    if offering_id:
+        query = query.where(EnrollmentWindow.offering_id == offering_id)
+    return list(db.session.scalars(query))
+
+
+def window_counts(window_ids: list[int]) -> dict[int, dict]:
+    """Live counts per window: active, waitlisted, graduated (one grouped query)."""
+    counts = {wid: {"active": 0, "waitlisted": 0, "graduated": 0, "cancelled": 0}
+              for wid in window_ids}
+    if not window_ids:
+        return counts
+    rows = db.session.execute(
+        select(Enrollment.window_id, Enrollment.status, func.count())
+        .where(Enrollment.window_id.in_(window_ids))
+        .group_by(Enrollment.window_id, Enrollment.status)
+    )
+    for window_id, status, n in rows:
+        counts[window_id][status] = n
+    return counts
+
+
+def describe_window(window: EnrollmentWindow) -> str:
+    counts = window_counts([window.id])[window.id]
+    region = window.region_code or "nacional"
+    return (f"#{window.id} {window.offering.slug} «{window.name}» región={region} "
+            f"{window.opens_at.astimezone(CHILE):%Y-%m-%d} → "
+            f"{window.closes_at.astimezone(CHILE):%Y-%m-%d} cupos={window.capacity} "
+            f"usados={window.used} disponibles={window.remaining} "
+            f"en_espera={counts['waitlisted']} egresados={counts['graduated']}")
+
+
+def _candidate_windows(offering_id: int, region_code: str | None,
+                       now: datetime) -> list[EnrollmentWindow]:
+    """Open windows that fit the person: their región's first, then national ones."""
+    query = select(EnrollmentWindow).where(
+        EnrollmentWindow.offering_id == offering_id,
+        EnrollmentWindow.opens_at <= now, EnrollmentWindow.closes_at > now,
+    )
+    if region_code:
+        query = query.where(or_(EnrollmentWindow.region_code.is_(None),
+                                EnrollmentWindow.region_code == region_code))
+    else:
+        query = query.where(EnrollmentWindow.region_code.is_(None))
+    windows = list(db.session.scalars(query.order_by(EnrollmentWindow.id)))
+    return sorted(windows, key=lambda w: (w.region_code is None, w.closes_at, w.id))
+
+
+def _next_window(offering_id: int, region_code: str | None,
+                 now: datetime) -> EnrollmentWindow | None:
+    query = select(EnrollmentWindow).where(EnrollmentWindow.offering_id == offering_id,
+                                           EnrollmentWindow.opens_at > now)
+    if region_code:
+        query = query.where(or_(EnrollmentWindow.region_code.is_(None),
+                                EnrollmentWindow.region_code == region_code))
+    else:
+        query = query.where(EnrollmentWindow.region_code.is_(None))
+    return db.session.scalars(query.order_by(EnrollmentWindow.opens_at)).first()
+
+
+def _closed_message(offering: Offering, region_code: str | None, now: datetime) -> str:
+    upcoming = _next_window(offering.id, region_code, now)
+    if upcoming is None:
+        return "Ventana cerrada: no hay una nueva apertura planificada por ahora."
+    opens = format_date(upcoming.opens_at, "d 'de' MMMM")
+    return f"Ventana cerrada: abre el {opens}."
+
+
+# --- enrolments -------------------------------------------------------------------------
+
+def open_enrollment(user_id: int, offering_id: int) -> Enrollment | None:
+    return db.session.scalar(select(Enrollment).where(
+        Enrollment.user_id == user_id, Enrollment.offering_id == offering_id,
+        Enrollment.status.in_(OPEN_STATUSES)))
+
+
+def latest_enrollment(user_id: int, offering_id: int) -> Enrollment | None:
+    return db.session.scalars(select(Enrollment).where(
+        Enrollment.user_id == user_id, Enrollment.offering_id == offering_id)
+        .order_by(Enrollment.id.desc())).first()
+
+
+def get_enrollment(enrollment_id: int) -> Enrollment:
+    enrollment = db.session.get(Enrollment, enrollment_id)
+    if enrollment is None:
+        raise NotFound("Esa inscripción no existe.")
+    return enrollment
+
+
+def _take_seat(window_id: int) -> bool:
+    """One conditional UPDATE: its row count says whether a seat was taken (atomic)."""
+    result = db.session.execute(
+        update(EnrollmentWindow)
+        .where(EnrollmentWindow.id == window_id,
+               EnrollmentWindow.used < EnrollmentWindow.capacity)
+        .values(used=EnrollmentWindow.used + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def enroll(user, offering: Offering, *, now: datetime | None = None) -> Enrollment:
+    """Take a cupo in the open window that fits the user (their región's before the
+    national one) or join that window's waitlist in arrival order. One open enrolment per
+    offering at a time; a graduated course cannot be taken again, advisory areas can.
+    Raises NotAllowed, ProfileIncomplete, AlreadyEnrolled, WindowClosed."""
+    now = now or utcnow()
+    if user.role != "entrepreneur":
+        raise NotAllowed("Solo las personas emprendedoras pueden inscribirse.")
+    if not user.profile_complete:
+        raise ProfileIncomplete()
+    if not offering.active:
+        raise WindowClosed("Este servicio no está disponible por ahora.")
+    user_id, region_code, offering_id = user.id, user.region_code, offering.id
+    with write_transaction():
+        if open_enrollment(user_id, offering_id):
+            raise AlreadyEnrolled()
+        if offering.kind == "course" and db.session.scalar(select(Enrollment.id).where(
+                Enrollment.user_id == user_id, Enrollment.offering_id == offering_id,
+                Enrollment.status == "graduated")):
+            raise AlreadyEnrolled("Ya egresaste de este curso. Revisa tu certificado en "
+                                  "«Mis cursos».")
+        windows = _candidate_windows(offering_id, region_code, now)
+        if not windows:
+            raise WindowClosed(_closed_message(offering, region_code, now))
+        chosen, status = windows[0], "waitlisted"
+        for window in windows:
+            if _take_seat(window.id):
+                chosen, status = window, "active"
+                break
+        enrollment = Enrollment(user_id=user_id, window_id=chosen.id, offering_id=offering_id,
+                                status=status, created_at=now, open_slot=offering_id)
+        db.session.add(enrollment)
+        try:
+            db.session.commit()
+        except IntegrityError as exc:  # a double submit raced us: the seat is rolled back
+            db.session.rollback()
+            raise AlreadyEnrolled() from exc
+    log.info("enrol user=%s offering=%s status=%s", user_id, offering.slug, status)
+    return enrollment
+
+
+def waitlist_position(enrollment: Enrollment) -> int | None:
+    if enrollment.status != "waitlisted":
+        return None
+    return db.session.scalar(select(func.count()).select_from(Enrollment).where(
+        Enrollment.window_id == enrollment.window_id, Enrollment.status == "waitlisted",
+        Enrollment.id <= enrollment.id))
+
+
+def _promote_locked(window_id: int, *, now: datetime) -> list[int]:
+    """Inside a write transaction: give free seats to the waitlist, first come first."""
+    promoted = []
+    while True:
+        first = db.session.scalars(
+            select(Enrollment).where(Enrollment.window_id == window_id,
+                                     Enrollment.status == "waitlisted")
+            .order_by(Enrollment.id).limit(1)
+        ).first()
+        if first is None or not _take_seat(window_id):
+            break
+        first.status, first.promoted_at = "active", now
+        db.session.flush()
+        promoted.append(first.id)
+    return promoted
+
+
+def _after_promotion(enrollment_ids: list[int]) -> None:
+    """Notify promoted people in the app and run the offering kind's hooks."""
+    for enrollment_id in enrollment_ids:
+        enrollment = db.session.get(Enrollment, enrollment_id)
+        offering = enrollment.offering
+        accounts.notify(enrollment.user_id,
+                        f"¡Se liberó un cupo! Ya tienes tu lugar en «{offering.title}».",
+                        _offering_url(offering))
+        for hook in _promotion_hooks.get(offering.kind, []):
+            hook(enrollment)
+
+
+def _offering_url(offering: Offering) -> str:
+    if offering.kind == "course":
+        return f"/cursos/{offering.reference}"
+    return "/consultas"
+
+
+def cancel(enrollment_id: int, *, actor=None, now: datetime | None = None) -> Enrollment:
+    """Cancel an active or waitlisted enrolment. A freed seat goes to the first person on
+    the waitlist. Only the owner or an admin may cancel. Raises NotFound, NotAllowed,
+    InvalidTransition."""
+    now = now or utcnow()
+    with write_transaction():
+        enrollment = get_enrollment(enrollment_id)
+        if actor is not None and actor.role != "admin" and actor.id != enrollment.user_id:
+            raise NotAllowed()
+        if enrollment.status not in OPEN_STATUSES:
+            raise InvalidTransition("Esta inscripción ya no está vigente.")
+        before = {"status": enrollment.status}
+        held_seat = enrollment.status == "active"
+        enrollment.status, enrollment.cancelled_at, enrollment.open_slot = \
+            "cancelled", now, None
+        promoted = []
+        if held_seat:
+            db.session.execute(
+                update(EnrollmentWindow).where(EnrollmentWindow.id == enrollment.window_id)
+                .values(used=EnrollmentWindow.used - 1)
+                .execution_options(synchronize_session=False))
+            promoted = _promote_locked(enrollment.window_id, now=now)
+        if actor is not None and actor.role == "admin":
+            accounts.record_audit(actor, "cancel_enrollment", "enrollment", enrollment.id,
+                                  before, {"status": "cancelled"}, commit=False)
+        db.session.commit()
+    _after_promotion(promoted)
+    return enrollment
+
+
+def graduate(enrollment_id: int, *, now: datetime | None = None) -> Enrollment:
+    """Mark egreso exactly once: a conditional UPDATE from `active`; repeating it changes
+    nothing. Raises NotFound, InvalidTransition (waitlisted or cancelled)."""
+    now = now or utcnow()
+    result = db.session.execute(
+        update(Enrollment)
+        .where(Enrollment.id == enrollment_id, Enrollment.status == "active")
+        .values(status="graduated", graduated_at=now, open_slot=None)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    enrollment = get_enrollment(enrollment_id)
+    db.session.refresh(enrollment)
+    if result.rowcount == 0 and enrollment.status != "graduated":
+        raise InvalidTransition("Solo una inscripción vigente puede egresar.")
+    return enrollment
+
+
+def offering_state(user, offering: Offering, *, now: datetime | None = None) -> OfferingState:
+    """The state a person sees on an offering page."""
+    now = now or utcnow()
+    authenticated = bool(user is not None and getattr(user, "is_authenticated", False))
+    region_code = user.region_code if authenticated else None
+    if authenticated:
+        current = open_enrollment(user.id, offering.id)
+        if current is not None and current.status == "active":
+            return OfferingState("enrolled", "Inscrito/a", enrollment=current,
+                                 window=current.window)
+        if current is not None:
+            position = waitlist_position(current)
+            return OfferingState("waitlisted", f"En lista de espera (posición {position})",
+                                 position=position, enrollment=current,
+                                 window=current.window)
+        if offering.kind == "course":
+            last = latest_enrollment(user.id, offering.id)
+            if last is not None and last.status == "graduated":
+                return OfferingState("graduated", "Egresado/a", enrollment=last,
+                                     window=last.window)
+    windows = _candidate_windows(offering.id, region_code, now)
+    if not authenticated and not windows:
+        windows = _candidate_windows_any_region(offering.id, now)
+    if windows:
+        remaining = sum(w.remaining for w in windows)
+        if remaining > 0:
+            label = "Queda 1 cupo" if remaining == 1 else f"Quedan {remaining} cupos"
+            return OfferingState("open", label, remaining=remaining, window=windows[0])
+        waiting = window_counts([windows[0].id])[windows[0].id]["waitlisted"]
+        return OfferingState("full", "Cupos agotados: puedes unirte a la lista de espera"
+                             f" ({waiting} en espera)", window=windows[0])
+    upcoming = _next_window(offering.id, region_code, now)
+    if upcoming is not None:
+        return OfferingState("closed", _closed_message(offering, region_code, now),
+                             window=upcoming)
+    return OfferingState("none", "Ventana cerrada: no hay una nueva apertura planificada "
+                         "por ahora.")
+
+
+def _candidate_windows_any_region(offering_id: int, now: datetime) -> list[EnrollmentWindow]:
+    return list(db.session.scalars(select(EnrollmentWindow).where(
+        EnrollmentWindow.offering_id == offering_id, EnrollmentWindow.opens_at <= now,
+        EnrollmentWindow.closes_at > now).order_by(EnrollmentWindow.id)))
+
+
+def enrollments_for(user_id: int) -> list[Enrollment]:
+    return list(db.session.scalars(select(Enrollment).where(Enrollment.user_id == user_id)
+                                   .order_by(Enrollment.id.desc())))
+
+
+def window_enrollments(window_id: int) -> list[Enrollment]:
+    order = case((Enrollment.status == "active", 0), (Enrollment.status == "waitlisted", 1),
+                 (Enrollment.status == "graduated", 2), else_=3)
+    return list(db.session.scalars(select(Enrollment).where(Enrollment.window_id == window_id)
+                                   .order_by(order, Enrollment.id)))
+
+
+def export_user_data(user_id: int) -> dict:
+    return {"inscripciones": [
+        {"servicio": e.offering.title, "ventana": e.window.name, "estado": e.status,
+         "creada": as_utc(e.created_at).isoformat(),
+         "egreso": e.graduated_at.isoformat() if e.graduated_at else None}
+        for e in enrollments_for(user_id)
+    ]}
+
+
+def anonymize_user(user_id: int) -> None:
+    """Open enrolments of a deleted account are cancelled so their seats are freed."""
+    ids = list(db.session.scalars(select(Enrollment.id).where(
+        and_(Enrollment.user_id == user_id, Enrollment.status.in_(OPEN_STATUSES)))))
+    for enrollment_id in ids:
+        cancel(enrollment_id)

@@ -1,3 +1,141 @@
-"""enrollment views."""
+"""Enrolling, "Mis inscripciones" and the admin pages for offerings and windows."""
 
-from sv_platform.enrollment import bp  # noqa: F401
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from sv_platform.accounts.forms import ConfirmForm
+from sv_platform.accounts.views import _safe_next, attach_error
+from sv_platform.core.domain import DomainError
+from sv_platform.core.security import role_required
+from sv_platform.core.timeutil import CHILE, utcnow
+from sv_platform.enrollment import bp, services
+from sv_platform.enrollment.forms import WindowForm
+
+
+def offering_url(offering) -> str:
+    if offering.kind == "course" and "courses.course" in current_app.view_functions:
+        return url_for("courses.course", slug=offering.reference)
+    if offering.kind == "advisory" and "advisory.new_consultation" in current_app.view_functions:
+        return url_for("advisory.new_consultation", area=offering.reference)
+    return url_for("enrollment.my_enrollments")
+
+
+@bp.post("/inscripciones/<slug>")
+def enroll(slug: str):
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        offering = services.get_offering(slug)
+    except DomainError as error:
+        abort(error.status)
+    back = _safe_next(request.form.get("next")) or offering_url(offering)
+    try:
+        enrollment = services.enroll(current_user._get_current_object(), offering)
+    except DomainError as error:
+        flash(error.message, "danger")
+        if isinstance(error, services.ProfileIncomplete):
+            return redirect(url_for("accounts.profile"))
+        return redirect(back)
+    if enrollment.status == "active":
+        flash(f"¡Listo! Quedaste inscrito/a en «{offering.title}».", "success")
+    else:
+        position = services.waitlist_position(enrollment)
+        flash(f"Los cupos están agotados: quedaste en lista de espera (posición {position}). "
+              "Te avisaremos aquí cuando se libere un cupo.", "warning")
+    return redirect(back)
+
+
+@bp.get("/mis-inscripciones")
+def my_enrollments():
+    items = [(e, services.waitlist_position(e))
+             for e in services.enrollments_for(current_user.id)]
+    return render_template("enrollment/my_enrollments.html", items=items, form=ConfirmForm())
+
+
+@bp.post("/inscripciones/<int:enrollment_id>/cancelar")
+def cancel(enrollment_id: int):
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        enrollment = services.cancel(enrollment_id, actor=current_user._get_current_object())
+    except DomainError as error:
+        if error.status in (403, 404):
+            abort(error.status)
+        flash(error.message, "danger")
+    else:
+        flash(f"Cancelaste tu inscripción en «{enrollment.offering.title}».", "info")
+    if current_user.role == "admin":
+        return redirect(_safe_next(request.form.get("next")) or
+                        url_for("enrollment.admin_offerings"))
+    return redirect(url_for("enrollment.my_enrollments"))
+
+
+@bp.get("/admin/servicios")
+@role_required("admin")
+def admin_offerings():
+    offerings = services.list_offerings()
+    windows = services.list_windows()
+    counts = services.window_counts([w.id for w in windows])
+    by_offering = {}
+    for window in windows:
+        by_offering.setdefault(window.offering_id, []).append(window)
+    return render_template("enrollment/admin_offerings.html", offerings=offerings,
+                           by_offering=by_offering, counts=counts, now=utcnow())
+
+
+@bp.route("/admin/servicios/<slug>/ventanas/nueva", methods=["GET", "POST"])
+@role_required("admin")
+def admin_new_window(slug: str):
+    try:
+        offering = services.get_offering(slug)
+    except DomainError as error:
+        abort(error.status)
+    today = utcnow().astimezone(CHILE).date()
+    form = WindowForm(data={"name": f"{offering.title} {today.year}", "opens_on": today,
+                            "closes_on": today.replace(month=12, day=31)})
+    if form.validate_on_submit():
+        try:
+            services.create_window(
+                offering_slug=slug, capacity=form.capacity.data,
+                region_code=form.region_code.data, opens_on=form.opens_on.data,
+                closes_on=form.closes_on.data, name=form.name.data,
+                actor=current_user._get_current_object())
+        except DomainError as error:
+            attach_error(form, error)
+        else:
+            flash("La ventana fue creada.", "success")
+            return redirect(url_for("enrollment.admin_offerings"))
+    return render_template("enrollment/admin_window.html", form=form, offering=offering,
+                           window=None)
+
+
+@bp.route("/admin/ventanas/<int:window_id>", methods=["GET", "POST"])
+@role_required("admin")
+def admin_window(window_id: int):
+    try:
+        window = services.get_window(window_id)
+    except DomainError as error:
+        abort(error.status)
+    form = WindowForm(obj=window, data=None if request.method == "POST" else {
+        "name": window.name, "capacity": window.capacity,
+        "region_code": window.region_code or "",
+        "opens_on": window.opens_at.astimezone(CHILE).date(),
+        "closes_on": window.closes_at.astimezone(CHILE).date()})
+    if form.validate_on_submit():
+        try:
+            services.update_window(
+                window_id, name=form.name.data, capacity=form.capacity.data,
+                region_code=form.region_code.data, opens_on=form.opens_on.data,
+                closes_on=form.closes_on.data, actor=current_user._get_current_object())
+        except DomainError as error:
+            attach_error(form, error)
+        else:
+            flash("La ventana fue actualizada.", "success")
+            return redirect(url_for("enrollment.admin_window", window_id=window_id))
+    counts = services.window_counts([window.id])[window.id]
+    return render_template("enrollment/admin_window.html", form=form, offering=window.offering,
+                           window=window, counts=counts,
+                           enrollments=services.window_enrollments(window.id),
+                           cancel_form=ConfirmForm())

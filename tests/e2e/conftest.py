@@ -1,0 +1,105 @@
+"""Browser tests: a real server (gunicorn, production command) and Debian's Chromium."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
+
+import pytest
+
+CHROMIUM = os.environ.get("SV_CHROMIUM", "/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory, template_db):
+    """gunicorn serving the app on a fresh copy of the migrated database, content loaded."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    tmp = tmp_path_factory.mktemp("live")
+    db_file = tmp / "live.sqlite3"
+    shutil.copyfile(template_db, db_file)
+    port = _free_port()
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "FLASK_APP": "wsgi",
+        "SV_DATABASE_URL": f"sqlite:///{db_file}",
+        "SV_SECRET_KEY": "e2e-secret-key-for-tests-only-0123456789",
+        "SV_UPLOAD_DIR": str(tmp / "uploads"),
+        "SV_ARGON2_TIME_COST": "1",
+        "SV_ARGON2_MEMORY_COST": "256",
+    }
+    subprocess.run([str(bin_dir / "flask"), "sv", "content", "load"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
+    subprocess.run([str(bin_dir / "flask"), "sv", "demo"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [str(bin_dir / "gunicorn"), "--worker-class", "gthread", "-w", "1", "--threads", "20",
+         "--bind", f"127.0.0.1:{port}", "--no-control-socket", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            with urlopen(f"{base}/healthz", timeout=1):  # noqa: S310 - loopback only
+                break
+        except (URLError, ConnectionError, OSError):
+            time.sleep(0.1)
+    else:
+        proc.terminate()
+        pytest.fail("server did not start: " + (tmp / "server.log").read_text())
+    server = type("LiveServer", (), {"url": base, "db_url": env["SV_DATABASE_URL"],
+                                     "env": env})()
+    yield server
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="es-CL", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def shot(page, name: str, width: int) -> None:
+    """Save a full-page screenshot at `width` px into docs/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
