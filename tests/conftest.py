@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from flask import g, request_started
 from flask_migrate import upgrade
 from stdnum.cl import rut as stdnum_rut
 
@@ -71,11 +72,19 @@ def make_app(db_path, tmp_path):
             db.engine.dispose()
 
 
+def _fresh_login_cache(sender, **extra):
+    """Requests reuse the test's pushed app context (and its `g`); in production every
+    request has its own. Drop Flask-Login's cached user so each request loads its own."""
+    g.pop("_login_user", None)
+
+
 @pytest.fixture
 def app(make_app):
     app = make_app()
     with app.app_context():
+        request_started.connect(_fresh_login_cache, app)
         yield app
+        request_started.disconnect(_fresh_login_cache, app)
 
 
 @pytest.fixture

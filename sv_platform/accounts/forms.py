@@ -19,8 +19,8 @@ from sv_platform.accounts.models import COMPANY_SIZES, EDUCATION_LEVELS, SECTORS
 REQUIRED = "Este campo es obligatorio."
 
 
-def _choices(mapping: dict, prompt: str) -> list[tuple[str, str]]:
-    return [("", prompt)] + list(mapping.items())
+def _choices(mapping: dict, prompt: str) -> dict[str, str]:
+    return {"": prompt, **mapping}
 
 
 class TerritoryMixin:
@@ -116,9 +116,9 @@ class StaffForm(FlaskForm):
     name = StringField("Nombre completo", validators=[DataRequired(REQUIRED), Length(max=120)])
     email = EmailField("Correo electrónico",
                        validators=[DataRequired(REQUIRED), Length(max=254)])
-    specialty = SelectField("Especialidad", choices=[("", "Elige la especialidad"),
-                                                     ("legal", "Legal"),
-                                                     ("sustainability", "Sustentabilidad")])
+    specialty = SelectField("Especialidad", choices={"": "Elige la especialidad",
+                                                     "legal": "Legal",
+                                                     "sustainability": "Sustentabilidad"})
     password = PasswordField("Contraseña inicial", validators=[DataRequired(REQUIRED)])
     submit = SubmitField("Crear asesor/a")
 

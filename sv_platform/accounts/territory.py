@@ -4,6 +4,8 @@ import json
 from functools import cache
 from pathlib import Path
 
+from wtforms.fields.choices import SelectChoice
+
 DATA = Path(__file__).parent / "data" / "territory.json"
 
 
@@ -29,13 +31,13 @@ def comuna_in_region(comuna_code: str | None, region_code: str | None) -> bool:
     )
 
 
-def region_choices() -> list[tuple[str, str]]:
-    return [("", "Elige tu región")] + [(r["code"], r["name"]) for r in regions()]
+def region_choices(prompt: str = "Elige tu región") -> list[SelectChoice]:
+    return [SelectChoice("", prompt)] + [SelectChoice(r["code"], r["name"]) for r in regions()]
 
 
-def comuna_choices() -> dict[str, list[tuple[str, str]]]:
+def comuna_choices() -> list[SelectChoice]:
     """Grouped by region (optgroups): without JavaScript every comuna is still reachable."""
-    groups: dict[str, list[tuple[str, str]]] = {"": [("", "Elige tu comuna")]}
-    for r in regions():
-        groups[r["name"]] = [(c["code"], c["name"]) for c in r["comunas"]]
-    return groups
+    return [SelectChoice("", "Elige tu comuna")] + [
+        SelectChoice(c["code"], c["name"], optgroup=r["name"])
+        for r in regions() for c in r["comunas"]
+    ]

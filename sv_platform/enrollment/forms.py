@@ -24,5 +24,4 @@ class WindowForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.region_code.choices = [("", "Nacional (todas las regiones)")] + [
-            (r["code"], r["name"]) for r in territory.regions()]
+        self.region_code.choices = territory.region_choices("Nacional (todas las regiones)")

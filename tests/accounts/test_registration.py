@@ -1,0 +1,97 @@
+"""Self-registration: RUT, uniqueness, territory, consent, password rules."""
+
+import pytest
+from sqlalchemy import func, select
+
+from sv_platform.accounts.models import User
+from sv_platform.extensions import db
+
+VALID = {
+    "rut": "12.345.678-5", "name": "María José Rojas", "email": "maria@ejemplo.cl",
+    "phone": "+56 9 5555 1234", "password": "mi-negocio-crece-2026", "region_code": "13",
+    "comuna_code": "13101", "sex": "femenino", "birth_date": "1985-06-15",
+    "education_level": "universitaria", "consent": "y",
+}
+
+
+def users() -> int:
+    return db.session.scalar(select(func.count()).select_from(User))
+
+
+@pytest.mark.parametrize("spelling", ["12.345.678-5", "12345678-5", "123456785"])
+def test_valid_rut_in_three_spellings_is_stored_normalized(client, spelling):
+    response = client.post("/registro", data={**VALID, "rut": spelling})
+    assert response.status_code == 302
+    user = db.session.scalar(select(User))
+    assert user.rut == "12345678-5"
+    assert user.role == "entrepreneur"
+    assert user.consent_at is not None
+    assert user.password_hash.startswith("$argon2id$")
+
+
+def test_rut_with_k_is_upper_case(client):
+    response = client.post("/registro", data={**VALID, "rut": "16.666.666-k"})
+    assert response.status_code == 302
+    assert db.session.scalar(select(User.rut)) == "16666666-K"
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"rut": "12.345.678-9"}, "El dígito verificador del RUT no es correcto"),
+    ({"rut": "abc"}, "El RUT no es válido"),
+    ({"comuna_code": "08101"}, "La comuna elegida no pertenece a la región seleccionada"),
+    ({"consent": ""}, "debes aceptar el uso de tus datos personales"),
+    ({"password": "corta"}, "al menos 8 caracteres"),
+    ({"password": "password1"}, "muy común"),
+    ({"password": "12345678-5"}, "no puede ser tu RUT"),
+    ({"password": "maria@ejemplo.cl"}, "no puede ser tu correo"),
+    ({"region_code": "99"}, "Opción inválida"),
+    ({"birth_date": "2024-01-01"}, "debes tener entre 15 y 110 años"),
+    ({"name": ""}, "Este campo es obligatorio"),
+])
+def test_invalid_registration_rejected_with_spanish_message(client, changes, message):
+    response = client.post("/registro", data={**VALID, **changes})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert users() == 0
+
+
+def test_typed_values_are_kept_after_an_error(client):
+    response = client.post("/registro", data={**VALID, "rut": "12.345.678-9"})
+    html = response.get_data(as_text=True)
+    assert 'value="María José Rojas"' in html
+    assert 'value="maria@ejemplo.cl"' in html
+
+
+def test_duplicate_rut_rejected(client, make_user):
+    make_user(rut="12345678-5")
+    response = client.post("/registro", data=VALID)
+    assert response.status_code == 422
+    assert "Ya existe una cuenta con ese RUT" in response.get_data(as_text=True)
+    assert users() == 1
+
+
+def test_duplicate_email_with_other_case_rejected(client, make_user):
+    make_user(email="maria@ejemplo.cl")
+    response = client.post("/registro", data={**VALID, "email": "MARIA@Ejemplo.CL"})
+    assert response.status_code == 422
+    assert "Ya existe una cuenta con ese correo" in response.get_data(as_text=True)
+    assert users() == 1
+
+
+def test_registration_page_labels_and_privacy_link(client):
+    html = client.get("/registro").get_data(as_text=True)
+    for label in ("RUT", "Nombre completo", "Correo electrónico", "Teléfono", "Contraseña",
+                  "Región", "Comuna", "Sexo", "Fecha de nacimiento", "Nivel educacional"):
+        assert f">{label}</label>" in html
+    assert 'href="/privacidad"' in html
+    assert '<optgroup label="Ñuble">' in html
+
+
+def test_territory_data_is_complete():
+    from sv_platform.accounts import territory
+
+    assert len(territory.regions()) == 16
+    assert len(territory.comuna_names()) == 346
+    assert territory.comuna_names()["13101"] == "Santiago"
+    assert territory.comuna_in_region("16101", "16")
+    assert not territory.comuna_in_region("16101", "13")
