@@ -1,0 +1,125 @@
+"""Shell: security headers, error pages, health check, migrations match the models."""
+
+from sqlalchemy import create_engine, inspect
+
+from sv_platform.extensions import db
+
+
+def test_security_headers_on_every_page(client):
+    response = client.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    cookie = response.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_logged_in_pages_are_not_cached(client, auth, user):
+    assert "no-store" not in client.get("/").headers.get("Cache-Control", "")
+    auth.login(user)
+    assert client.get("/perfil").headers["Cache-Control"] == "no-store"
+
+
+def test_no_inline_scripts_in_pages(client):
+    html = client.get("/registro").get_data(as_text=True)
+    assert "<script>" not in html and "onclick=" not in html
+
+
+def test_production_sets_hsts_and_secure_cookies(make_app):
+    from sv_platform.config import ProductionConfig
+
+    app = make_app(HSTS=ProductionConfig.HSTS,
+                   SESSION_COOKIE_SECURE=ProductionConfig.SESSION_COOKIE_SECURE)
+    response = app.test_client().get("/")
+    assert "max-age" in response.headers["Strict-Transport-Security"]
+    assert "Secure" in response.headers.get("Set-Cookie", "")
+
+
+def test_404_page_is_spanish(client):
+    response = client.get("/no-existe")
+    assert response.status_code == 404
+    assert "Página no encontrada" in response.get_data(as_text=True)
+
+
+def test_500_page_never_shows_a_traceback(make_app):
+    app = make_app(PROPAGATE_EXCEPTIONS=False)
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    boom.sv_public = True
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "Algo salió mal" in body
+    assert "secret internals" not in body and "Traceback" not in body
+
+
+def test_healthz_reports_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "db": "ok"}
+
+
+def test_healthz_reports_broken_database(make_app, tmp_path):
+    app = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/missing/dir/x.sqlite3")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["db"] == "error"
+
+
+def test_migrations_give_the_same_schema_as_the_models(app, template_db, tmp_path):
+    """`flask db upgrade` on an empty database == the models (tables, columns, indexes)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    engine = create_engine(f"sqlite:///{template_db}")
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diff = [d for d in compare_metadata(context, db.metadata)
+                if not _is_fts_table(d)]
+        tables = set(inspect(connection).get_table_names())
+    engine.dispose()
+    assert diff == []
+    assert {"user", "company", "offering", "enrollment_window", "enrollment"} <= tables
+
+
+def _is_fts_table(diff) -> bool:
+    """FTS5 virtual tables and their shadow tables live only in migrations, by design."""
+    item = diff[1] if isinstance(diff, tuple) and len(diff) > 1 else None
+    name = getattr(item, "name", "") or ""
+    return diff[0] == "remove_table" and "fts" in name
+
+
+def test_cli_creates_admin_and_advisor(runner):
+    result = runner.invoke(args=["sv", "create-admin", "--rut", "9.876.543-3", "--email",
+                                 "jefa@ejemplo.cl", "--name", "Jefa Admin", "--password",
+                                 "clave-admin-segura"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["sv", "create-advisor", "--rut", "8.765.432-K", "--email",
+                                 "asesor@ejemplo.cl", "--name", "Asesor Legal", "--password",
+                                 "clave-asesor-segura", "--specialty", "legal"])
+    assert result.exit_code == 0, result.output
+    bad = runner.invoke(args=["sv", "create-admin", "--rut", "1-1", "--email", "x@ejemplo.cl",
+                              "--name", "X", "--password", "clave-admin-segura"])
+    assert bad.exit_code != 0 and "RUT" in bad.output
+
+
+def test_demo_accounts_are_idempotent(runner):
+    from sqlalchemy import func, select
+
+    from sv_platform.accounts.models import User
+
+    for _ in range(2):
+        result = runner.invoke(args=["sv", "demo"])
+        assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 5
+
+
+def test_check_refuses_development_settings(runner):
+    result = runner.invoke(args=["sv", "check"])
+    assert result.exit_code == 1
+    assert "SQLite" in result.output
