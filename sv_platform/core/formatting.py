@@ -20,7 +20,7 @@ def date_cl(value, fmt: str = "d 'de' MMMM 'de' y") -> str:
 
 
 def number_cl(value) -> str:
-    return format_decimal(value or 0, locale="es_CL")
+    return format_decimal(value or 0)
 
 
 def init_app(app) -> None:

@@ -1,0 +1,130 @@
+"""Enrolling over HTTP, "Mis inscripciones", admin window pages and the CLI."""
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from sv_platform.enrollment import services
+from sv_platform.enrollment.models import Enrollment, EnrollmentWindow
+from sv_platform.extensions import db
+
+
+@pytest.fixture
+def legal_window(app):
+    return services.create_window(offering_slug="asesoria-legal", capacity=1)
+
+
+def test_enrol_over_http_then_waitlist(client, auth, make_user, legal_window, app):
+    first, second = make_user(), make_user()
+    auth.login(first)
+    response = client.post("/inscripciones/asesoria-legal", data={"next": "/mis-inscripciones"})
+    assert response.status_code == 302
+    page = client.get("/mis-inscripciones").get_data(as_text=True)
+    assert "quedaste inscrito/a" in page.lower() and "Inscrito/a" in page
+    auth.logout()
+    auth.login(second)
+    client.post("/inscripciones/asesoria-legal", data={"next": "/mis-inscripciones"})
+    page = client.get("/mis-inscripciones").get_data(as_text=True)
+    assert "lista de espera (posición 1)" in page
+
+
+def test_enrol_unknown_offering_is_404(client, auth, user):
+    auth.login(user)
+    assert client.post("/inscripciones/no-existe").status_code == 404
+
+
+def test_enrol_with_closed_window_shows_message(client, auth, user, app):
+    services.create_window(offering_slug="asesoria-legal", capacity=5,
+                           opens_on=date(2099, 3, 1), closes_on=date(2099, 12, 31))
+    auth.login(user)
+    response = client.post("/inscripciones/asesoria-legal",
+                           data={"next": "/mis-inscripciones"}, follow_redirects=True)
+    assert "Ventana cerrada: abre el 1 de marzo." in response.get_data(as_text=True)
+    assert db.session.scalar(select(Enrollment)) is None
+
+
+def test_incomplete_profile_is_sent_to_profile(client, auth, make_user, legal_window):
+    auth.login(make_user(birth_date=None))
+    response = client.post("/inscripciones/asesoria-legal")
+    assert response.headers["Location"].endswith("/perfil")
+
+
+def test_cancel_own_enrolment_and_not_someone_elses(client, auth, make_user, legal_window):
+    owner, other = make_user(), make_user()
+    enrollment = services.enroll(owner, services.get_offering("asesoria-legal"))
+    auth.login(other)
+    assert client.post(f"/inscripciones/{enrollment.id}/cancelar").status_code == 403
+    auth.logout()
+    auth.login(owner)
+    assert client.post(f"/inscripciones/{enrollment.id}/cancelar").status_code == 302
+    db.session.refresh(enrollment)
+    assert enrollment.status == "cancelled"
+
+
+def test_admin_creates_and_edits_window_with_live_counts(client, auth, admin_user, make_user):
+    auth.login(admin_user)
+    response = client.post("/admin/servicios/asesoria-legal/ventanas/nueva", data={
+        "name": "Legal 2026 Ñuble", "capacity": "2", "region_code": "16",
+        "opens_on": "2026-01-01", "closes_on": "2026-12-31"})
+    assert response.status_code == 302
+    window = db.session.scalar(select(EnrollmentWindow))
+    assert (window.capacity, window.region_code) == (2, "16")
+    page = client.get("/admin/servicios").get_data(as_text=True)
+    assert "Legal 2026 Ñuble" in page and "Ñuble" in page
+    edit = client.get(f"/admin/ventanas/{window.id}").get_data(as_text=True)
+    assert 'value="Legal 2026 Ñuble"' in edit
+
+
+def test_admin_capacity_below_used_refused_with_message(client, auth, admin_user, make_user,
+                                                        legal_window):
+    for _ in range(1):
+        services.enroll(make_user(), services.get_offering("asesoria-legal"))
+    auth.login(admin_user)
+    opens = legal_window.opens_at.astimezone(services.CHILE).date().isoformat()
+    response = client.post(f"/admin/ventanas/{legal_window.id}", data={
+        "name": legal_window.name, "capacity": "0", "region_code": "",
+        "opens_on": opens, "closes_on": "2099-12-31"})
+    assert "No puedes dejar 0 cupos: ya hay 1 ocupados" in response.get_data(as_text=True)
+    db.session.refresh(legal_window)
+    assert legal_window.capacity == 1
+
+
+def test_admin_cancels_enrolment_and_it_is_audited(client, auth, admin_user, make_user,
+                                                   legal_window):
+    a, b = make_user(), make_user()
+    legal = services.get_offering("asesoria-legal")
+    ea = services.enroll(a, legal)
+    eb = services.enroll(b, legal)
+    auth.login(admin_user)
+    response = client.post(f"/inscripciones/{ea.id}/cancelar",
+                           data={"next": f"/admin/ventanas/{legal_window.id}"})
+    assert response.status_code == 302
+    db.session.refresh(eb)
+    assert eb.status == "active"
+    assert "cancel_enrollment" in client.get("/admin/auditoria").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["entrepreneur", "advisor"])
+def test_admin_pages_refuse_entrepreneurs_and_advisors(client, auth, make_user, role,
+                                                       legal_window):
+    auth.login(make_user(role))
+    for url in ("/admin/servicios", "/admin/servicios/asesoria-legal/ventanas/nueva",
+                f"/admin/ventanas/{legal_window.id}"):
+        assert client.get(url).status_code == 403
+
+
+def test_cli_window_create_and_list(runner):
+    result = runner.invoke(args=["sv", "window", "create", "--offering", "asesoria-legal",
+                                 "--capacity", "30", "--region", "08", "--opens",
+                                 "2026-03-01", "--closes", "2026-06-30"])
+    assert result.exit_code == 0, result.output
+    assert "cupos=30" in result.output and "región=08" in result.output
+    listing = runner.invoke(args=["sv", "window", "list"])
+    assert "asesoria-legal" in listing.output and "disponibles=30" in listing.output
+    bad = runner.invoke(args=["sv", "window", "create", "--offering", "no-existe",
+                              "--capacity", "3"])
+    assert bad.exit_code != 0 and "Ese servicio no existe." in bad.output
+    bad_date = runner.invoke(args=["sv", "window", "create", "--offering", "asesoria-legal",
+                                   "--capacity", "3", "--opens", "01-03-2026"])
+    assert bad_date.exit_code != 0 and "AAAA-MM-DD" in bad_date.output
