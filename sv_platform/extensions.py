@@ -38,7 +38,11 @@ limiter = Limiter(key_func=get_remote_address)
 babel = Babel()
 
 
-_IMMEDIATE = contextvars.ContextVar("sv_sqlite_immediate", default=False)
+# SQLite: a transaction that reads and later writes fails at once ("database is locked")
+# when another writer committed in between. So transactions take the write lock at BEGIN
+# (BEGIN IMMEDIATE, waiting up to busy_timeout) everywhere except in GET/HEAD requests,
+# which only read (a GET that must write uses write_transaction()).
+_IMMEDIATE = contextvars.ContextVar("sv_sqlite_immediate", default=True)
 
 
 @event.listens_for(Engine, "connect")
@@ -86,8 +90,20 @@ def write_transaction():
         raise
 
 
+def _choose_transaction_mode():
+    from flask import request
+
+    _IMMEDIATE.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+
+def _reset_transaction_mode(_exc=None):
+    _IMMEDIATE.set(True)
+
+
 def init_app(app) -> None:
     db.init_app(app)
+    app.before_request(_choose_transaction_mode)
+    app.teardown_request(_reset_transaction_mode)
     migrations = Path(app.root_path).parent / "migrations"
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", migrations)))
     login_manager.init_app(app)
