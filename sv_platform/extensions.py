@@ -1,5 +1,9 @@
 """Every Flask extension, created unbound and bound in create_app()."""
 
+import contextvars
+from contextlib import contextmanager
+from pathlib import Path
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -8,10 +12,6 @@ from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-import contextvars
-from contextlib import contextmanager
-from pathlib import Path
-
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase

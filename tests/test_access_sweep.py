@@ -3,6 +3,7 @@ enforced on every admin and advisor route. New routes are covered without editin
 
 import pytest
 
+
 def _rules(app):
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":

@@ -358,7 +358,7 @@ def delete_account(user: User, password: str, *, now: datetime | None = None) ->
     user.phone = None
     if user.birth_date:
         user.birth_date = date(user.birth_date.year, 1, 1)
-    user.password_hash = "!"
+    user.password_hash = "!"  # noqa: S105 - an unusable hash: nobody can log in
     user.active = False
     user.deleted_at = now
     user.session_version += 1
@@ -429,7 +429,7 @@ def audit_log(*, limit: int = 200) -> list[AuditEntry]:
     ))
 
 
-DEMO_PASSWORD = "Servicios-Demo-2026"
+DEMO_PASSWORD = "Servicios-Demo-2026"  # noqa: S105 - public demo credential (README)
 DEMO_ACCOUNTS = [
     dict(role="admin", rut="11111111-1", email="admin@demo.serviciosvirtuales.cl",
          name="Ana Administradora"),
