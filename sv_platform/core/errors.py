@@ -57,7 +57,18 @@ def handle_unexpected(error: Exception):
     return _render(500)
 
 
+def _configure_logging(app) -> None:
+    """Security and domain events go to stderr (gunicorn collects it) at INFO."""
+    logger = logging.getLogger("sv_platform")
+    logger.setLevel(logging.INFO)
+    if not app.testing and not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+
+
 def init_app(app) -> None:
+    _configure_logging(app)
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(Exception, handle_unexpected)

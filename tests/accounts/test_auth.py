@@ -215,3 +215,14 @@ def test_admin_creates_advisor_and_it_is_audited(client, auth, admin_user):
     assert (advisor.role, advisor.specialty) == ("advisor", "sustainability")
     audit = client.get("/admin/auditoria").get_data(as_text=True)
     assert "create_advisor" in audit
+
+
+def test_logins_failures_and_refusals_are_logged(client, auth, user, caplog):
+    caplog.set_level("INFO", logger="sv_platform.security")
+    auth.login(user, password="equivocada-123")
+    auth.login(user)
+    client.get("/admin/asesores")
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("login failed user=") for m in messages)
+    assert any(m.startswith(f"login user={user.id}") for m in messages)
+    assert any(m.startswith("access refused path=/admin/asesores") for m in messages)
