@@ -65,19 +65,24 @@ def _sqlite_pragmas(dbapi_connection, _record):
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _IMMEDIATE.get() else "BEGIN")
+        immediate = _IMMEDIATE.get()
+        conn.info["sv_immediate"] = immediate
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @contextmanager
 def write_transaction():
     """Run a read-modify-write as one transaction that cannot lose a race.
 
-    The session's current transaction is committed first; on SQLite the new one starts
-    with BEGIN IMMEDIATE, so it holds the write lock from its first read and waits
-    (busy_timeout) instead of failing when another writer got there first. On
-    PostgreSQL row locks and conditional updates do that work. The caller commits.
+    On SQLite the transaction must hold the write lock from its first read (BEGIN
+    IMMEDIATE, waiting up to busy_timeout instead of failing when another writer got there
+    first): a deferred read transaction in progress is committed and a new one begins.
+    On PostgreSQL row locks and conditional updates do that work. The caller commits.
     """
-    db.session.commit()
+    if db.session().in_transaction():
+        connection = db.session.connection()
+        if connection.dialect.name == "sqlite" and not connection.info.get("sv_immediate"):
+            db.session.commit()  # a read-only transaction cannot be upgraded safely
     token = _IMMEDIATE.set(True)
     try:
         db.session.connection()

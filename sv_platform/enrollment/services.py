@@ -258,8 +258,8 @@ def _next_window(offering_id: int, region_code: str | None,
     return db.session.scalars(query.order_by(EnrollmentWindow.opens_at)).first()
 
 
-def _closed_message(offering: Offering, region_code: str | None, now: datetime) -> str:
-    upcoming = _next_window(offering.id, region_code, now)
+def _closed_message(offering_id: int, region_code: str | None, now: datetime) -> str:
+    upcoming = _next_window(offering_id, region_code, now)
     if upcoming is None:
         return "Ventana cerrada: no hay una nueva apertura planificada por ahora."
     opens = format_date(upcoming.opens_at, "d 'de' MMMM")
@@ -312,17 +312,18 @@ def enroll(user, offering: Offering, *, now: datetime | None = None) -> Enrollme
     if not offering.active:
         raise WindowClosed("Este servicio no está disponible por ahora.")
     user_id, region_code, offering_id = user.id, user.region_code, offering.id
+    kind, slug = offering.kind, offering.slug
     with write_transaction():
         if open_enrollment(user_id, offering_id):
             raise AlreadyEnrolled()
-        if offering.kind == "course" and db.session.scalar(select(Enrollment.id).where(
+        if kind == "course" and db.session.scalar(select(Enrollment.id).where(
                 Enrollment.user_id == user_id, Enrollment.offering_id == offering_id,
                 Enrollment.status == "graduated")):
             raise AlreadyEnrolled("Ya egresaste de este curso. Revisa tu certificado en "
                                   "«Mis cursos».")
         windows = _candidate_windows(offering_id, region_code, now)
         if not windows:
-            raise WindowClosed(_closed_message(offering, region_code, now))
+            raise WindowClosed(_closed_message(offering_id, region_code, now))
         chosen, status = windows[0], "waitlisted"
         for window in windows:
             if _take_seat(window.id):
@@ -336,7 +337,7 @@ def enroll(user, offering: Offering, *, now: datetime | None = None) -> Enrollme
         except IntegrityError as exc:  # a double submit raced us: the seat is rolled back
             db.session.rollback()
             raise AlreadyEnrolled() from exc
-    log.info("enrol user=%s offering=%s status=%s", user_id, offering.slug, status)
+    log.info("enrol user=%s offering=%s status=%s", user_id, slug, status)
     return enrollment
 
 
@@ -463,7 +464,7 @@ def offering_state(user, offering: Offering, *, now: datetime | None = None) -> 
                              f" ({waiting} en espera)", window=windows[0])
     upcoming = _next_window(offering.id, region_code, now)
     if upcoming is not None:
-        return OfferingState("closed", _closed_message(offering, region_code, now),
+        return OfferingState("closed", _closed_message(offering.id, region_code, now),
                              window=upcoming)
     return OfferingState("none", "Ventana cerrada: no hay una nueva apertura planificada "
                          "por ahora.")

@@ -244,6 +244,7 @@ def test_concurrent_claims_never_overbook(make_app, make_user):
         with race_app.app_context():
             user = db.session.get(User, user_id)
             offering = db.session.get(Offering, offering_id)
+            db.session.commit()  # hold no lock while waiting for the others
             barrier.wait()
             try:
                 results[user_id] = services.enroll(user, offering, now=NOW).status
