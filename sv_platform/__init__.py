@@ -46,7 +46,8 @@ def _context(app: Flask) -> None:
     """Template globals shared by every page (navigation, unread notices, territory)."""
     from flask_login import current_user
 
-    from sv_platform.accounts import services as accounts, territory
+    from sv_platform.accounts import services as accounts
+    from sv_platform.accounts import territory
 
     @app.context_processor
     def inject():

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("courses", __name__)
 
-from sv_platform.courses import views  # noqa: E402,F401
+from sv_platform.courses import models, views  # noqa: E402,F401

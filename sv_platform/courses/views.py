@@ -1,3 +1,163 @@
-"""courses views."""
+"""Catalog, course page, lesson player, progress, quiz, certificates and "Mis cursos"."""
 
-from sv_platform.courses import bp  # noqa: F401
+import base64
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import default_exceptions
+
+from sv_platform.accounts.forms import ConfirmForm
+from sv_platform.core.domain import DomainError
+from sv_platform.core.security import public
+from sv_platform.courses import bp, services
+from sv_platform.courses.certificate import build_pdf, qr_png
+from sv_platform.courses.forms import CatalogFilterForm, CompleteLessonForm, quiz_form
+from sv_platform.courses.models import AREAS
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _abort(error: DomainError):
+    """The Spanish error page for a domain error, with its own message."""
+    exception = default_exceptions.get(error.status, default_exceptions[400])()
+    exception.sv_message = error.message
+    raise exception
+
+
+def _refused(error: DomainError, slug: str):
+    """Anonymous → login (back here afterwards); logged in without a seat → 403 page."""
+    if isinstance(error, services.LoginRequired):
+        flash(error.message, "info")
+        return redirect(url_for("accounts.login", next=request.path))
+    if isinstance(error, services.NotEnrolled):
+        try:
+            course, state = services.enrol_prompt(_me(), slug)
+        except DomainError as missing:
+            _abort(missing)
+        return render_template("courses/enrol_required.html", course=course, state=state,
+                               message=error.message), 403
+    _abort(error)
+
+
+@bp.get("/cursos")
+@public
+def catalog():
+    form = CatalogFilterForm(request.args)
+    form.validate()
+    area = form.area.data if form.area.data in AREAS else None
+    query = (form.q.data or "").strip()[:100]
+    cards = services.catalog(_me(), area=area, query=query)
+    return render_template("courses/catalog.html", form=form, cards=cards, area=area,
+                           query=query, areas=AREAS)
+
+
+@bp.get("/cursos/<slug>")
+@public
+def course(slug: str):
+    try:
+        page = services.course_page(_me(), slug)
+    except DomainError as error:
+        _abort(error)
+    return render_template("courses/course.html", page=page, course=page.course)
+
+
+@bp.get("/cursos/<slug>/<lesson_slug>")
+@public
+def lesson(slug: str, lesson_slug: str):
+    try:
+        page = services.lesson_page(_me(), slug, lesson_slug)
+    except DomainError as error:
+        return _refused(error, slug)
+    return render_template("courses/lesson.html", page=page, course=page.course,
+                           form=CompleteLessonForm())
+
+
+@bp.post("/cursos/<slug>/<lesson_slug>/completar")
+def complete_lesson(slug: str, lesson_slug: str):
+    if not CompleteLessonForm().validate_on_submit():
+        abort(400)
+    try:
+        following = services.complete_lesson(_me(), slug, lesson_slug)
+    except DomainError as error:
+        return _refused(error, slug)
+    flash("¡Lección completada!", "success")
+    if following is not None:
+        return redirect(url_for("courses.lesson", slug=slug, lesson_slug=following.slug))
+    return redirect(url_for("courses.course", slug=slug))
+
+
+@bp.route("/cursos/<slug>/evaluacion", methods=["GET", "POST"])
+def quiz(slug: str):
+    try:
+        page = services.quiz_page(_me(), slug)
+    except DomainError as error:
+        return _refused(error, slug)
+    formdata = None
+    if request.method == "GET" and page.last_attempt and not page.passed:
+        # Retry: the previous choices stay selected, so only the wrong ones need changing.
+        chosen = page.last_attempt.answers.get("chosen", [])
+        formdata = MultiDict({f"q{i}": str(c) for i, c in enumerate(chosen)
+                              if i < len(page.questions)})
+    form = quiz_form(page.questions, formdata)
+    if request.method == "POST":
+        if form.validate_on_submit():
+            chosen = [field.data for field in form.question_fields]
+            try:
+                attempt = services.submit_quiz(_me(), slug, chosen)
+            except DomainError as error:
+                flash(error.message, "danger")
+            else:
+                if attempt.passed:
+                    flash(f"¡Aprobaste la evaluación con {attempt.score} %!", "success")
+                else:
+                    flash(f"Obtuviste {attempt.score} %. Necesitas "
+                          f"{page.course.passing_score} % para aprobar: revisa las "
+                          "preguntas marcadas e inténtalo de nuevo.", "warning")
+                return redirect(url_for("courses.quiz", slug=slug))
+        else:
+            flash("Responde todas las preguntas antes de enviar la evaluación.", "danger")
+    return render_template("courses/quiz.html", page=page, course=page.course, form=form)
+
+
+@bp.get("/cursos/<slug>/certificado")
+def certificate(slug: str):
+    try:
+        cert = services.course_certificate(_me(), slug)
+    except DomainError as error:
+        _abort(error)
+    verify_url = url_for("courses.verify_certificate", code=cert.code, _external=True)
+    qr = base64.b64encode(qr_png(verify_url)).decode()
+    return render_template("courses/certificate.html", cert=cert, verify_url=verify_url,
+                           qr=qr, slug=slug)
+
+
+@bp.get("/certificados/<code>/pdf")
+def certificate_pdf(code: str):
+    try:
+        cert = services.own_certificate(_me(), code)
+    except DomainError as error:
+        _abort(error)
+    verify_url = url_for("courses.verify_certificate", code=cert.code, _external=True)
+    pdf = build_pdf(cert, verify_url)
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="certificado-{cert.code}.pdf"'})
+
+
+@bp.get("/certificados/<code>")
+@public
+def verify_certificate(code: str):
+    try:
+        cert = services.get_certificate(code)
+    except DomainError:
+        return render_template("courses/verify_missing.html", code=code[:64]), 404
+    return render_template("courses/verify.html", cert=cert,
+                           masked_rut=services.mask_rut(cert.rut))
+
+
+@bp.get("/mis-cursos")
+def my_courses():
+    return render_template("courses/my_courses.html", rows=services.my_courses(_me()),
+                           form=ConfirmForm())

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("faq", __name__)
 
-from sv_platform.faq import views  # noqa: E402,F401
+from sv_platform.faq import models, views  # noqa: E402,F401

@@ -1,3 +1,193 @@
-"""faq views."""
+"""Public FAQ (search, entries, votes, suggestions API) and the admin editor."""
 
-from sv_platform.faq import bp  # noqa: F401
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
+
+from sv_platform.accounts.forms import ConfirmForm
+from sv_platform.accounts.views import attach_error
+from sv_platform.core.domain import DomainError
+from sv_platform.core.security import public, role_required
+from sv_platform.core.text import render_markdown
+from sv_platform.extensions import limiter
+from sv_platform.faq import bp, services
+from sv_platform.faq.forms import EntryForm, VoteForm
+from sv_platform.faq.models import AREAS
+
+VOTER_KEY = "faq_voter"
+
+
+def _area_arg() -> str | None:
+    area = request.args.get("area") or None
+    return area if area in AREAS else None
+
+
+def _voter() -> dict:
+    if current_user.is_authenticated:
+        return {"user_id": current_user.id}
+    return {"session_key": session.get(VOTER_KEY)}
+
+
+@bp.get("/preguntas-frecuentes")
+@public
+def index():
+    query = (request.args.get("q") or "").strip()
+    area = _area_arg()
+    results = services.search(query, area=area) if query else None
+    listing = services.published_entries(area) if not query else []
+    return render_template("faq/index.html", query=query, area=area,
+                           results=results, listing=listing, areas=AREAS,
+                           popular=services.most_viewed(5, area=area))
+
+
+@bp.get("/preguntas-frecuentes/<int:entry_id>-<slug>")
+@public
+def entry(entry_id: int, slug: str):
+    try:
+        item = services.get_entry(entry_id)
+    except DomainError as error:
+        abort(error.status)
+    query = (request.args.get("q") or "").strip()[:200]
+    if slug != item.slug:
+        return redirect(url_for("faq.entry", entry_id=item.id, slug=item.slug,
+                                **({"q": query} if query else {})), 301)
+    services.record_view(item.id)
+    answer_html = render_markdown(item.answer)
+    if query:
+        answer_html = services.highlight_html(answer_html, query)
+    return render_template(
+        "faq/entry.html", entry=item, query=query, answer_html=answer_html,
+        question_html=services.highlight(item.question, services.search_groups(query)),
+        vote_form=VoteForm(), current_vote=services.current_vote(item.id, **_voter()),
+        related=[h.entry for h in services.search(item.question, area=item.area, limit=4)
+                 if h.entry.id != item.id][:3],
+    )
+
+
+@bp.post("/preguntas-frecuentes/<int:entry_id>/voto")
+@public
+def vote(entry_id: int):
+    form = VoteForm()
+    if not form.validate_on_submit():
+        abort(400)
+    choice = request.form.get("helpful")
+    if choice not in ("si", "no"):
+        abort(400)
+    if not current_user.is_authenticated and not session.get(VOTER_KEY):
+        session[VOTER_KEY] = services.new_session_key()
+    try:
+        item = services.vote(entry_id, choice == "si", **_voter())
+    except DomainError as error:
+        abort(error.status)
+    flash("¡Gracias! Tu respuesta nos ayuda a mejorar estas preguntas.", "success")
+    return redirect(url_for("faq.entry", entry_id=item.id, slug=item.slug) + "#te-sirvio")
+
+
+@bp.get("/api/faq/sugerencias")
+@public
+@limiter.limit(lambda: current_app.config.get("FAQ_SUGGEST_LIMIT", "60 per minute"))
+def suggestions():
+    query = request.args.get("q") or ""
+    return jsonify({"results": services.suggest(query, area=_area_arg())})
+
+
+# --- admin -----------------------------------------------------------------------------
+
+@bp.get("/admin/preguntas-frecuentes")
+@role_required("admin")
+def admin_list():
+    area = _area_arg()
+    return render_template("faq/admin_list.html", entries=services.admin_entries(area),
+                           area=area, areas=AREAS, counts=services.counts(),
+                           form=ConfirmForm())
+
+
+def _editor(form: EntryForm, item=None):
+    """Preview or save the editor form; returns a response or None to re-render."""
+    if form.preview.data:
+        return None
+    if not form.validate_on_submit():
+        if request.method == "POST":
+            flash("Revisa los campos marcados.", "danger")
+        return None
+    values = dict(question=form.question.data, answer=form.answer.data,
+                  area=form.area.data, tags=form.tag_list(), published=form.published.data,
+                  actor=current_user._get_current_object())
+    try:
+        if item is None:
+            item = services.create_entry(**values)
+            flash("Pregunta creada.", "success")
+        else:
+            item = services.update_entry(item.id, **values)
+            flash("Cambios guardados.", "success")
+    except DomainError as error:
+        attach_error(form, error)
+        return None
+    return redirect(url_for("faq.admin_edit", entry_id=item.id))
+
+
+def _render_editor(form: EntryForm, item=None):
+    preview = render_markdown(form.answer.data) if form.preview.data else None
+    status = 422 if form.errors else 200
+    return render_template("faq/admin_edit.html", form=form, entry=item, preview=preview,
+                           confirm=ConfirmForm()), status
+
+
+@bp.route("/admin/preguntas-frecuentes/nueva", methods=["GET", "POST"])
+@role_required("admin")
+def admin_new():
+    form = EntryForm()
+    return _editor(form) or _render_editor(form)
+
+
+@bp.route("/admin/preguntas-frecuentes/<int:entry_id>", methods=["GET", "POST"])
+@role_required("admin")
+def admin_edit(entry_id: int):
+    try:
+        item = services.get_entry(entry_id, include_unpublished=True)
+    except DomainError as error:
+        abort(error.status)
+    form = EntryForm()
+    if request.method == "GET":
+        form.question.data, form.answer.data, form.area.data = (item.question, item.answer,
+                                                                item.area)
+        form.tags.data = ", ".join(item.tags or [])
+        form.published.data = item.published
+    return _editor(form, item) or _render_editor(form, item)
+
+
+@bp.post("/admin/preguntas-frecuentes/<int:entry_id>/publicacion")
+@role_required("admin")
+def admin_publish(entry_id: int):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    publish = request.form.get("published") == "1"
+    try:
+        services.set_published(entry_id, publish, actor=current_user._get_current_object())
+    except DomainError as error:
+        abort(error.status)
+    flash("Pregunta publicada." if publish else "Pregunta despublicada: ya no es visible.",
+          "success")
+    return redirect(url_for("faq.admin_list"))
+
+
+@bp.post("/admin/preguntas-frecuentes/<int:entry_id>/eliminar")
+@role_required("admin")
+def admin_delete(entry_id: int):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        services.delete_entry(entry_id, actor=current_user._get_current_object())
+    except DomainError as error:
+        abort(error.status)
+    flash("Pregunta eliminada.", "success")
+    return redirect(url_for("faq.admin_list"))

@@ -1,0 +1,201 @@
+"""Lesson page throughput: a logged-in, enrolled person reading a lesson vs hello-world.
+
+Starts the production server command (gunicorn gthread, 1 worker, 20 threads) on a
+throwaway migrated SQLite database with the course content and demo accounts loaded,
+opens a window for the course, logs in as the demo entrepreneur and enrols through the
+real endpoint. Then measures, on loopback and for a bounded time, a lesson page that needs
+the enrolment (not the free preview) and, under the same gunicorn command, a separate
+hello-world Flask app (bench/hello_app.py). Uses wrk when installed, otherwise a Python
+thread-pool load generator. Prints one JSON object on the last line.
+
+    .venv/bin/python bench/lesson_page.py [--seconds 10] [--connections 32]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+COURSE, LESSON = "vende-en-linea", "catalogo-y-fotos"
+DEMO_EMAIL, DEMO_PASSWORD = "emprendedora@demo.serviciosvirtuales.cl", "Servicios-Demo-2026"
+GUNICORN = ["--worker-class", "gthread", "-w", "1", "--threads", "20",
+            "--no-control-socket"]
+WRK_SCRIPT = """
+done = function(summary, latency, requests)
+  io.write(string.format(
+    'WRKJSON {"requests": %d, "duration_us": %d, "errors_status": %d, '
+    .. '"errors_other": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d}\\n',
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(app_spec: str, env: dict, cwd: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([str(BIN / "gunicorn"), *GUNICORN, "--bind", f"127.0.0.1:{port}",
+                             app_spec], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=open(log, "w"))  # noqa: SIM115 - closed with the process
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            requests.get(base + "/", timeout=5)
+            return proc, base
+        except requests.RequestException:
+            time.sleep(0.05)
+    proc.terminate()
+    raise SystemExit(f"server did not start: {log.read_text()}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def login_and_enrol(base: str) -> requests.Session:
+    session = requests.Session()
+    page = session.get(f"{base}/ingresar", timeout=10).text
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    response = session.post(f"{base}/ingresar", data={
+        "identifier": DEMO_EMAIL, "password": DEMO_PASSWORD, "csrf_token": token},
+        allow_redirects=False, timeout=10)
+    assert response.status_code == 302, f"login failed: {response.status_code}"
+    page = session.get(f"{base}/cursos/{COURSE}", timeout=10).text
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    session.post(f"{base}/inscripciones/{COURSE}", data={"csrf_token": token},
+                 allow_redirects=False, timeout=10)
+    lesson = session.get(f"{base}/cursos/{COURSE}/{LESSON}", timeout=10)
+    assert lesson.status_code == 200 and "Marcar como completada" in lesson.text, \
+        "the demo person could not open the lesson"
+    return session
+
+
+def run_wrk(url: str, cookie: str | None, seconds: int, connections: int, tmp: Path) -> dict:
+    script = tmp / "report.lua"
+    script.write_text(WRK_SCRIPT)
+    command = ["wrk", "-t", "4", "-c", str(connections), "-d", f"{seconds}s",
+               "--timeout", "10s", "-s", str(script)]
+    if cookie:
+        command += ["-H", f"Cookie: {cookie}"]
+    output = subprocess.run(command + [url], capture_output=True, text=True,
+                            check=True).stdout
+    line = next(x for x in output.splitlines() if x.startswith("WRKJSON "))
+    raw = json.loads(line[len("WRKJSON "):])
+    return {"rps": raw["requests"] / (raw["duration_us"] / 1e6),
+            "p50_ms": raw["p50_us"] / 1000, "p95_ms": raw["p95_us"] / 1000,
+            "p99_ms": raw["p99_us"] / 1000, "requests": raw["requests"],
+            "errors": raw["errors_status"] + raw["errors_other"]}
+
+
+def run_python(url: str, cookie: str | None, seconds: int, connections: int) -> dict:
+    latencies, errors, lock = [], [0], threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def worker():
+        session = requests.Session()
+        headers = {"Cookie": cookie} if cookie else {}
+        mine, bad = [], 0
+        while time.perf_counter() < stop_at:
+            t0 = time.perf_counter()
+            response = session.get(url, headers=headers, allow_redirects=False, timeout=10)
+            mine.append(time.perf_counter() - t0)
+            bad += response.status_code != 200
+        with lock:
+            latencies.extend(mine)
+            errors[0] += bad
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    ordered = sorted(latencies)
+
+    def pct(q):
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] * 1000
+
+    return {"rps": len(ordered) / elapsed, "p50_ms": pct(50), "p95_ms": pct(95),
+            "p99_ms": pct(99), "requests": len(ordered), "errors": errors[0]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--tool", choices=["auto", "wrk", "python"], default="auto")
+    args = parser.parse_args()
+    tool = args.tool if args.tool != "auto" else ("wrk" if shutil.which("wrk") else "python")
+
+    tmp = Path(tempfile.mkdtemp(prefix="sv-bench-lesson-"))
+    env = {**os.environ, "FLASK_APP": "wsgi",
+           "SV_DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+           "SV_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
+           "SV_UPLOAD_DIR": str(tmp / "uploads"),
+           "SV_LOGIN_LIMIT_PER_IP": "100000 per minute"}
+    for command in (["db", "upgrade", "heads"], ["sv", "content", "load"], ["sv", "demo"],
+                    ["sv", "window", "create", "--offering", COURSE, "--capacity", "100"]):
+        subprocess.run([str(BIN / "flask"), *command], cwd=ROOT, env=env, check=True,
+                       capture_output=True)
+
+    def measure(url, cookie):
+        if tool == "wrk":
+            return run_wrk(url, cookie, args.seconds, args.connections, tmp)
+        return run_python(url, cookie, args.seconds, args.connections)
+
+    server, base = start("wsgi:app", env, ROOT, tmp / "app.log")
+    try:
+        session = login_and_enrol(base)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+        url = f"{base}/cursos/{COURSE}/{LESSON}"
+        measure(url, cookie) if args.seconds > 3 else None  # warm-up (caches, connections)
+        lesson = measure(url, cookie)
+    finally:
+        stop(server)
+    hello_server, hello_base = start("hello_app:app", env, ROOT / "bench", tmp / "hello.log")
+    try:
+        hello = measure(hello_base + "/", None)
+    finally:
+        stop(hello_server)
+
+    ratio = lesson["rps"] / hello["rps"] if hello["rps"] else 0.0
+    result = {
+        "benchmark": "lesson_page", "tool": tool, "seconds": args.seconds,
+        "connections": args.connections, "server": " ".join(["gunicorn", *GUNICORN]),
+        "lesson_url": f"/cursos/{COURSE}/{LESSON}",
+        "lesson_rps": round(lesson["rps"], 1), "lesson_p50_ms": round(lesson["p50_ms"], 2),
+        "lesson_p95_ms": round(lesson["p95_ms"], 2),
+        "lesson_p99_ms": round(lesson["p99_ms"], 2), "lesson_errors": lesson["errors"],
+        "hello_rps": round(hello["rps"], 1), "hello_p50_ms": round(hello["p50_ms"], 2),
+        "hello_p95_ms": round(hello["p95_ms"], 2), "hello_p99_ms": round(hello["p99_ms"], 2),
+        "hello_errors": hello["errors"],
+        "ratio": round(ratio, 3), "target_ratio": 0.30, "meets_target": ratio >= 0.30,
+    }
+    shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(result))
+    return 0 if result["lesson_errors"] == 0 and result["hello_errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Socket.IO handlers of the /chat namespace: thin like views, same services as the form."""
+
+import logging
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import g, request
+from flask_login import current_user
+from flask_socketio import join_room
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
+
+from sv_platform.advisory import services
+from sv_platform.core.domain import DomainError
+from sv_platform.extensions import socketio
+
+log = logging.getLogger("sv_platform.security")
+NAMESPACE = "/chat"
+
+
+def room(consultation_id: int) -> str:
+    return f"consulta-{consultation_id}"
+
+
+def broadcast_message(payload: dict, *, skip_sid=None) -> None:
+    """Send a stored message to everyone in its room (after it was stored)."""
+    socketio.emit("message", payload, to=room(payload["consultation_id"]), namespace=NAMESPACE,
+                  skip_sid=skip_sid)
+
+
+def _fail(code: str) -> dict:
+    return {"ok": False, "error": code}
+
+
+def _active_user():
+    """The session's user, re-read at every event: a logout or a disabled account ends
+    access at the next event (the loader checks the session version)."""
+    g.pop("_login_user", None)
+    if not current_user.is_authenticated or not current_user.is_active:
+        return None
+    return current_user._get_current_object()
+
+
+def _same_origin() -> bool:
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc == request.host
+
+
+def chat_event(handler):
+    """Authenticate, validate the payload shape, turn domain errors into ack codes."""
+
+    @wraps(handler)
+    def wrapper(data=None, *_extra):
+        try:
+            user = _active_user()
+            if user is None:
+                return _fail("unauthenticated")
+            if not isinstance(data, dict):
+                return _fail("invalid")
+            consultation_id = data.get("consultation_id")
+            if isinstance(consultation_id, bool) or not isinstance(consultation_id, int):
+                return _fail("invalid")
+            return handler(user, consultation_id, data)
+        except DomainError as error:
+            return _fail(error.code)
+
+    return wrapper
+
+
+@socketio.on("connect", namespace=NAMESPACE)
+def connect(auth=None):
+    if _active_user() is None:
+        raise ConnectionRefusedError("unauthenticated")
+    if not _same_origin():
+        log.warning("socket refused: foreign origin %s", request.headers.get("Origin"))
+        raise ConnectionRefusedError("forbidden")
+    token = auth.get("csrf_token") if isinstance(auth, dict) else None
+    try:
+        validate_csrf(token)
+    except ValidationError as exc:
+        log.warning("socket refused: csrf (%s) ip=%s", exc, request.remote_addr)
+        raise ConnectionRefusedError("forbidden") from exc
+
+
+@socketio.on("join", namespace=NAMESPACE)
+@chat_event
+def join(user, consultation_id, data):
+    after_id = data.get("after_id")
+    messages = services.messages_after(consultation_id, user, after_id)
+    join_room(room(consultation_id))
+    return {"ok": True, "messages": [services.message_payload(m) for m in messages]}
+
+
+@socketio.on("send", namespace=NAMESPACE)
+@chat_event
+def send(user, consultation_id, data):
+    posted = services.post_message(consultation_id, user, data.get("body"),
+                                   data.get("client_msg_id"))
+    payload = services.message_payload(posted.message)
+    if posted.created:
+        broadcast_message(payload, skip_sid=request.sid)
+    return {"ok": True, "message": payload}
+
+
+@socketio.on("typing", namespace=NAMESPACE)
+@chat_event
+def typing(user, consultation_id, data):
+    services.get_consultation(consultation_id, user)
+    socketio.emit("typing", {"consultation_id": consultation_id, "name": user.first_name},
+                  to=room(consultation_id), namespace=NAMESPACE, skip_sid=request.sid)
+    return {"ok": True}
+
+
+@socketio.on("read", namespace=NAMESPACE)
+@chat_event
+def read(user, consultation_id, data):
+    mark = services.mark_read(consultation_id, user, data.get("up_to_id"))
+    socketio.emit("read", {"consultation_id": consultation_id, "user_id": user.id,
+                           "up_to_id": mark},
+                  to=room(consultation_id), namespace=NAMESPACE, skip_sid=request.sid)
+    return {"ok": True, "up_to_id": mark}

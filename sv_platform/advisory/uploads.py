@@ -1,0 +1,85 @@
+"""Attachment files: type checked by content (magic bytes), random names, outside static/."""
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sv_platform.core.domain import InvalidInput
+
+MAX_FILES = 3
+# Magic bytes → (content type, extension). The file name is never trusted.
+SIGNATURES = (
+    (b"%PDF-", "application/pdf", "pdf"),
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+)
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    original_name: str
+    content_type: str
+    extension: str
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def sniff(data: bytes) -> tuple[str, str] | None:
+    for magic, content_type, extension in SIGNATURES:
+        if data.startswith(magic):
+            return content_type, extension
+    return None
+
+
+def _clean_name(name: str | None) -> str:
+    base = (name or "archivo").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?')
+    return (cleaned or "archivo")[:200]
+
+
+def check_files(files, *, max_mb: int) -> list[CheckedFile]:
+    """Read and check uploads given as (filename, stream-or-bytes) pairs: at most three,
+    each at most `max_mb` MB, each a real PDF, JPG or PNG. Raises InvalidInput."""
+    files = [(name, data) for name, data in files if name or data]
+    if len(files) > MAX_FILES:
+        raise InvalidInput(f"Puedes adjuntar hasta {MAX_FILES} archivos.", field="attachments")
+    limit = int(max_mb) * 1024 * 1024
+    checked = []
+    for name, data in files:
+        shown = _clean_name(name)
+        if hasattr(data, "read"):
+            data = data.read(limit + 1)
+        if not data:
+            raise InvalidInput(f"El archivo «{shown}» está vacío.", field="attachments")
+        if len(data) > limit:
+            raise InvalidInput(
+                f"El archivo «{shown}» pesa más de {max_mb} MB, el máximo permitido. "
+                "Reduce su tamaño o envía otro.", field="attachments")
+        kind = sniff(data)
+        if kind is None:
+            raise InvalidInput(
+                f"El archivo «{shown}» no es un PDF, JPG ni PNG válido. Solo aceptamos esos "
+                "formatos.", field="attachments")
+        checked.append(CheckedFile(shown, kind[0], kind[1], bytes(data)))
+    return checked
+
+
+def store(upload_dir: str, checked: CheckedFile) -> str:
+    """Write the file under a random name (never the user's) and return that name."""
+    folder = Path(upload_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stored_name = f"{secrets.token_hex(16)}.{checked.extension}"
+    (folder / stored_name).write_bytes(checked.data)
+    return stored_name
+
+
+def path_of(upload_dir: str, stored_name: str) -> Path:
+    return Path(upload_dir) / Path(stored_name).name
+
+
+def remove(upload_dir: str, stored_names: list[str]) -> None:
+    for name in stored_names:
+        path_of(upload_dir, name).unlink(missing_ok=True)

@@ -1,0 +1,685 @@
+"""Course rules: content import, access to lessons, progress, quiz, egreso, certificates."""
+
+import base64
+import logging
+import secrets
+import threading
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
+
+from sv_platform.accounts import services as accounts
+from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
+from sv_platform.core.text import render_markdown
+from sv_platform.core.timeutil import as_utc, utcnow
+from sv_platform.courses import content
+from sv_platform.courses.models import (
+    AREAS,
+    Certificate,
+    Course,
+    CourseModule,
+    Lesson,
+    LessonProgress,
+    QuizAttempt,
+)
+from sv_platform.enrollment import services as enrollment
+from sv_platform.extensions import db, write_transaction
+
+log = logging.getLogger(__name__)
+
+SEAT_STATUSES = ("active", "graduated")
+
+
+class ContentError(InvalidInput):
+    message = "El contenido de los cursos tiene errores; no se cargó nada."
+
+
+class LoginRequired(DomainError):
+    code = "unauthenticated"
+    status = 401
+    message = "Ingresa con tu cuenta para ver esta lección."
+
+
+class NotEnrolled(NotAllowed):
+    message = ("Para ver esta lección debes estar inscrito/a en el curso. La primera "
+               "lección es de libre acceso; inscríbete para continuar.")
+
+
+# --- content import ---------------------------------------------------------------------
+
+def load_content(root, *, now: datetime | None = None) -> str:
+    """`flask sv content load`: import `root/courses/*` idempotently. Everything is
+    validated first and written in one transaction: a lesson keeps its id by slug (progress
+    survives edits), a removed lesson (or course) is retired, never deleted. Each course
+    gets its enrolment offering (slug = course slug). Raises ContentError listing every
+    problem as "file, línea N: ..." and then nothing has changed."""
+    now = now or utcnow()
+    courses, problems = content.read_courses(Path(root))
+    if problems:
+        raise ContentError("El contenido de los cursos tiene errores; no se cargó nada.\n"
+                           + "\n".join(problems))
+    offerings = {c.slug: enrollment.ensure_offering("course", c.slug, c.slug, c.title).id
+                 for c in courses}
+    stats = dict.fromkeys(("new", "updated", "same", "retired", "l_new", "l_updated",
+                           "l_retired"), 0)
+    with write_transaction():
+        existing = {c.slug: c for c in db.session.scalars(select(Course))}
+        for data in courses:
+            _upsert_course(existing.get(data.slug), data, offerings[data.slug], now, stats)
+        on_disk = {c.slug for c in courses}
+        for slug, course in existing.items():
+            if slug not in on_disk and course.retired_at is None:
+                course.retired_at, course.updated_at = now, now
+                stats["retired"] += 1
+        db.session.commit()
+    summary = (f"Cursos: {len(courses)} ({stats['new']} nuevos, {stats['updated']} "
+               f"actualizados, {stats['same']} sin cambios, {stats['retired']} retirados). "
+               f"Lecciones: {stats['l_new']} nuevas, {stats['l_updated']} actualizadas, "
+               f"{stats['l_retired']} retiradas.")
+    log.info("content load: %s", summary)
+    return summary
+
+
+def _upsert_course(course: Course | None, data, offering_id: int, now, stats) -> None:
+    if course is not None and course.content_hash == data.content_hash \
+            and course.retired_at is None:
+        stats["same"] += 1
+        return
+    if course is None:
+        course = Course(slug=data.slug)
+        db.session.add(course)
+        stats["new"] += 1
+    else:
+        stats["updated"] += 1
+    course.title, course.summary, course.area = data.title, data.summary, data.area
+    course.hours, course.passing_score = data.hours, data.passing_score
+    course.quiz, course.quiz_hash = data.quiz, data.quiz_hash
+    course.content_hash, course.offering_id = data.content_hash, offering_id
+    course.retired_at, course.updated_at = None, now
+    db.session.flush()
+
+    modules = list(db.session.scalars(select(CourseModule).where(
+        CourseModule.course_id == course.id).order_by(CourseModule.position)))
+    for index, title in enumerate(data.modules):
+        if index < len(modules):
+            modules[index].title, modules[index].position = title, index
+        else:
+            modules.append(CourseModule(course_id=course.id, position=index, title=title))
+            db.session.add(modules[-1])
+    db.session.flush()
+
+    lessons = {x.slug: x for x in db.session.scalars(
+        select(Lesson).where(Lesson.course_id == course.id))}
+    for item in data.lessons:
+        lesson = lessons.pop(item.slug, None)
+        module_id = modules[item.module_index].id
+        if lesson is None:
+            db.session.add(Lesson(course_id=course.id, module_id=module_id, slug=item.slug,
+                                  title=item.title, minutes=item.minutes,
+                                  position=item.position, body_md=item.body_md,
+                                  content_hash=item.content_hash, updated_at=now))
+            stats["l_new"] += 1
+            continue
+        changed = (lesson.content_hash != item.content_hash or lesson.retired_at is not None)
+        lesson.module_id, lesson.position, lesson.retired_at = module_id, item.position, None
+        if changed:
+            lesson.title, lesson.minutes, lesson.body_md = item.title, item.minutes, \
+                item.body_md
+            lesson.content_hash, lesson.updated_at = item.content_hash, now
+            stats["l_updated"] += 1
+    for lesson in lessons.values():  # no longer on disk: retired, progress kept
+        if lesson.retired_at is None:
+            lesson.retired_at, lesson.updated_at = now, now
+            stats["l_retired"] += 1
+        lesson.module_id = None
+    db.session.flush()
+    for extra in modules[len(data.modules):]:
+        db.session.delete(extra)
+    db.session.flush()
+
+
+# --- reading courses --------------------------------------------------------------------
+
+def _fold(text: str) -> str:
+    """Lower case without accents, for forgiving search ("formalizacion" finds "ó")."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def list_courses(*, area: str | None = None, query: str | None = None) -> list[Course]:
+    """Published (not retired) courses, optionally of one area and matching every word of
+    `query` in the title or summary (accent- and case-insensitive)."""
+    select_courses = select(Course).where(Course.retired_at.is_(None)).order_by(Course.title)
+    if area in AREAS:
+        select_courses = select_courses.where(Course.area == area)
+    courses = list(db.session.scalars(select_courses))
+    words = _fold(query or "").split()
+    if words:
+        courses = [c for c in courses
+                   if all(w in _fold(f"{c.title} {c.summary}") for w in words)]
+    return courses
+
+
+def get_course(slug: str) -> Course:
+    course = db.session.scalar(select(Course).where(Course.slug == slug,
+                                                    Course.retired_at.is_(None)))
+    if course is None:
+        raise NotFound("Ese curso no existe o ya no está disponible.")
+    return course
+
+
+def course_lessons(course_id: int) -> list[Lesson]:
+    """Current lessons in order, without their bodies (navigation, progress)."""
+    return list(db.session.scalars(
+        select(Lesson).options(defer(Lesson.body_md))
+        .where(Lesson.course_id == course_id, Lesson.retired_at.is_(None))
+        .order_by(Lesson.position)))
+
+
+def course_enrollment(user, course: Course):
+    """The user's enrolment in the course (any status), or None."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return enrollment.latest_enrollment(user.id, course.offering_id)
+
+
+def has_seat(user, course: Course) -> bool:
+    """Enrolled (active) or already graduated: may open every lesson."""
+    current = course_enrollment(user, course)
+    return current is not None and current.status in SEAT_STATUSES
+
+
+def completed_lesson_ids(user_id: int | None, course_id: int) -> set[int]:
+    if not user_id:
+        return set()
+    return set(db.session.scalars(select(LessonProgress.lesson_id).where(
+        LessonProgress.user_id == user_id, LessonProgress.course_id == course_id)))
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return int(self.done * 100 / self.total) if self.total else 0
+
+    @property
+    def complete(self) -> bool:
+        return self.total > 0 and self.done >= self.total
+
+
+def _progress(lessons: list[Lesson], completed: set[int]) -> Progress:
+    return Progress(sum(1 for x in lessons if x.id in completed), len(lessons))
+
+
+def resume_lesson(lessons: list[Lesson], completed: set[int]) -> Lesson | None:
+    """Where the person continues: the first current lesson not yet completed."""
+    return next((x for x in lessons if x.id not in completed), None)
+
+
+_HTML_CACHE: OrderedDict[tuple[int, str], Markup] = OrderedDict()
+_HTML_LOCK = threading.Lock()
+_HTML_CACHE_SIZE = 512
+
+
+def lesson_html(lesson: Lesson) -> Markup:
+    """The lesson's sanitized HTML. Cached by (lesson id, content hash): an edit changes the
+    hash, so no process can ever serve a stale rendering."""
+    key = (lesson.id, lesson.content_hash)
+    with _HTML_LOCK:
+        html = _HTML_CACHE.get(key)
+        if html is not None:
+            _HTML_CACHE.move_to_end(key)
+            return html
+    html = render_markdown(lesson.body_md)
+    with _HTML_LOCK:
+        _HTML_CACHE[key] = html
+        while len(_HTML_CACHE) > _HTML_CACHE_SIZE:
+            _HTML_CACHE.popitem(last=False)
+    return html
+
+
+# --- pages (what a view shows, gathered by one service call) ----------------------------
+
+@dataclass
+class CourseCard:
+    course: Course
+    state: object
+    progress: Progress | None
+
+
+def catalog(user, *, area: str | None = None, query: str | None = None,
+            now: datetime | None = None) -> list[CourseCard]:
+    """Catalog cards: the course, its cupos state for this person and their progress."""
+    courses = list_courses(area=area, query=query)
+    if not courses:
+        return []
+    ids = [c.id for c in courses]
+    totals = dict(db.session.execute(
+        select(Lesson.course_id, func.count()).where(Lesson.course_id.in_(ids),
+                                                     Lesson.retired_at.is_(None))
+        .group_by(Lesson.course_id)).all())
+    done = {}
+    authenticated = user is not None and getattr(user, "is_authenticated", False)
+    if authenticated:
+        done = dict(db.session.execute(
+            select(LessonProgress.course_id, func.count()).join(Lesson)
+            .where(LessonProgress.user_id == user.id, LessonProgress.course_id.in_(ids),
+                   Lesson.retired_at.is_(None))
+            .group_by(LessonProgress.course_id)).all())
+    cards = []
+    for course in courses:
+        state = enrollment.offering_state(user, course.offering, now=now)
+        progress = None
+        if authenticated and (course.id in done or state.code in ("enrolled", "graduated")):
+            progress = Progress(done.get(course.id, 0), totals.get(course.id, 0))
+        cards.append(CourseCard(course, state, progress))
+    return cards
+
+
+@dataclass
+class CoursePage:
+    course: Course
+    modules: list[tuple[CourseModule, list[Lesson]]]
+    lessons: list[Lesson]
+    completed: set[int]
+    progress: Progress
+    resume: Lesson | None
+    state: object
+    has_seat: bool
+    quiz_passed: bool
+    last_attempt: QuizAttempt | None
+    certificate: Certificate | None
+
+
+def course_page(user, slug: str, *, now: datetime | None = None) -> CoursePage:
+    """The course with its modules, the person's progress, where to continue, the cupos
+    state, the quiz status and the certificate. Raises NotFound."""
+    course = get_course(slug)
+    lessons = course_lessons(course.id)
+    user_id = user.id if user is not None and getattr(user, "is_authenticated", False) \
+        else None
+    completed = completed_lesson_ids(user_id, course.id)
+    by_module: dict[int, list[Lesson]] = {}
+    for lesson in lessons:
+        by_module.setdefault(lesson.module_id, []).append(lesson)
+    modules = [(m, by_module.get(m.id, [])) for m in course.modules]
+    attempt = last_attempt(user_id, course.id) if user_id else None
+    return CoursePage(
+        course=course, modules=modules, lessons=lessons, completed=completed,
+        progress=_progress(lessons, completed), resume=resume_lesson(lessons, completed),
+        state=enrollment.offering_state(user, course.offering, now=now),
+        has_seat=has_seat(user, course),
+        quiz_passed=bool(user_id) and quiz_passed(user_id, course.id),
+        last_attempt=attempt,
+        certificate=certificate_for(user_id, course.id) if user_id else None,
+    )
+
+
+@dataclass
+class LessonPage:
+    course: Course
+    lesson: Lesson
+    lessons: list[Lesson]
+    completed: set[int]
+    progress: Progress
+    html: Markup
+    previous: Lesson | None
+    next: Lesson | None
+    has_seat: bool
+    is_preview: bool
+    state: object = None
+
+
+def lesson_page(user, slug: str, lesson_slug: str, *,
+                now: datetime | None = None) -> LessonPage:
+    """A lesson to read. The first lesson is a free preview for everyone; the others need
+    a seat (enrolment active or graduated). Raises NotFound, LoginRequired (anonymous),
+    NotEnrolled (logged in without a seat)."""
+    course = get_course(slug)
+    lessons = course_lessons(course.id)
+    index = next((i for i, x in enumerate(lessons) if x.slug == lesson_slug), None)
+    if index is None:
+        raise NotFound("Esa lección no existe o ya no forma parte del curso.")
+    lesson = lessons[index]
+    authenticated = user is not None and getattr(user, "is_authenticated", False)
+    seat = has_seat(user, course) if authenticated else False
+    is_preview = index == 0
+    if not is_preview and not seat:
+        if not authenticated:
+            raise LoginRequired()
+        raise NotEnrolled()
+    completed = completed_lesson_ids(user.id if authenticated else None, course.id)
+    return LessonPage(
+        course=course, lesson=lesson, lessons=lessons, completed=completed,
+        progress=_progress(lessons, completed), html=lesson_html(lesson),
+        previous=lessons[index - 1] if index > 0 else None,
+        next=lessons[index + 1] if index + 1 < len(lessons) else None,
+        has_seat=seat, is_preview=is_preview,
+        state=None if seat else enrollment.offering_state(user, course.offering, now=now),
+    )
+
+
+def enrol_prompt(user, slug: str, *, now: datetime | None = None):
+    """(course, cupos state) for the "inscríbete para continuar" page. Raises NotFound."""
+    course = get_course(slug)
+    return course, enrollment.offering_state(user, course.offering, now=now)
+
+
+# --- progress and egreso ----------------------------------------------------------------
+
+def _require_seat(user, course: Course):
+    current = course_enrollment(user, course)
+    if current is None or current.status not in SEAT_STATUSES:
+        raise NotEnrolled("Debes estar inscrito/a en este curso para registrar tu avance.")
+    return current
+
+
+def complete_lesson(user, slug: str, lesson_slug: str, *,
+                    now: datetime | None = None) -> Lesson:
+    """Mark a lesson as completed (idempotent: a double submit keeps one row), then check
+    egreso. Only people with a seat in the course. Returns the next lesson, or None at the
+    end. Raises NotFound, NotEnrolled."""
+    now = now or utcnow()
+    course = get_course(slug)
+    lessons = course_lessons(course.id)
+    lesson = next((x for x in lessons if x.slug == lesson_slug), None)
+    if lesson is None:
+        raise NotFound("Esa lección no existe o ya no forma parte del curso.")
+    _require_seat(user, course)
+    user_id, course_id, lesson_id = user.id, course.id, lesson.id
+    with write_transaction():
+        exists = db.session.scalar(select(LessonProgress.id).where(
+            LessonProgress.user_id == user_id, LessonProgress.lesson_id == lesson_id))
+        if exists is None:
+            db.session.add(LessonProgress(user_id=user_id, lesson_id=lesson_id,
+                                          course_id=course_id, completed_at=now))
+            try:
+                db.session.commit()
+            except IntegrityError:  # a concurrent double submit already stored it
+                db.session.rollback()
+        else:
+            db.session.commit()
+    check_completion(user, course, now=now)
+    index = lessons.index(lesson)
+    return lessons[index + 1] if index + 1 < len(lessons) else None
+
+
+def is_complete(user_id: int, course: Course) -> bool:
+    """Every current lesson completed and, if the course has a quiz, the quiz passed."""
+    lessons = course_lessons(course.id)
+    if not _progress(lessons, completed_lesson_ids(user_id, course.id)).complete:
+        return False
+    return not course.has_quiz or quiz_passed(user_id, course.id)
+
+
+def check_completion(user, course: Course, *, now: datetime | None = None):
+    """Egreso: when the course is 100 % done (all current lessons and the quiz passed) the
+    active enrolment graduates through enrollment.graduate (exactly once, even under a
+    double submit) and its certificate is issued (once per enrolment: unique constraint).
+    Returns the Certificate, or None while the course is not complete."""
+    now = now or utcnow()
+    current = course_enrollment(user, course)
+    if current is None or current.status not in SEAT_STATUSES:
+        return None
+    if current.status == "active":
+        if not is_complete(user.id, course):
+            return None
+        current = enrollment.graduate(current.id, now=now)
+        if current.status != "graduated":
+            return None
+    return _issue_certificate(user, course, current, now)
+
+
+def _new_code() -> str:
+    """16 base32 characters (80 random bits): unguessable, easy to read aloud."""
+    return base64.b32encode(secrets.token_bytes(10)).decode()
+
+
+def _issue_certificate(user, course: Course, graduated, now) -> Certificate:
+    with write_transaction():
+        existing = db.session.scalar(select(Certificate).where(
+            Certificate.enrollment_id == graduated.id))
+        if existing is not None:
+            db.session.commit()
+            return existing
+        certificate = Certificate(
+            code=_new_code(), user_id=user.id, course_id=course.id,
+            enrollment_id=graduated.id, issued_at=as_utc(graduated.graduated_at) or now,
+            name=user.name, rut=user.rut, course_title=course.title, hours=course.hours)
+        db.session.add(certificate)
+        try:
+            db.session.commit()
+        except IntegrityError:  # issued by a concurrent request
+            db.session.rollback()
+            return db.session.scalar(select(Certificate).where(
+                Certificate.enrollment_id == graduated.id))
+    accounts.notify(user.id, f"¡Felicitaciones! Egresaste de «{course.title}». Tu "
+                    "certificado ya está disponible.", f"/cursos/{course.slug}/certificado")
+    log.info("egreso user=%s course=%s certificate=%s", user.id, course.slug,
+             certificate.code)
+    return certificate
+
+
+# --- quiz -------------------------------------------------------------------------------
+
+def quiz_questions(course: Course) -> list[dict]:
+    """The quiz as the browser may see it: statements and options, never the answers."""
+    return [{"text": q["text"], "options": list(q["options"])} for q in course.quiz]
+
+
+def last_attempt(user_id: int, course_id: int) -> QuizAttempt | None:
+    return db.session.scalars(select(QuizAttempt).where(
+        QuizAttempt.user_id == user_id, QuizAttempt.course_id == course_id)
+        .order_by(QuizAttempt.id.desc())).first()
+
+
+def quiz_passed(user_id: int, course_id: int) -> bool:
+    return db.session.scalar(select(QuizAttempt.id).where(
+        QuizAttempt.user_id == user_id, QuizAttempt.course_id == course_id,
+        QuizAttempt.passed.is_(True)).limit(1)) is not None
+
+
+@dataclass
+class QuizPage:
+    course: Course
+    questions: list[dict]
+    last_attempt: QuizAttempt | None
+    passed: bool
+    progress: Progress
+    certificate: Certificate | None = None
+    wrong: list[int] = field(default_factory=list)
+
+
+def quiz_page(user, slug: str) -> QuizPage:
+    """The quiz for a person with a seat. Raises NotFound, NotEnrolled."""
+    course = get_course(slug)
+    if not course.has_quiz:
+        raise NotFound("Este curso no tiene evaluación.")
+    _require_seat(user, course)
+    attempt = last_attempt(user.id, course.id)
+    lessons = course_lessons(course.id)
+    return QuizPage(course=course, questions=quiz_questions(course), last_attempt=attempt,
+                    passed=quiz_passed(user.id, course.id),
+                    progress=_progress(lessons, completed_lesson_ids(user.id, course.id)),
+                    certificate=certificate_for(user.id, course.id),
+                    wrong=list(attempt.answers.get("wrong", [])) if attempt else [])
+
+
+def submit_quiz(user, slug: str, chosen: list, *, now: datetime | None = None) -> QuizAttempt:
+    """Grade a quiz on the server: `chosen` holds one option index per question. The
+    score is the percent of right answers; passing needs the course's passing_score.
+    Every attempt is stored; retries are allowed; a pass checks egreso. Raises NotFound,
+    NotEnrolled, InvalidInput (a question without answer or an unknown option)."""
+    now = now or utcnow()
+    course = get_course(slug)
+    if not course.has_quiz:
+        raise NotFound("Este curso no tiene evaluación.")
+    _require_seat(user, course)
+    questions = course.quiz
+    if len(chosen) != len(questions) or any(c is None for c in chosen):
+        raise InvalidInput("Responde todas las preguntas antes de enviar la evaluación.")
+    try:
+        picks = [int(c) for c in chosen]
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("Una de las respuestas no es válida. Vuelve a elegirla.") from exc
+    if any(not 0 <= p < len(q["options"]) for p, q in zip(picks, questions, strict=True)):
+        raise InvalidInput("Una de las respuestas no es válida. Vuelve a elegirla.")
+    wrong = [i for i, (p, q) in enumerate(zip(picks, questions, strict=True))
+             if p != q["answer"]]
+    score = round(100 * (len(questions) - len(wrong)) / len(questions))
+    attempt = QuizAttempt(user_id=user.id, course_id=course.id, score=score,
+                          passed=score >= course.passing_score,
+                          answers={"chosen": picks, "wrong": wrong},
+                          quiz_hash=course.quiz_hash, created_at=now)
+    db.session.add(attempt)
+    db.session.commit()
+    if attempt.passed:
+        check_completion(user, course, now=now)
+    return attempt
+
+
+# --- certificates -----------------------------------------------------------------------
+
+def certificate_for(user_id: int | None, course_id: int) -> Certificate | None:
+    if not user_id:
+        return None
+    return db.session.scalars(select(Certificate).where(
+        Certificate.user_id == user_id, Certificate.course_id == course_id)
+        .order_by(Certificate.id.desc())).first()
+
+
+def normalize_code(code: str) -> str:
+    return "".join(ch for ch in (code or "").upper() if ch.isalnum())
+
+
+def get_certificate(code: str) -> Certificate:
+    """The certificate with this verification code. Raises NotFound."""
+    normalized = normalize_code(code)
+    certificate = None
+    if 12 <= len(normalized) <= 32:
+        certificate = db.session.scalar(select(Certificate).where(
+            Certificate.code == normalized))
+    if certificate is None:
+        raise NotFound("No encontramos este certificado.")
+    return certificate
+
+
+def own_certificate(user, code: str) -> Certificate:
+    """A certificate its owner may download. Raises NotFound, NotAllowed."""
+    certificate = get_certificate(code)
+    if certificate.user_id != user.id:
+        raise NotAllowed("Solo la persona titular puede descargar este certificado.")
+    return certificate
+
+
+def course_certificate(user, slug: str) -> Certificate:
+    """The person's certificate for a course (issuing it if egreso is done but it is
+    missing). Raises NotFound."""
+    course = get_course(slug)
+    certificate = certificate_for(user.id, course.id) or check_completion(user, course)
+    if certificate is None:
+        raise NotFound("Aún no tienes certificado en este curso: completa todas las "
+                       "lecciones y aprueba la evaluación.")
+    return certificate
+
+
+def mask_rut(rut: str | None) -> str:
+    """`12345678-5` → `**.***.678-5`: enough to match a person, not to read the RUT."""
+    if not rut or "-" not in rut:
+        return "no informado"
+    body, dv = rut.split("-", 1)
+    grouped = f"{int(body):,}".replace(",", ".") if body.isdigit() else body
+    digits = sum(ch.isdigit() for ch in grouped)
+    seen, out = 0, []
+    for ch in grouped:
+        if ch.isdigit():
+            seen += 1
+            out.append(ch if seen > digits - 3 else "*")
+        else:
+            out.append(ch)
+    return f"{''.join(out)}-{dv}"
+
+
+# --- "Mis cursos" -----------------------------------------------------------------------
+
+@dataclass
+class MyCourse:
+    course: Course
+    enrollment: object
+    progress: Progress
+    last_activity: datetime | None
+    certificate: Certificate | None
+    resume: Lesson | None
+
+
+def my_courses(user) -> list[MyCourse]:
+    """Each course the person is enrolled in (or graduated from, or waiting for), with
+    progress, last activity and certificate."""
+    rows, seen = [], set()
+    for item in enrollment.enrollments_for(user.id):
+        if item.offering.kind != "course" or item.status == "cancelled" \
+                or item.offering_id in seen:
+            continue
+        seen.add(item.offering_id)
+        course = db.session.scalar(select(Course).where(Course.offering_id == item.offering_id))
+        if course is None:
+            continue
+        lessons = course_lessons(course.id)
+        completed = completed_lesson_ids(user.id, course.id)
+        activity = [db.session.scalar(select(func.max(LessonProgress.completed_at)).where(
+                        LessonProgress.user_id == user.id,
+                        LessonProgress.course_id == course.id)),
+                    db.session.scalar(select(func.max(QuizAttempt.created_at)).where(
+                        QuizAttempt.user_id == user.id, QuizAttempt.course_id == course.id))]
+        activity = [as_utc(a) for a in activity if a is not None]
+        rows.append(MyCourse(course=course, enrollment=item,
+                             progress=_progress(lessons, completed),
+                             last_activity=max(activity) if activity else None,
+                             certificate=certificate_for(user.id, course.id),
+                             resume=resume_lesson(lessons, completed)))
+    return rows
+
+
+# --- personal data ----------------------------------------------------------------------
+
+def export_user_data(user_id: int) -> dict:
+    """The person's course data (progress, quiz attempts, certificates), nobody else's."""
+    progress = db.session.execute(
+        select(Course.title, Lesson.title, LessonProgress.completed_at)
+        .join(Lesson, Lesson.id == LessonProgress.lesson_id)
+        .join(Course, Course.id == LessonProgress.course_id)
+        .where(LessonProgress.user_id == user_id).order_by(LessonProgress.id)).all()
+    attempts = db.session.execute(
+        select(Course.title, QuizAttempt.score, QuizAttempt.passed, QuizAttempt.created_at)
+        .join(Course, Course.id == QuizAttempt.course_id)
+        .where(QuizAttempt.user_id == user_id).order_by(QuizAttempt.id)).all()
+    certificates = db.session.scalars(select(Certificate).where(
+        Certificate.user_id == user_id).order_by(Certificate.id)).all()
+    return {"cursos": {
+        "lecciones_completadas": [
+            {"curso": c, "leccion": t, "fecha": as_utc(d).isoformat()} for c, t, d in progress],
+        "evaluaciones": [
+            {"curso": c, "puntaje": s, "aprobada": p, "fecha": as_utc(d).isoformat()}
+            for c, s, p, d in attempts],
+        "certificados": [
+            {"curso": x.course_title, "codigo": x.code, "horas": x.hours,
+             "emitido": as_utc(x.issued_at).isoformat()} for x in certificates],
+    }}
+
+
+def anonymize_user(user_id: int) -> None:
+    """A deleted account's certificates keep the course and date but lose name and RUT."""
+    for certificate in db.session.scalars(select(Certificate).where(
+            Certificate.user_id == user_id)):
+        certificate.name, certificate.rut = "Persona eliminada", None
+    db.session.commit()

@@ -1,0 +1,710 @@
+"""FAQ rules: search and suggestions, views and votes, editing, and the content import."""
+
+import difflib
+import html
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from markupsafe import Markup, escape
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from sv_platform.core.domain import InvalidInput, NotFound
+from sv_platform.core.text import sanitize_html
+from sv_platform.core.timeutil import utcnow
+from sv_platform.extensions import db, write_transaction
+from sv_platform.faq import search as backend
+from sv_platform.faq.models import AREAS, FaqEntry, FaqVote
+from sv_platform.faq.normalize import (
+    WORD,
+    Form,
+    alternatives,
+    matches,
+    normalize,
+    query_terms,
+    stem_matches,
+    word_stems,
+    words,
+)
+
+SEARCH_LIMIT = 20
+SUGGEST_LIMIT = 5
+SNIPPET_CHARS = 180
+QUESTION_MIN, QUESTION_MAX = 8, 300
+ANSWER_MAX = 20_000
+TAGS_MAX, TAG_MAX_CHARS = 15, 60
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class EntryNotFound(NotFound):
+    message = "No encontramos esa pregunta frecuente."
+
+
+class InvalidEntry(InvalidInput):
+    message = "Revisa los datos de la pregunta frecuente."
+
+
+class InvalidContent(InvalidInput):
+    message = "Los archivos de preguntas frecuentes tienen errores; no se cargó nada."
+
+
+# --- search ----------------------------------------------------------------------------
+
+@dataclass
+class SearchHit:
+    entry: FaqEntry
+    question_html: Markup
+    snippet_html: Markup
+    snippet: str
+
+
+@dataclass
+class SearchResults:
+    """What a search found. `corrected` is set when typos were corrected ("Mostrando
+    resultados para …"); `partial` when no entry had every word and the hits contain some."""
+
+    query: str
+    terms: list[str]
+    hits: list[SearchHit] = field(default_factory=list)
+    corrected: str | None = None
+    partial: bool = False
+
+    def __iter__(self):
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    @property
+    def empty_query(self) -> bool:
+        return not self.terms
+
+
+def search(query: str | None, area: str | None = None, limit: int = SEARCH_LIMIT
+           ) -> SearchResults:
+    """Published entries matching `query`, most relevant first (question above answer).
+
+    Rule: accent-, case- and inflection-insensitive (stems, prefix matching); every word
+    must match; when nothing matches, unknown words are corrected against the index
+    vocabulary, and failing that entries matching some of the words are returned. Any input
+    is accepted (empty, huge, punctuation, full-text syntax): it never raises.
+    """
+    query = (query or "").strip()
+    area = area if area in AREAS else None
+    limit = max(1, min(int(limit or SEARCH_LIMIT), 50))
+    terms = query_terms(query)
+    results = SearchResults(query=query, terms=terms)
+    if not terms:
+        return results
+    groups = [alternatives(t) for t in terms]
+    ids = backend.ranked_ids(groups, area=area, limit=limit)
+    if not ids:
+        corrected = _correct(terms)
+        if corrected:
+            groups = [alternatives(t) for t in corrected]
+            ids = backend.ranked_ids(groups, area=area, limit=limit)
+            if ids:
+                results.corrected = corrected
+        if not ids:
+            ids = backend.ranked_ids(groups, mode="any", area=area, limit=limit * 5)
+            results.partial = bool(ids)
+    entries = {e.id: e for e in db.session.scalars(select(FaqEntry).where(FaqEntry.id.in_(ids)))}
+    ranked = [entries[i] for i in ids if i in entries]
+    if results.partial:
+        ranked = _by_coverage(ranked, groups)[:limit]
+    results.hits = [_hit(entry, groups) for entry in ranked]
+    if results.corrected and results.hits:
+        results.corrected = _display_correction(query, terms, results.corrected,
+                                                results.hits[0].entry)
+    else:
+        results.corrected = None
+    return results
+
+
+def suggest(query: str | None, area: str | None = None, limit: int = SUGGEST_LIMIT
+            ) -> list[dict]:
+    """Top entries for search-as-you-type and for the new-consulta form:
+    `[{id, question, url, snippet}]` in plain text (callers escape them). Never raises."""
+    limit = max(1, min(int(limit or SUGGEST_LIMIT), 10))
+    return [
+        {"id": hit.entry.id, "question": hit.entry.question, "url": entry_url(hit.entry),
+         "snippet": hit.snippet}
+        for hit in search(query, area=area, limit=limit)
+    ]
+
+
+def _by_coverage(entries: list[FaqEntry], groups: list[tuple[Form, ...]]) -> list[FaqEntry]:
+    """Entries matching more of the query's words first (the backend order breaks ties),
+    each word counting double when it is in the question."""
+    def score(entry: FaqEntry) -> int:
+        question = set(entry.question_norm.split())
+        rest = set(f"{entry.tags_norm} {entry.answer_norm}".split())
+        total = 0
+        for group in groups:
+            if _stems_match(question, group):
+                total += 2
+            elif _stems_match(rest, group):
+                total += 1
+        return total
+
+    return sorted(entries, key=score, reverse=True)  # stable: keeps relevance order on ties
+
+
+def _stems_match(stems: set[str], group: tuple[Form, ...]) -> bool:
+    return any(form in stems or (prefix and any(s.startswith(form) for s in stems))
+               for form, prefix in group)
+
+
+def _correct(terms: list[str]) -> list[str] | None:
+    """Replace each stem absent from the index by its closest indexed stem (difflib).
+    Candidates share the first two letters, as most typos happen later in a word."""
+    corrected, changed = [], False
+    for term in terms:
+        if len(term) >= 3 and not term.isdigit() and not backend.has_match(alternatives(term)):
+            best = _closest(term, backend.vocabulary(term[:2]))
+            if best:
+                corrected.append(best)
+                changed = True
+                continue
+        corrected.append(term)
+    return corrected if changed else None
+
+
+def _closest(term: str, vocabulary: list[str]) -> str | None:
+    """The indexed stem closest to a misspelt one. A misspelling often defeats the stemmer
+    too ("facturasion" keeps its ending), so stems are also compared with the same number
+    of leading letters of the typo."""
+    near = [v for v in vocabulary if abs(len(v) - len(term)) <= 2]
+    cutoff = 0.7 if len(term) > 5 else 0.8  # short words: fewer wild guesses
+    best = difflib.get_close_matches(term, near, n=1, cutoff=cutoff)
+    if best:
+        return best[0]
+    scored = [(difflib.SequenceMatcher(None, term[:len(v)], v).ratio(), len(v), v)
+              for v in vocabulary if 5 <= len(v) < len(term)]
+    scored = [item for item in scored if item[0] >= 0.8]
+    return max(scored)[2] if scored else None
+
+
+def _display_correction(query: str, terms: list[str], corrected: list[str],
+                        entry: FaqEntry) -> str:
+    """The user's query with each corrected word replaced by a real word of the top hit
+    ("contartos laborales" → "contratos laborales")."""
+    replacements = {old: new for old, new in zip(terms, corrected, strict=True) if old != new}
+    source = f"{entry.question} {entry.answer}"
+    shown = []
+    for word in WORD.findall(query[:200]):
+        normalized = words(word)
+        stem = query_terms(word)
+        if stem and stem[0] in replacements:
+            target = replacements[stem[0]]
+            surface = next((w for w in WORD.findall(source)
+                            if any(matches(n, ((target, True),)) for n in words(w))), target)
+            shown.append(surface.lower())
+        elif normalized:
+            shown.append(word)
+    return " ".join(shown)
+
+
+def _hit(entry: FaqEntry, groups: list[tuple[Form, ...]]) -> SearchHit:
+    plain = plain_text(entry.answer)
+    snippet = _snippet(plain, groups)
+    return SearchHit(entry=entry, question_html=highlight(entry.question, groups),
+                     snippet_html=highlight(snippet, groups), snippet=snippet)
+
+
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_BLOCKS = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+|[-*+][ \t]+|\d+[.)][ \t]+|>[ \t]?)+",
+                        re.MULTILINE)
+_MD_INLINE = re.compile(r"[*_`~|]+")
+
+
+def plain_text(markdown_text: str | None) -> str:
+    """A Markdown answer as one line of plain text (for snippets and the JSON API)."""
+    text = _MD_LINK.sub(r"\1", markdown_text or "")
+    text = _MD_INLINE.sub("", _MD_BLOCKS.sub("", text))
+    text = re.sub(r"<[^>]*>", " ", text)
+    text = unicodedata.normalize("NFC", html.unescape(text))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _snippet(plain: str, groups: list[tuple[Form, ...]]) -> str:
+    """About SNIPPET_CHARS characters of `plain`, around the first matched word."""
+    first = next(_matched_spans(plain, groups), None)
+    start = first[0] if first else 0
+    if start > 60:
+        cut = plain.rfind(" ", 0, start - 40)
+        start = cut + 1 if cut > 0 else start
+    else:
+        start = 0
+    end = start + SNIPPET_CHARS
+    if end < len(plain):
+        cut = plain.rfind(" ", start, end)
+        end = cut if cut > start else end
+    return ("…" if start else "") + plain[start:end] + ("…" if end < len(plain) else "")
+
+
+def _word_matches(word: str, groups: list[tuple[Form, ...]]) -> bool:
+    return any(stem_matches(s, g) for s in word_stems(word) for g in groups)
+
+
+_FOLD = str.maketrans("áéíóúüñàèìòùâêîôûäëïöç", "aeiouunaeiouaeiouaeioc")
+
+
+@lru_cache(maxsize=1024)
+def _finder(groups: tuple[tuple[Form, ...], ...]) -> re.Pattern:
+    """A regex for the start of every word that might match: stems keep the first letters
+    of the unaccented word (Snowball only rewrites endings), so 4 letters are a safe filter."""
+    starts = sorted({form[:4] for group in groups for form, _ in group}, key=len, reverse=True)
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(re.escape(s) for s in starts) + ")")
+
+
+def _matched_spans(text: str, groups: list[tuple[Form, ...]]):
+    """(start, end) of each word of `text` that matches the query, in order."""
+    if not groups:
+        return
+    folded = text.lower().translate(_FOLD)
+    if len(folded) != len(text):  # exotic case mapping: check every word
+        for match in WORD.finditer(text):
+            if _word_matches(match.group(), groups):
+                yield match.span()
+        return
+    for candidate in _finder(tuple(groups)).finditer(folded):
+        match = WORD.match(text, candidate.start())
+        if match and _word_matches(match.group(), groups):
+            yield match.span()
+
+
+def highlight(text: str | None, groups: list[tuple[Form, ...]]) -> Markup:
+    """Escape `text`, then wrap the words that match the query in <mark>."""
+    text = unicodedata.normalize("NFC", text or "")
+    out, last = [], 0
+    for start, end in _matched_spans(text, groups):
+        out.append(escape(text[last:start]))
+        out.append(Markup("<mark>%s</mark>") % text[start:end])
+        last = end
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+_TAG = re.compile(r"(<[^>]*>)")
+
+
+def highlight_html(safe_html: str, query: str | None) -> Markup:
+    """Mark the query's words inside already sanitized HTML (text nodes only)."""
+    groups = [alternatives(t) for t in query_terms(query)]
+    if not groups:
+        return Markup(safe_html)  # noqa: S704 - the caller passes render_markdown() output
+    parts = []
+    for part in _TAG.split(str(safe_html)):
+        if part.startswith("<"):
+            parts.append(part)
+        else:
+            parts.append(str(highlight(html.unescape(part), groups)))
+    return Markup(sanitize_html("".join(parts)))  # noqa: S704 - sanitized by nh3
+
+
+def search_groups(query: str | None) -> list[tuple[Form, ...]]:
+    """The normalized groups of a query (for highlighting a page)."""
+    return [alternatives(t) for t in query_terms(query)]
+
+
+# --- reading, views and votes ----------------------------------------------------------
+
+def entry_url(entry: FaqEntry) -> str:
+    from flask import url_for
+
+    try:
+        return url_for("faq.entry", entry_id=entry.id, slug=entry.slug)
+    except RuntimeError:  # outside a request and without SERVER_NAME
+        return f"/preguntas-frecuentes/{entry.id}-{entry.slug}"
+
+
+def get_entry(entry_id: int, *, include_unpublished: bool = False) -> FaqEntry:
+    """The entry; raises EntryNotFound when missing or unpublished (unless asked)."""
+    entry = db.session.get(FaqEntry, entry_id)
+    if entry is None or (not entry.published and not include_unpublished):
+        raise EntryNotFound()
+    return entry
+
+
+def most_viewed(limit: int = 5, area: str | None = None) -> list[FaqEntry]:
+    """Published entries with the most views."""
+    stmt = select(FaqEntry).where(FaqEntry.published.is_(True))
+    if area in AREAS:
+        stmt = stmt.where(FaqEntry.area == area)
+    stmt = stmt.order_by(FaqEntry.view_count.desc(), FaqEntry.id).limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def published_entries(area: str | None = None) -> list[FaqEntry]:
+    """Every published entry (of an area), by area then question."""
+    stmt = select(FaqEntry).where(FaqEntry.published.is_(True))
+    if area in AREAS:
+        stmt = stmt.where(FaqEntry.area == area)
+    return list(db.session.scalars(stmt.order_by(FaqEntry.area, FaqEntry.question)))
+
+
+def record_view(entry_id: int) -> None:
+    """Count one view of a published entry (an atomic increment, safe under concurrency)."""
+    with write_transaction() as session:
+        session.execute(
+            update(FaqEntry)
+            .where(FaqEntry.id == entry_id, FaqEntry.published.is_(True))
+            .values(view_count=FaqEntry.view_count + 1, updated_at=FaqEntry.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+
+
+def new_session_key() -> str:
+    """A random key identifying an anonymous visitor's votes (kept in their session)."""
+    return secrets.token_urlsafe(24)
+
+
+def current_vote(entry_id: int, *, user_id: int | None = None,
+                 session_key: str | None = None) -> bool | None:
+    """The voter's answer to "¿Te sirvió?" for this entry, or None."""
+    vote = _find_vote(entry_id, user_id, session_key)
+    return None if vote is None else vote.helpful
+
+
+def _find_vote(entry_id, user_id, session_key) -> FaqVote | None:
+    if user_id is not None:
+        condition = FaqVote.user_id == user_id
+    elif session_key:
+        condition = (FaqVote.session_key == session_key) & FaqVote.user_id.is_(None)
+    else:
+        return None
+    return db.session.scalar(select(FaqVote).where(FaqVote.entry_id == entry_id, condition))
+
+
+def vote(entry_id: int, helpful: bool, *, user_id: int | None = None,
+         session_key: str | None = None, now: datetime | None = None) -> FaqEntry:
+    """Record "¿Te sirvió?": one vote per entry per user (or per anonymous session key).
+    Voting again with the other answer changes the vote; the same answer changes nothing.
+    Raises EntryNotFound (missing or unpublished entry) or InvalidInput (no voter)."""
+    if user_id is None and not session_key:
+        raise InvalidInput("No pudimos registrar tu voto. Recarga la página e inténtalo de nuevo.")
+    now = now or utcnow()
+    helpful = bool(helpful)
+    with write_transaction() as session:
+        entry = get_entry(entry_id)
+        existing = _find_vote(entry_id, user_id, session_key)
+        if existing is None:
+            session.add(FaqVote(entry_id=entry_id, user_id=user_id,
+                                session_key=None if user_id is not None else session_key,
+                                helpful=helpful, created_at=now, updated_at=now))
+            delta = {"helpful": 1 if helpful else 0, "not_helpful": 0 if helpful else 1}
+        elif existing.helpful != helpful:
+            existing.helpful = helpful
+            existing.updated_at = now
+            delta = {"helpful": 1 if helpful else -1, "not_helpful": -1 if helpful else 1}
+        else:
+            session.commit()
+            return entry
+        session.execute(
+            update(FaqEntry).where(FaqEntry.id == entry_id)
+            .values(helpful_count=FaqEntry.helpful_count + delta["helpful"],
+                    not_helpful_count=FaqEntry.not_helpful_count + delta["not_helpful"],
+                    updated_at=FaqEntry.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    db.session.refresh(entry)
+    return entry
+
+
+# --- editing ---------------------------------------------------------------------------
+
+def slugify(text: str) -> str:
+    slug = "-".join(words(text))[:80].strip("-")
+    return slug or "pregunta"
+
+
+def _unique_slug(base: str, *, exclude_id: int | None = None) -> str:
+    slug, n = base, 1
+    while True:
+        stmt = select(FaqEntry.id).where(FaqEntry.slug == slug)
+        if exclude_id is not None:
+            stmt = stmt.where(FaqEntry.id != exclude_id)
+        if db.session.scalar(stmt) is None:
+            return slug
+        n += 1
+        slug = f"{base[:75]}-{n}"
+
+
+def _clean_tags(tags) -> list[str]:
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    cleaned: list[str] = []
+    for tag in tags or ():
+        if not isinstance(tag, str | int | float):
+            raise InvalidEntry("Cada etiqueta debe ser un texto.", field="tags")
+        tag = " ".join(str(tag).split())
+        if not tag:
+            continue
+        if len(tag) > TAG_MAX_CHARS:
+            raise InvalidEntry(f"Cada etiqueta puede tener hasta {TAG_MAX_CHARS} caracteres.",
+                               field="tags")
+        if tag.lower() not in (t.lower() for t in cleaned):
+            cleaned.append(tag)
+    if len(cleaned) > TAGS_MAX:
+        raise InvalidEntry(f"Usa como máximo {TAGS_MAX} etiquetas.", field="tags")
+    return cleaned
+
+
+def _clean(question, answer, area, tags) -> tuple[str, str, str, list[str]]:
+    question = " ".join((question or "").split()) if isinstance(question, str) else ""
+    answer = (answer or "").strip() if isinstance(answer, str) else ""
+    if len(question) < QUESTION_MIN:
+        raise InvalidEntry("Escribe la pregunta (al menos 8 caracteres).", field="question")
+    if len(question) > QUESTION_MAX:
+        raise InvalidEntry(f"La pregunta puede tener hasta {QUESTION_MAX} caracteres.",
+                           field="question")
+    if not answer:
+        raise InvalidEntry("Escribe la respuesta.", field="answer")
+    if len(answer) > ANSWER_MAX:
+        raise InvalidEntry(f"La respuesta puede tener hasta {ANSWER_MAX:,} caracteres."
+                           .replace(",", "."), field="answer")
+    if area not in AREAS:
+        raise InvalidEntry("Elige un área: legal, sustentabilidad o general.", field="area")
+    return question, answer, area, _clean_tags(tags)
+
+
+def _apply(entry: FaqEntry, question, answer, area, tags) -> None:
+    entry.question, entry.answer, entry.area, entry.tags = question, answer, area, tags
+    entry.question_norm = normalize(question)
+    entry.tags_norm = normalize(" ".join(tags))
+    entry.answer_norm = normalize(plain_text(answer))
+
+
+def _entry_terms(entry: FaqEntry) -> set[str]:
+    return set(f"{entry.question_norm} {entry.tags_norm} {entry.answer_norm}".split())
+
+
+def _snapshot(entry: FaqEntry) -> dict:
+    return {"slug": entry.slug, "question": entry.question, "answer": entry.answer,
+            "area": entry.area, "tags": list(entry.tags or []), "published": entry.published,
+            "source_consultation_id": entry.source_consultation_id}
+
+
+def _audit(actor, action, entry, before, after) -> None:
+    from sv_platform.accounts.services import record_audit
+
+    record_audit(actor, action, "faq_entry", entry.id, before, after, commit=False)
+
+
+def create_entry(*, question: str, answer: str, area: str, tags=(), published: bool = False,
+                 source_consultation_id: int | None = None, slug: str | None = None,
+                 actor=None, now: datetime | None = None) -> FaqEntry:
+    """Create an entry (any staff member may draft one; `actor` is recorded in the audit
+    log). The slug comes from the question when not given and is made unique.
+    Raises InvalidEntry with the offending field."""
+    question, answer, area, tags = _clean(question, answer, area, tags)
+    if slug:
+        slug = slug.strip().lower()
+        if not SLUG_RE.match(slug) or len(slug) > 120:
+            raise InvalidEntry("El identificador solo puede tener minúsculas, números y "
+                               "guiones.", field="slug")
+        if db.session.scalar(select(FaqEntry.id).where(FaqEntry.slug == slug)):
+            raise InvalidEntry("Ya existe una pregunta con ese identificador.", field="slug")
+    else:
+        slug = _unique_slug(slugify(question))
+    now = now or utcnow()
+    entry = FaqEntry(slug=slug, published=bool(published), created_at=now, updated_at=now,
+                     source_consultation_id=source_consultation_id)
+    _apply(entry, question, answer, area, tags)
+    db.session.add(entry)
+    try:
+        db.session.flush()
+        backend.add_terms(_entry_terms(entry))
+        _audit(actor, "faq.create", entry, None, _snapshot(entry))
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise InvalidEntry("Ya existe una pregunta con ese identificador.", field="slug") from exc
+    return entry
+
+
+_UNSET = object()
+
+
+def update_entry(entry_id: int, *, question=_UNSET, answer=_UNSET, area=_UNSET, tags=_UNSET,
+                 published=_UNSET, source_consultation_id=_UNSET, actor=None,
+                 now: datetime | None = None) -> FaqEntry:
+    """Change the given fields of an entry (others stay); the search index follows at once.
+    Raises EntryNotFound or InvalidEntry."""
+    entry = get_entry(entry_id, include_unpublished=True)
+    before = _snapshot(entry)
+    values = _clean(
+        entry.question if question is _UNSET else question,
+        entry.answer if answer is _UNSET else answer,
+        entry.area if area is _UNSET else area,
+        entry.tags if tags is _UNSET else tags,
+    )
+    _apply(entry, *values)
+    if published is not _UNSET:
+        entry.published = bool(published)
+    if source_consultation_id is not _UNSET:
+        entry.source_consultation_id = source_consultation_id
+    after = _snapshot(entry)
+    if after == before:
+        db.session.rollback()
+        return entry
+    entry.updated_at = now or utcnow()
+    backend.add_terms(_entry_terms(entry))
+    _audit(actor, "faq.update", entry, before, after)
+    db.session.commit()
+    return entry
+
+
+def set_published(entry_id: int, published: bool, *, actor=None) -> FaqEntry:
+    """Publish or unpublish an entry (unpublished entries never appear to the public)."""
+    return update_entry(entry_id, published=published, actor=actor)
+
+
+def delete_entry(entry_id: int, *, actor=None) -> None:
+    """Delete an entry and its votes; it leaves the search index at once."""
+    entry = get_entry(entry_id, include_unpublished=True)
+    _audit(actor, "faq.delete", entry, _snapshot(entry), None)
+    db.session.execute(delete(FaqVote).where(FaqVote.entry_id == entry_id))
+    db.session.delete(entry)
+    db.session.commit()
+
+
+def admin_entries(area: str | None = None) -> list[FaqEntry]:
+    """Every entry, drafts included, newest change first."""
+    stmt = select(FaqEntry)
+    if area in AREAS:
+        stmt = stmt.where(FaqEntry.area == area)
+    return list(db.session.scalars(stmt.order_by(FaqEntry.updated_at.desc(),
+                                                  FaqEntry.id.desc())))
+
+
+def counts() -> dict:
+    """Entries per state, for the admin list."""
+    rows = db.session.execute(select(FaqEntry.published, func.count()).group_by(
+        FaqEntry.published)).all()
+    by_state = {bool(published): n for published, n in rows}
+    return {"published": by_state.get(True, 0), "drafts": by_state.get(False, 0)}
+
+
+# --- content import --------------------------------------------------------------------
+
+REQUIRED_KEYS = ("slug", "question", "area", "tags", "answer")
+
+
+def _read_content(folder: Path) -> list[dict]:
+    """Parse and validate every faq/*.yml; raise InvalidContent naming file and entry."""
+    entries, seen = [], {}
+    for path in sorted(folder.glob("*.yml")) + sorted(folder.glob("*.yaml")):
+        name = f"{folder.name}/{path.name}"
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (línea {mark.line + 1})" if mark else ""
+            raise InvalidContent(f"{name}{where}: el archivo no es YAML válido.") from exc
+        if data is None:
+            continue
+        if not isinstance(data, list):
+            raise InvalidContent(f"{name}: debe ser una lista de preguntas.")
+        for index, item in enumerate(data, start=1):
+            label = f"{name}, entrada {index}"
+            if not isinstance(item, dict):
+                raise InvalidContent(f"{label}: debe tener slug, question, area, tags y answer.")
+            missing = [k for k in REQUIRED_KEYS if k not in item]
+            if missing:
+                raise InvalidContent(f"{label}: falta {', '.join(missing)}.")
+            slug = item["slug"]
+            if not isinstance(slug, str) or not SLUG_RE.match(slug) or len(slug) > 120:
+                raise InvalidContent(f"{label}: el slug {slug!r} solo puede tener minúsculas, "
+                                     "números y guiones.")
+            label = f"{name}, entrada {index} ({slug})"
+            if slug in seen:
+                raise InvalidContent(f"{label}: el slug ya se usa en {seen[slug]}.")
+            seen[slug] = name
+            if not isinstance(item["tags"], list):
+                raise InvalidContent(f"{label}: tags debe ser una lista.")
+            try:
+                question, answer, area, tags = _clean(item["question"], item["answer"],
+                                                      item["area"], item["tags"])
+            except InvalidEntry as error:
+                raise InvalidContent(f"{label}: {error.message}") from error
+            entries.append({"slug": slug, "question": question, "answer": answer,
+                            "area": area, "tags": tags})
+    return entries
+
+
+def rebuild_vocabulary() -> None:
+    """Rebuild the typo-correction vocabulary from the index (after bulk loads that do not
+    go through these services). The caller commits."""
+    backend.rebuild_vocabulary()
+
+
+def _same(entry: FaqEntry, item: dict) -> bool:
+    """Is the stored entry (text and its normalized form) already what the file says?"""
+    probe = FaqEntry()
+    _apply(probe, item["question"], item["answer"], item["area"], item["tags"])
+    return all(getattr(entry, name) == getattr(probe, name) for name in (
+        "question", "answer", "area", "tags", "question_norm", "tags_norm", "answer_norm"))
+
+
+def load_content(root) -> str:
+    """Import faq/*.yml under `root`, keyed by slug (idempotent: unchanged entries are not
+    touched; changed ones are updated; the published flag of existing entries is left to
+    the admins). All files are validated first: any error raises InvalidContent and
+    nothing changes."""
+    folder = Path(root) / "faq"
+    if not folder.is_dir():
+        return "Preguntas frecuentes: no hay carpeta faq/."
+    items = _read_content(folder)
+    existing = {e.slug: e for e in db.session.scalars(
+        select(FaqEntry).where(FaqEntry.slug.in_([i["slug"] for i in items])))}
+    created = updated = 0
+    now = utcnow()
+    for item in items:
+        entry = existing.get(item["slug"])
+        if entry is None:
+            entry = FaqEntry(slug=item["slug"], published=True, created_at=now, updated_at=now)
+            db.session.add(entry)
+            created += 1
+        elif _same(entry, item):
+            continue
+        else:
+            entry.updated_at = now
+            updated += 1
+        _apply(entry, item["question"], item["answer"], item["area"], item["tags"])
+    db.session.flush()
+    if created or updated:
+        rebuild_vocabulary()
+    db.session.commit()
+    unchanged = len(items) - created - updated
+    return (f"Preguntas frecuentes: {created} nuevas, {updated} actualizadas, "
+            f"{unchanged} sin cambios.")
+
+
+# --- personal data ---------------------------------------------------------------------
+
+def export_user_data(user_id: int) -> dict:
+    """The user's "¿Te sirvió?" votes (nothing else here is personal)."""
+    rows = db.session.execute(
+        select(FaqVote, FaqEntry.question).join(FaqEntry, FaqEntry.id == FaqVote.entry_id)
+        .where(FaqVote.user_id == user_id).order_by(FaqVote.id)
+    ).all()
+    return {"votos_preguntas_frecuentes": [
+        {"pregunta": question, "me_sirvio": vote_.helpful,
+         "fecha": vote_.created_at.isoformat()} for vote_, question in rows
+    ]}
+
+
+def anonymize_user(user_id: int) -> None:
+    """Detach the user's votes from them; the counts stay."""
+    db.session.execute(update(FaqVote).where(FaqVote.user_id == user_id)
+                       .values(user_id=None, session_key=None))

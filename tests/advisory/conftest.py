@@ -1,0 +1,98 @@
+"""Advisory fixtures: open windows, consultas opened through the real services, and
+logged-in HTTP + Socket.IO clients."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+from flask import g
+
+from sv_platform.advisory import services
+from sv_platform.enrollment import services as enrollment
+from sv_platform.extensions import socketio
+from tests.conftest import csrf_from
+
+# Wednesday 17 September 2025, 10:00 in Chile (13:00 UTC): the next two days are holidays.
+NOW = datetime(2025, 9, 17, 13, 0, tzinfo=UTC)
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+@pytest.fixture
+def make_window(app):
+    def factory(area="legal", capacity=10):
+        return enrollment.create_window(
+            offering_slug=services.OFFERING_SLUGS[area], capacity=capacity,
+            opens_on=date(2020, 1, 1), closes_on=date(2035, 12, 31))
+    return factory
+
+
+@pytest.fixture
+def windows(make_window):
+    return make_window("legal"), make_window("sustainability")
+
+
+@pytest.fixture
+def make_consultation(windows, make_user):
+    def factory(user=None, *, area="legal", subject="¿Cómo registro mi marca?",
+                description="Tengo una pyme de alimentos y quiero proteger el nombre.",
+                files=(), now=NOW):
+        user = user or make_user()
+        return services.open_consultation(user, area=area, subject=subject,
+                                          description=description, files=files, now=now)
+    return factory
+
+
+@pytest.fixture
+def legal_advisor(make_user):
+    return make_user("advisor", specialty="legal")
+
+
+@pytest.fixture
+def green_advisor(make_user):
+    return make_user("advisor", specialty="sustainability")
+
+
+@pytest.fixture
+def in_progress(make_consultation, legal_advisor):
+    """A consulta taken by the legal advisor and answered once (en_curso)."""
+    consultation = make_consultation()
+    services.take(consultation.id, legal_advisor, now=NOW)
+    services.post_message(consultation.id, legal_advisor, "Hola, te ayudo.", "a-1", now=NOW)
+    return consultation
+
+
+@pytest.fixture
+def login(app):
+    """login(user) → a Flask test client with that user's session and its CSRF token."""
+    from tests.conftest import PASSWORD
+
+    def factory(user, password=PASSWORD):
+        # Requests share the test's app context: drop Flask-WTF's per-request token cache
+        # so this client's session gets its own CSRF token.
+        g.pop("csrf_token", None)
+        client = app.test_client()
+        response = client.post("/ingresar", data={"identifier": user.email,
+                                                  "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        client.csrf = csrf_from(client.get("/perfil").get_data(as_text=True))
+        return client
+    return factory
+
+
+@pytest.fixture
+def chat(app, login):
+    """chat(user) → (http client, Socket.IO test client on /chat) for a logged-in user."""
+    clients = []
+
+    def factory(user, *, http=None, token=None, headers=None):
+        http = http or login(user)
+        sock = socketio.test_client(app, namespace="/chat", flask_test_client=http,
+                                    auth={"csrf_token": http.csrf if token is None else token},
+                                    headers=headers)
+        clients.append(sock)
+        return http, sock
+
+    yield factory
+    for sock in clients:
+        if sock.is_connected("/chat"):
+            sock.disconnect(namespace="/chat")

@@ -1,0 +1,431 @@
+"""Advisory rules called directly with a pinned `now`: opening, waitlist, lifecycle,
+service levels in Chilean business days, messages, notices, uploads and the FAQ."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from sv_platform.accounts import services as accounts
+from sv_platform.advisory import services, sla
+from sv_platform.advisory.models import STATUSES, Consultation, ConsultationEvent, Message
+from sv_platform.core.domain import InvalidInput, NotAllowed
+from sv_platform.enrollment import services as enrollment
+from sv_platform.extensions import db
+from tests.advisory.conftest import NOW, PDF, PNG
+
+
+def _status(consultation_id):
+    db.session.expire_all()
+    return db.session.get(Consultation, consultation_id).status
+
+
+# --- opening ----------------------------------------------------------------------------
+
+def test_opening_takes_a_cupo_and_sets_due_dates(make_consultation, user):
+    consultation = make_consultation(user)
+    assert consultation.status == "nueva"
+    seat = enrollment.get_enrollment(consultation.enrollment_id)
+    assert (seat.status, seat.user_id) == ("active", user.id)
+    # Opened Wed 17 Sep 2025: 18 and 19 are holidays, 20–21 a weekend → 2 business days
+    # end on Tuesday 23 September.
+    assert sla.chile_date(consultation.first_response_due_at) == date(2025, 9, 23)
+    assert services.expected_answer(consultation) == \
+        "Te responderemos a más tardar el martes 23 de septiembre."
+    event = db.session.scalar(select(ConsultationEvent))
+    assert (event.action, event.from_status, event.to_status, event.actor_id) == \
+        ("create", None, "nueva", user.id)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"area": "otra"}, "Elige el área de tu consulta: legal o sustentabilidad."),
+    ({"subject": "Hola"}, "Escribe el asunto de tu consulta (al menos 8 caracteres)."),
+    ({"description": "Corta"}, "Cuéntanos un poco más en la descripción (al menos 20 "
+                               "caracteres)."),
+])
+def test_bad_input_is_refused_and_changes_nothing(make_consultation, fields, message):
+    with pytest.raises(InvalidInput) as error:
+        make_consultation(**fields)
+    assert error.value.message == message
+    assert db.session.scalar(select(func.count()).select_from(Consultation)) == 0
+
+
+def test_a_second_open_consulta_in_the_same_area_is_refused(make_consultation, user):
+    make_consultation(user)
+    with pytest.raises(services.AlreadyOpen):
+        make_consultation(user)
+    assert make_consultation(user, area="sustainability").status == "nueva"
+
+
+def test_an_open_enrolment_without_consulta_is_reused(windows, make_consultation, user):
+    seat = enrollment.enroll(user, enrollment.get_offering("asesoria-legal"), now=NOW)
+    consultation = make_consultation(user)
+    assert consultation.enrollment_id == seat.id
+    assert db.session.get(type(windows[0]), windows[0].id).used == 1
+
+
+def test_staff_cannot_open_consultas(make_consultation, legal_advisor):
+    with pytest.raises(NotAllowed):
+        make_consultation(legal_advisor)
+
+
+def _open(user):
+    return services.open_consultation(user, area="legal", subject="Consulta en espera",
+                                      description="Una descripción suficientemente larga.",
+                                      now=NOW)
+
+
+def test_waitlisted_consulta_opens_when_promoted(make_window, make_user):
+    make_window("legal", capacity=1)
+    first = _open(make_user())
+    waiting = _open(make_user())
+    assert waiting.status == "en_espera"
+    assert services.waitlist_position(waiting) == 1
+    assert waiting.first_response_due_at is None
+    enrollment.cancel(first.enrollment_id)
+    db.session.expire_all()
+    waiting = db.session.get(Consultation, waiting.id)
+    assert waiting.status == "nueva"
+    assert waiting.first_response_due_at is not None
+    event = db.session.scalars(select(ConsultationEvent).where(
+        ConsultationEvent.consultation_id == waiting.id).order_by(ConsultationEvent.id.desc())
+    ).first()
+    assert (event.action, event.from_status, event.to_status, event.actor_id) == \
+        ("open", "en_espera", "nueva", None)
+
+
+# --- lifecycle --------------------------------------------------------------------------
+
+def test_the_whole_lifecycle_is_recorded(make_consultation, user, legal_advisor):
+    c = make_consultation(user)
+    services.take(c.id, legal_advisor, now=NOW)
+    assert _status(c.id) == "asignada"
+    services.post_message(c.id, legal_advisor, "¿Tu marca ya está en uso?", "x1", now=NOW)
+    assert _status(c.id) == "en_curso"
+    services.ask(c.id, legal_advisor, now=NOW)
+    assert _status(c.id) == "esperando_emprendedor"
+    services.post_message(c.id, user, "Sí, hace dos años.", "y1", now=NOW)
+    assert _status(c.id) == "en_curso"
+    services.resolve(c.id, legal_advisor, now=NOW)
+    assert _status(c.id) == "resuelta"
+    assert enrollment.get_enrollment(c.enrollment_id).status == "graduated"
+    services.close(c.id, user, rating=5, comment="Muy clara", now=NOW)
+    closed = db.session.get(Consultation, c.id)
+    assert (closed.status, closed.rating, closed.rating_comment) == ("cerrada", 5, "Muy clara")
+    steps = [(e.action, e.from_status, e.to_status) for e in services.events_for(closed)]
+    assert steps == [
+        ("create", None, "nueva"), ("take", "nueva", "asignada"),
+        ("respond", "asignada", "en_curso"), ("ask", "en_curso", "esperando_emprendedor"),
+        ("reply", "esperando_emprendedor", "en_curso"), ("resolve", "en_curso", "resuelta"),
+        ("close", "resuelta", "cerrada"),
+    ]
+    # After egreso, the person may open a new consulta in the same area.
+    assert make_consultation(user).status == "nueva"
+
+
+ILLEGAL_STATES = [(action, state) for action, (sources, _to, _roles) in
+                  services.TRANSITIONS.items() for state in STATUSES if state not in sources]
+
+
+@pytest.mark.parametrize("action, state", ILLEGAL_STATES)
+def test_every_transition_from_a_wrong_state_is_refused(app, action, state):
+    consultation = Consultation(id=1, user_id=1, area="legal", subject="s", description="d",
+                                status=state, advisor_id=2)
+    roles = services.TRANSITIONS[action][2]
+    actor = _actor(roles[0])
+    with pytest.raises(services.InvalidTransition):
+        services.check_transition(consultation, action, actor)
+
+
+ROLES = ("entrepreneur", "advisor", "admin", "system")
+WRONG_ROLES = [(action, role) for action, (_sources, _to, roles) in
+               services.TRANSITIONS.items() for role in ROLES if role not in roles]
+
+
+@pytest.mark.parametrize("action, role", WRONG_ROLES)
+def test_every_transition_by_a_wrong_role_is_refused(app, action, role):
+    sources = services.TRANSITIONS[action][0]
+    consultation = Consultation(id=1, user_id=1, area="legal", subject="s", description="d",
+                                status=sources[0], advisor_id=2)
+    with pytest.raises(NotAllowed):
+        services.check_transition(consultation, action, _actor(role))
+
+
+class _Person:
+    def __init__(self, id, role, specialty=None):
+        self.id, self.role, self.specialty = id, role, specialty
+
+
+def _actor(role):
+    return {"entrepreneur": _Person(1, "entrepreneur"), "advisor": _Person(2, "advisor", "legal"),
+            "admin": _Person(3, "admin"), "system": None}[role]
+
+
+def test_outsiders_and_other_advisors_cannot_act(in_progress, make_user, green_advisor):
+    other_legal = make_user("advisor", specialty="legal")
+    with pytest.raises(NotAllowed):
+        services.resolve(in_progress.id, other_legal, now=NOW)
+    with pytest.raises(NotAllowed):
+        services.resolve(in_progress.id, green_advisor, now=NOW)
+    with pytest.raises(NotAllowed):
+        services.close(in_progress.id, make_user(), rating=5, now=NOW)
+    assert _status(in_progress.id) == "en_curso"
+
+
+def test_a_taken_consulta_cannot_be_taken_again(make_consultation, legal_advisor, make_user):
+    c = make_consultation()
+    services.take(c.id, legal_advisor, now=NOW)
+    with pytest.raises(services.InvalidTransition, match="Otra persona ya tomó"):
+        services.take(c.id, make_user("advisor", specialty="legal"), now=NOW)
+
+
+@pytest.mark.parametrize("rating", [0, 6, "", None, "cinco"])
+def test_closing_needs_a_rating_from_1_to_5(in_progress, legal_advisor, rating):
+    services.resolve(in_progress.id, legal_advisor, now=NOW)
+    with pytest.raises(InvalidInput, match="Elige una calificación de 1 a 5."):
+        services.close(in_progress.id, in_progress.user, rating=rating, now=NOW)
+    assert _status(in_progress.id) == "resuelta"
+
+
+def test_reopen_within_15_days_then_auto_close(in_progress, legal_advisor):
+    owner = in_progress.user
+    services.resolve(in_progress.id, legal_advisor, now=NOW)
+    services.reopen(in_progress.id, owner, now=NOW + timedelta(days=15))
+    assert _status(in_progress.id) == "en_curso"
+    later = NOW + timedelta(days=20)
+    services.resolve(in_progress.id, legal_advisor, now=later)
+    with pytest.raises(services.InvalidTransition, match="más de 15 días"):
+        services.reopen(in_progress.id, owner, now=later + timedelta(days=16))
+    assert services.auto_close_due(now=later + timedelta(days=14)) == 0
+    assert services.auto_close_due(now=later + timedelta(days=16)) == 1
+    assert _status(in_progress.id) == "cerrada"
+
+
+def test_admin_reassigns_to_an_advisor_of_the_area(in_progress, admin_user, make_user,
+                                                   green_advisor):
+    other = make_user("advisor", specialty="legal")
+    with pytest.raises(InvalidInput):
+        services.assign(in_progress.id, green_advisor.id, actor=admin_user, now=NOW)
+    services.assign(in_progress.id, other.id, actor=admin_user, now=NOW)
+    db.session.expire_all()
+    c = db.session.get(Consultation, in_progress.id)
+    assert (c.advisor_id, c.status) == (other.id, "en_curso")
+    assert services.events_for(c)[-1].action == "reassign"
+    assert accounts.audit_log()[0].action == "assign_consultation"
+
+
+# --- service levels ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("opened, days, due", [
+    (date(2025, 9, 17), 1, date(2025, 9, 22)),   # Wed → holidays Thu/Fri, weekend → Mon
+    (date(2025, 9, 17), 2, date(2025, 9, 23)),
+    (date(2025, 9, 12), 1, date(2025, 9, 15)),   # Friday → Monday
+    (date(2025, 9, 12), 5, date(2025, 9, 23)),   # 15,16,17 · 18–19 holidays · 22,23
+    (date(2025, 9, 20), 1, date(2025, 9, 22)),   # opened on a Saturday
+    (date(2026, 9, 17), 1, date(2026, 9, 21)),   # Thu → Fri 18 holiday, Sat 19, Sun → Mon
+])
+def test_due_dates_skip_weekends_and_chilean_holidays(opened, days, due):
+    assert sla.add_business_days(opened, days) == due
+
+
+def test_due_at_is_the_end_of_the_chilean_business_day():
+    due = sla.due_at(datetime(2025, 9, 17, 13, 0, tzinfo=UTC), 2)
+    assert due == datetime(2025, 9, 24, 2, 59, 59, tzinfo=UTC)  # 23:59:59 -03 on the 23rd
+
+
+def test_sla_state_counts_time_left_and_overdue(make_consultation):
+    c = make_consultation()
+    assert services.sla_state(c, now=NOW).label == "Primera respuesta: quedan 2 días hábiles"
+    tuesday = datetime(2025, 9, 23, 15, 0, tzinfo=UTC)
+    assert services.sla_state(c, now=tuesday).label == "Primera respuesta: vence hoy"
+    late = services.sla_state(c, now=datetime(2025, 9, 25, 15, 0, tzinfo=UTC))
+    assert late.overdue and late.label == "Primera respuesta: atrasada 2 días hábiles"
+
+
+def test_admins_configure_levels_and_are_audited(admin_user, make_consultation, legal_advisor):
+    services.set_service_level("legal", 1, 4, actor=admin_user)
+    assert services.service_level("legal") == (1, 4)
+    entry = accounts.audit_log()[0]
+    assert (entry.action, entry.before, entry.after) == (
+        "set_service_level", {"first_response_days": 2, "resolution_days": 10},
+        {"first_response_days": 1, "resolution_days": 4})
+    c = make_consultation()
+    assert sla.chile_date(c.first_response_due_at) == date(2025, 9, 22)
+    with pytest.raises(NotAllowed):
+        services.set_service_level("legal", 1, 4, actor=legal_advisor)
+    with pytest.raises(InvalidInput):
+        services.set_service_level("legal", 5, 2, actor=admin_user)
+
+
+# --- messages ---------------------------------------------------------------------------
+
+def test_retry_with_the_same_client_msg_id_stores_one_message(in_progress):
+    owner = in_progress.user
+    first = services.post_message(in_progress.id, owner, "Gracias", "retry-1", now=NOW)
+    again = services.post_message(in_progress.id, owner, "Gracias", "retry-1", now=NOW)
+    assert first.created and not again.created
+    assert again.message.id == first.message.id
+    assert db.session.scalar(select(func.count()).select_from(Message).where(
+        Message.client_msg_id == "retry-1")) == 1
+
+
+def test_a_racing_retry_is_caught_by_the_unique_constraint(in_progress, monkeypatch):
+    owner = in_progress.user
+    first = services.post_message(in_progress.id, owner, "Hola", "race-1", now=NOW)
+    real = services._find_message
+    calls = {"n": 0}
+
+    def blind_at_first(*args):  # the race: both requests looked before either inserted
+        calls["n"] += 1
+        return None if calls["n"] <= 2 else real(*args)
+
+    monkeypatch.setattr(services, "_find_message", blind_at_first)
+    again = services.post_message(in_progress.id, owner, "Hola", "race-1", now=NOW)
+    assert (again.created, again.message.id) == (False, first.message.id)
+
+
+@pytest.mark.parametrize("body, client_msg_id, message", [
+    ("   ", "ok-1", "Escribe un mensaje antes de enviarlo."),
+    ("x" * 5001, "ok-1", "El mensaje puede tener hasta 5000 caracteres."),
+    ("Hola", "tiene espacios", "El mensaje no trae un identificador válido."),
+    ("Hola", None, "El mensaje no trae un identificador válido."),
+])
+def test_bad_messages_are_refused(in_progress, body, client_msg_id, message):
+    with pytest.raises(InvalidInput) as error:
+        services.post_message(in_progress.id, in_progress.user, body, client_msg_id)
+    assert error.value.message == message
+
+
+def test_markdown_is_sanitized_and_script_is_inert(in_progress):
+    body = ('<script>alert(1)</script> <img src=x onerror="alert(2)"> '
+            '[clic](javascript:alert(3)) **negrita**')
+    posted = services.post_message(in_progress.id, in_progress.user, body, "xss-1")
+    html = services.message_payload(posted.message)["body_html"]
+    assert "<script" not in html and "onerror" not in html and "javascript:" not in html
+    assert "<strong>negrita</strong>" in html
+
+
+def test_messages_after_returns_exactly_the_missed_ones(in_progress):
+    owner = in_progress.user
+    ids = [services.post_message(in_progress.id, owner, f"m{i}", f"c{i}").message.id
+           for i in range(4)]
+    missed = services.messages_after(in_progress.id, owner, ids[1])
+    assert [m.id for m in missed] == ids[2:]
+
+
+def test_payload_has_the_protocol_fields(in_progress):
+    message = services.messages_after(in_progress.id, in_progress.user)[0]
+    payload = services.message_payload(message)
+    assert set(payload) == {"id", "consultation_id", "author_id", "author_name",
+                            "author_role", "body_html", "created_at", "client_msg_id"}
+    assert payload["author_role"] == "advisor"
+    assert datetime.fromisoformat(payload["created_at"]).utcoffset() == timedelta(0)
+
+
+def test_closed_and_resolved_consultas_refuse_messages(in_progress, legal_advisor):
+    owner = in_progress.user
+    services.resolve(in_progress.id, legal_advisor, now=NOW)
+    with pytest.raises(services.ConsultationClosed, match="reábrela"):
+        services.post_message(in_progress.id, owner, "Hola", "late-1")
+    services.close(in_progress.id, owner, rating=4, now=NOW)
+    with pytest.raises(services.ConsultationClosed) as error:
+        services.post_message(in_progress.id, legal_advisor, "Hola", "late-2")
+    assert error.value.code == "closed"
+
+
+def test_advisor_must_take_before_answering(make_consultation, legal_advisor):
+    c = make_consultation()
+    with pytest.raises(services.InvalidTransition, match="Toma la consulta"):
+        services.post_message(c.id, legal_advisor, "Hola", "early-1")
+
+
+def test_one_notice_while_away_cleared_when_read(in_progress, legal_advisor):
+    owner = in_progress.user
+    assert accounts.unread_notifications(owner.id) == 1  # the advisor's first message
+    last = services.post_message(in_progress.id, legal_advisor, "¿Sigues ahí?", "a-2").message
+    assert accounts.unread_notifications(owner.id) == 1
+    services.mark_read(in_progress.id, owner, last.id)
+    assert accounts.unread_notifications(owner.id) == 0
+    services.post_message(in_progress.id, legal_advisor, "Te escribo otra vez", "a-3")
+    assert accounts.unread_notifications(owner.id) == 1
+    services.post_message(in_progress.id, owner, "Aquí estoy", "o-1")
+    assert accounts.unread_notifications(legal_advisor.id) == 1
+
+
+def test_rate_limit_per_user(make_app, make_user):
+    app = make_app(CHAT_RATE_LIMIT="3 per 10 seconds")
+    with app.app_context():
+        from tests.advisory.conftest import NOW as now
+        enrollment.create_window(offering_slug="asesoria-legal", capacity=5,
+                                 opens_on=date(2020, 1, 1), closes_on=date(2035, 12, 31))
+        owner = make_user()
+        c = services.open_consultation(owner, area="legal", subject="Consulta de prueba",
+                                       description="Una descripción suficientemente larga.",
+                                       now=now)
+        for i in range(3):
+            services.post_message(c.id, owner, f"m{i}", f"r{i}")
+        with pytest.raises(services.RateLimited) as error:
+            services.post_message(c.id, owner, "uno más", "r9")
+        assert error.value.code == "rate_limited"
+        # A retry of an already stored message is not a new send.
+        assert not services.post_message(c.id, owner, "m0", "r0").created
+        db.session.remove()
+
+
+# --- uploads ----------------------------------------------------------------------------
+
+def test_attachments_are_checked_by_content_and_stored_with_random_names(
+        app, make_consultation):
+    c = make_consultation(files=[("contrato.pdf", PDF), ("foto.png", PNG)])
+    items = services.attachments_for(c)
+    assert [(a.original_name, a.content_type) for a in items] == [
+        ("contrato.pdf", "application/pdf"), ("foto.png", "image/png")]
+    for item in items:
+        assert "contrato" not in item.stored_name
+        _a, path = services.get_attachment(c.id, item.id, c.user)
+        assert path.read_bytes() in (PDF, PNG)
+        assert "static" not in path.parts
+
+
+@pytest.mark.parametrize("files, message", [
+    ([("informe.pdf", b"<html><script>alert(1)</script></html>")],
+     "El archivo «informe.pdf» no es un PDF, JPG ni PNG válido. Solo aceptamos esos "
+     "formatos."),
+    ([(f"a{i}.pdf", PDF) for i in range(4)], "Puedes adjuntar hasta 3 archivos."),
+    ([("vacio.png", b"")], "El archivo «vacio.png» está vacío."),
+])
+def test_disguised_or_too_many_files_are_refused(make_consultation, files, message):
+    with pytest.raises(InvalidInput) as error:
+        make_consultation(files=files)
+    assert error.value.message == message
+    assert db.session.scalar(select(func.count()).select_from(Consultation)) == 0
+
+
+# --- FAQ --------------------------------------------------------------------------------
+
+def test_a_resolved_consulta_becomes_a_faq_entry(in_progress, legal_advisor):
+    with pytest.raises(services.InvalidTransition):
+        services.faq_draft(in_progress.id, legal_advisor)
+    services.resolve(in_progress.id, legal_advisor, now=NOW)
+    draft = services.faq_draft(in_progress.id, legal_advisor)
+    assert draft["question"] == "¿Cómo registro mi marca?"
+    assert "Hola, te ayudo." in draft["answer"]
+    entry = services.publish_to_faq(in_progress.id, legal_advisor,
+                                    question="¿Cómo registro la marca de mi pyme?",
+                                    answer="Se solicita en INAPI, en línea.", tags=["marcas"],
+                                    published=True)
+    assert (entry.source_consultation_id, entry.area, entry.published) == \
+        (in_progress.id, "legal", True)
+    with pytest.raises(NotAllowed):
+        services.publish_to_faq(in_progress.id, in_progress.user, question="¿Pregunta?",
+                                answer="Respuesta larga", published=False)
+
+
+def test_export_and_anonymize(in_progress):
+    owner = in_progress.user
+    services.post_message(in_progress.id, owner, "Mi RUT es 1-9", "p-1")
+    data = services.export_user_data(owner.id)
+    assert data["consultas"][0]["mensajes"][0]["texto"] == "Mi RUT es 1-9"
+    services.anonymize_user(owner.id)
+    db.session.expire_all()
+    assert "1-9" not in str(services.export_user_data(owner.id))
