@@ -74,8 +74,9 @@ def make_app(db_path, tmp_path):
 
 def _fresh_login_cache(sender, **extra):
     """Requests reuse the test's pushed app context (and its `g`); in production every
-    request has its own. Drop Flask-Login's cached user so each request loads its own."""
+    request has its own. Drop the cached user and CSRF token so each request loads its own."""
     g.pop("_login_user", None)
+    g.pop("csrf_token", None)
 
 
 @pytest.fixture

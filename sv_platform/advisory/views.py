@@ -88,7 +88,7 @@ def new_consultation():
                       f"lista de espera (posición {services.waitlist_position(consultation)}). "
                       "Te avisaremos en «Avisos» cuando se abra.", "warning")
             else:
-                flash("Recibimos tu consulta. " + (services.expected_answer(consultation) or ""),
+                flash("Recibimos tu consulta. Una persona asesora del área la tomará pronto.",
                       "success")
             return redirect(url_for("advisory.consultation", consultation_id=consultation.id))
     elif request.method == "POST":

@@ -13,7 +13,6 @@ from pathlib import Path
 from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import defer
 
 from sv_platform.accounts import services as accounts
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
@@ -175,12 +174,46 @@ def get_course(slug: str) -> Course:
     return course
 
 
-def course_lessons(course_id: int) -> list[Lesson]:
-    """Current lessons in order, without their bodies (navigation, progress)."""
-    return list(db.session.scalars(
-        select(Lesson).options(defer(Lesson.body_md))
+@dataclass(frozen=True, slots=True)
+class LessonItem:
+    """A current lesson without its body: what navigation and progress need."""
+
+    id: int
+    slug: str
+    title: str
+    minutes: int
+    position: int
+    module_id: int | None
+    content_hash: str
+
+
+def course_lessons(course_id: int) -> list[LessonItem]:
+    """Current lessons in order, as light rows (no ORM objects, no bodies)."""
+    rows = db.session.execute(
+        select(Lesson.id, Lesson.slug, Lesson.title, Lesson.minutes, Lesson.position,
+               Lesson.module_id, Lesson.content_hash)
         .where(Lesson.course_id == course_id, Lesson.retired_at.is_(None))
-        .order_by(Lesson.position)))
+        .order_by(Lesson.position))
+    return [LessonItem(*row) for row in rows]
+
+
+def _lessons_and_progress(course_id: int, user_id: int | None):
+    """Current lessons and which of them the person completed, in one query."""
+    if not user_id:
+        return course_lessons(course_id), set()
+    rows = db.session.execute(
+        select(Lesson.id, Lesson.slug, Lesson.title, Lesson.minutes, Lesson.position,
+               Lesson.module_id, Lesson.content_hash, LessonProgress.id)
+        .outerjoin(LessonProgress, (LessonProgress.lesson_id == Lesson.id)
+                   & (LessonProgress.user_id == user_id))
+        .where(Lesson.course_id == course_id, Lesson.retired_at.is_(None))
+        .order_by(Lesson.position))
+    lessons, completed = [], set()
+    for *fields, progress_id in rows:
+        lessons.append(LessonItem(*fields))
+        if progress_id is not None:
+            completed.add(fields[0])
+    return lessons, completed
 
 
 def course_enrollment(user, course: Course):
@@ -217,11 +250,11 @@ class Progress:
         return self.total > 0 and self.done >= self.total
 
 
-def _progress(lessons: list[Lesson], completed: set[int]) -> Progress:
+def _progress(lessons: list[LessonItem], completed: set[int]) -> Progress:
     return Progress(sum(1 for x in lessons if x.id in completed), len(lessons))
 
 
-def resume_lesson(lessons: list[Lesson], completed: set[int]) -> Lesson | None:
+def resume_lesson(lessons: list[LessonItem], completed: set[int]) -> LessonItem | None:
     """Where the person continues: the first current lesson not yet completed."""
     return next((x for x in lessons if x.id not in completed), None)
 
@@ -231,7 +264,7 @@ _HTML_LOCK = threading.Lock()
 _HTML_CACHE_SIZE = 512
 
 
-def lesson_html(lesson: Lesson) -> Markup:
+def lesson_html(lesson) -> Markup:
     """The lesson's sanitized HTML. Cached by (lesson id, content hash): an edit changes the
     hash, so no process can ever serve a stale rendering."""
     key = (lesson.id, lesson.content_hash)
@@ -240,7 +273,12 @@ def lesson_html(lesson: Lesson) -> Markup:
         if html is not None:
             _HTML_CACHE.move_to_end(key)
             return html
-    html = render_markdown(lesson.body_md)
+    body = db.session.scalar(select(Lesson.body_md).where(
+        Lesson.id == lesson.id, Lesson.content_hash == lesson.content_hash))
+    if body is None:  # edited meanwhile: render the current text, cache nothing stale
+        return render_markdown(db.session.scalar(
+            select(Lesson.body_md).where(Lesson.id == lesson.id)))
+    html = render_markdown(body)
     with _HTML_LOCK:
         _HTML_CACHE[key] = html
         while len(_HTML_CACHE) > _HTML_CACHE_SIZE:
@@ -289,11 +327,11 @@ def catalog(user, *, area: str | None = None, query: str | None = None,
 @dataclass
 class CoursePage:
     course: Course
-    modules: list[tuple[CourseModule, list[Lesson]]]
-    lessons: list[Lesson]
+    modules: list[tuple[CourseModule, list[LessonItem]]]
+    lessons: list[LessonItem]
     completed: set[int]
     progress: Progress
-    resume: Lesson | None
+    resume: LessonItem | None
     state: object
     has_seat: bool
     quiz_passed: bool
@@ -305,11 +343,10 @@ def course_page(user, slug: str, *, now: datetime | None = None) -> CoursePage:
     """The course with its modules, the person's progress, where to continue, the cupos
     state, the quiz status and the certificate. Raises NotFound."""
     course = get_course(slug)
-    lessons = course_lessons(course.id)
     user_id = user.id if user is not None and getattr(user, "is_authenticated", False) \
         else None
-    completed = completed_lesson_ids(user_id, course.id)
-    by_module: dict[int, list[Lesson]] = {}
+    lessons, completed = _lessons_and_progress(course.id, user_id)
+    by_module: dict[int, list[LessonItem]] = {}
     for lesson in lessons:
         by_module.setdefault(lesson.module_id, []).append(lesson)
     modules = [(m, by_module.get(m.id, [])) for m in course.modules]
@@ -328,13 +365,13 @@ def course_page(user, slug: str, *, now: datetime | None = None) -> CoursePage:
 @dataclass
 class LessonPage:
     course: Course
-    lesson: Lesson
-    lessons: list[Lesson]
+    lesson: LessonItem
+    lessons: list[LessonItem]
     completed: set[int]
     progress: Progress
     html: Markup
-    previous: Lesson | None
-    next: Lesson | None
+    previous: LessonItem | None
+    next: LessonItem | None
     has_seat: bool
     is_preview: bool
     state: object = None
@@ -346,19 +383,18 @@ def lesson_page(user, slug: str, lesson_slug: str, *,
     a seat (enrolment active or graduated). Raises NotFound, LoginRequired (anonymous),
     NotEnrolled (logged in without a seat)."""
     course = get_course(slug)
-    lessons = course_lessons(course.id)
+    authenticated = user is not None and getattr(user, "is_authenticated", False)
+    lessons, completed = _lessons_and_progress(course.id, user.id if authenticated else None)
     index = next((i for i, x in enumerate(lessons) if x.slug == lesson_slug), None)
     if index is None:
         raise NotFound("Esa lección no existe o ya no forma parte del curso.")
     lesson = lessons[index]
-    authenticated = user is not None and getattr(user, "is_authenticated", False)
     seat = has_seat(user, course) if authenticated else False
     is_preview = index == 0
     if not is_preview and not seat:
         if not authenticated:
             raise LoginRequired()
         raise NotEnrolled()
-    completed = completed_lesson_ids(user.id if authenticated else None, course.id)
     return LessonPage(
         course=course, lesson=lesson, lessons=lessons, completed=completed,
         progress=_progress(lessons, completed), html=lesson_html(lesson),
@@ -385,7 +421,7 @@ def _require_seat(user, course: Course):
 
 
 def complete_lesson(user, slug: str, lesson_slug: str, *,
-                    now: datetime | None = None) -> Lesson:
+                    now: datetime | None = None) -> LessonItem | None:
     """Mark a lesson as completed (idempotent: a double submit keeps one row), then check
     egreso. Only people with a seat in the course. Returns the next lesson, or None at the
     end. Raises NotFound, NotEnrolled."""
@@ -619,7 +655,7 @@ class MyCourse:
     progress: Progress
     last_activity: datetime | None
     certificate: Certificate | None
-    resume: Lesson | None
+    resume: LessonItem | None
 
 
 def my_courses(user) -> list[MyCourse]:

@@ -239,7 +239,7 @@ def test_queue_lists_unassigned_first_oldest_first_and_marks_overdue(
     order = [page.index(c.subject) for c in (old, newer, taken)]
     assert order == sorted(order)
     assert green.subject not in page
-    assert re.search(r'<tr class="overdue">\s*<td><a href="/consultas/%d">' % old.id, page)
+    assert re.search(rf'<tr class="overdue">\s*<td><a href="/consultas/{old.id}">', page)
     assert "Primera respuesta: atrasada" in page
     admin_page = _text(login(admin_user).get("/asesor/consultas"))
     assert green.subject in admin_page

@@ -1,0 +1,253 @@
+"""Chat fan-out: K consultas, an entrepreneur and an advisor connected to each (2K sockets).
+
+Starts the production server command (gunicorn gthread, one worker, many threads) on a
+throwaway migrated SQLite database, creates K entrepreneurs, K legal advisors and K
+consultas through the real services (each consulta taken by its advisor), logs every
+person in over HTTP (`requests`: session cookie + CSRF token), connects them with the
+python-socketio client to /chat (cookie header + `auth={"csrf_token": …}`), joins, and
+then every client sends M messages. Reports delivered/sent at the other side (must be
+100 %), duplicates (must be 0), messages stored, and p50/p95/p99 send→receive latency.
+Loopback only, bounded in time. Prints one JSON object last.
+
+    .venv/bin/python bench/chat_fanout.py [--consultas 100] [--messages 10]
+"""
+
+import argparse
+import json
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+import socketio
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PASSWORD = "clave-bench-segura-2026"
+
+
+def percentile(values, q):
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env, port, threads, log):
+    proc = subprocess.Popen(
+        [str(BIN / "gunicorn"), "--worker-class", "gthread", "-w", "1", "--threads",
+         str(threads), "--bind", f"127.0.0.1:{port}", "--no-control-socket",
+         "--backlog", "2048", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    for _ in range(200):
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return proc
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.terminate()
+    raise SystemExit("server did not start")
+
+
+def create_data(env, k):
+    """K entrepreneurs, K advisors and K consultas (taken), all through the services."""
+    script = f"""
+import datetime
+from stdnum.cl import rut
+from sv_platform import create_app
+from sv_platform.accounts import services as accounts
+from sv_platform.advisory import services as advisory
+from sv_platform.enrollment import services as enrollment
+
+def valid_rut(n):
+    body = str(n)
+    return f"{{body}}-{{rut.calc_check_digit(body)}}"
+
+app = create_app()
+with app.app_context():
+    enrollment.create_window(offering_slug="asesoria-legal", capacity={k})
+    for i in range({k}):
+        owner = accounts.register_entrepreneur(
+            rut=valid_rut(30000000 + i), name=f"Emprendedora Bench {{i}}",
+            email=f"e{{i}}@bench.cl", phone="+56 9 1111 2222", password="{PASSWORD}",
+            region_code="13", comuna_code="13101", sex="femenino",
+            birth_date=datetime.date(1990, 1, 1), education_level="media", consent=True)
+        advisor = accounts.create_staff(
+            role="advisor", rut=valid_rut(40000000 + i), email=f"a{{i}}@bench.cl",
+            name=f"Asesor Bench {{i}}", password="{PASSWORD}", specialty="legal")
+        consultation = advisory.open_consultation(
+            owner, area="legal", subject=f"Consulta de prueba {{i}}",
+            description="Una consulta creada para medir el chat en tiempo real.")
+        advisory.take(consultation.id, advisor)
+        print(consultation.id, owner.email, advisor.email)
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return [line.split() for line in out.splitlines() if line.strip()]
+
+
+def login(base, email):
+    session = requests.Session()
+    page = session.get(f"{base}/ingresar", timeout=30).text
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    response = session.post(f"{base}/ingresar", data={
+        "identifier": email, "password": PASSWORD, "csrf_token": token},
+        allow_redirects=False, timeout=30)
+    assert response.status_code == 302, (email, response.status_code)
+    page = session.get(f"{base}/perfil", timeout=30).text  # the session was renewed
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+    return cookie, token
+
+
+class Participant:
+    """One socket: joins its consulta, records what it receives."""
+
+    def __init__(self, base, consultation_id, cookie, token, sent_at, lock):
+        self.consultation_id = consultation_id
+        self.received: dict[int, int] = {}  # message id → times received
+        self.latencies: list[float] = []
+        self.sent_at, self.lock = sent_at, lock
+        self.client = socketio.Client(reconnection=False)
+        self.client.on("message", self.on_message, namespace="/chat")
+        self.client.connect(base, namespaces=["/chat"], transports=["websocket"],
+                            headers={"Cookie": cookie},
+                            auth={"csrf_token": token}, wait_timeout=30)
+        ack = self.client.call("join", {"consultation_id": consultation_id},
+                               namespace="/chat", timeout=30)
+        assert ack and ack["ok"], ack
+
+    def on_message(self, payload):
+        now = time.perf_counter()
+        with self.lock:
+            self.received[payload["id"]] = self.received.get(payload["id"], 0) + 1
+            started = self.sent_at.get(payload["client_msg_id"])
+        if started is not None:
+            self.latencies.append(now - started)
+
+    def send_all(self, prefix, count, pause, errors):
+        for n in range(count):
+            client_msg_id = f"{prefix}-{n}"
+            with self.lock:
+                self.sent_at[client_msg_id] = time.perf_counter()
+            try:
+                ack = self.client.call("send", {
+                    "consultation_id": self.consultation_id,
+                    "body": f"Mensaje **{n}** de {prefix}", "client_msg_id": client_msg_id},
+                    namespace="/chat", timeout=30)
+                if not ack or not ack.get("ok"):
+                    errors.append(ack)
+            except socketio.exceptions.TimeoutError:
+                errors.append("timeout")
+            time.sleep(pause)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--consultas", type=int, default=100)
+    parser.add_argument("--messages", type=int, default=10, help="messages per client")
+    parser.add_argument("--pause", type=float, default=0.1, help="seconds between sends")
+    parser.add_argument("--deadline", type=float, default=120.0,
+                        help="seconds to wait for deliveries after sending")
+    args = parser.parse_args()
+    k, m = args.consultas, args.messages
+
+    tmp = Path(tempfile.mkdtemp(prefix="sv-chat-bench-"))
+    db_file = tmp / "bench.sqlite3"
+    env = {**os.environ, "FLASK_APP": "wsgi", "SV_DATABASE_URL": f"sqlite:///{db_file}",
+           "SV_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
+           "SV_UPLOAD_DIR": str(tmp / "uploads"),
+           "SV_ARGON2_TIME_COST": "1", "SV_ARGON2_MEMORY_COST": "1024",
+           "SV_LOGIN_LIMIT_PER_IP": "100000 per minute"}
+    subprocess.run([str(BIN / "flask"), "db", "upgrade", "heads"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
+    t_setup = time.perf_counter()
+    rows = create_data(env, k)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed below
+    server = start_server(env, port, max(200, 2 * k + 40), log)
+    errors = []
+    sent_at, lock = {}, threading.Lock()
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            logins = list(pool.map(lambda row: (int(row[0]), login(base, row[1]),
+                                                login(base, row[2])), rows))
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            pairs = list(pool.map(lambda item: (
+                Participant(base, item[0], *item[1], sent_at, lock),
+                Participant(base, item[0], *item[2], sent_at, lock)), logins))
+        setup_seconds = time.perf_counter() - t_setup
+        threads = []
+        for index, (owner, advisor) in enumerate(pairs):
+            for side, participant in (("e", owner), ("a", advisor)):
+                threads.append(threading.Thread(target=participant.send_all, args=(
+                    f"{side}{index}", m, args.pause, errors)))
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        send_seconds = time.perf_counter() - t0
+        expected = k * m  # every participant should receive the other side's m messages
+        stop = time.perf_counter() + args.deadline
+        while time.perf_counter() < stop:
+            with lock:
+                got = sum(len(p.received) for pair in pairs for p in pair)
+            if got >= 2 * expected:
+                break
+            time.sleep(0.1)
+        for pair in pairs:
+            for participant in pair:
+                participant.client.disconnect()
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        log.close()
+
+    with sqlite3.connect(db_file) as conn:
+        stored = conn.execute("SELECT count(*) FROM message").fetchone()[0]
+        stored_unique = conn.execute(
+            "SELECT count(DISTINCT consultation_id || '/' || author_id || '/' || client_msg_id)"
+            " FROM message").fetchone()[0]
+    sent = 2 * k * m
+    delivered = sum(len(p.received) for pair in pairs for p in pair)
+    duplicates = sum(c - 1 for pair in pairs for p in pair for c in p.received.values()) \
+        + (stored - stored_unique)
+    latencies = [x for pair in pairs for p in pair for x in p.latencies]
+    result = {
+        "benchmark": "chat_fanout", "consultas": k, "sockets": 2 * k,
+        "messages_per_client": m, "sent": sent, "acks_failed": len(errors),
+        "delivered": delivered, "delivered_pct": round(100 * delivered / sent, 2) if sent else 0,
+        "duplicates": duplicates, "stored": stored,
+        "p50_ms": round(percentile(latencies, 50) * 1000, 1) if latencies else None,
+        "p95_ms": round(percentile(latencies, 95) * 1000, 1) if latencies else None,
+        "p99_ms": round(percentile(latencies, 99) * 1000, 1) if latencies else None,
+        "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
+        "send_seconds": round(send_seconds, 2),
+        "messages_per_second": round(sent / send_seconds, 1),
+        "setup_seconds": round(setup_seconds, 1),
+        "server": f"gunicorn gthread -w 1 --threads {max(200, 2 * k + 40)}, SQLite",
+    }
+    result["correct"] = (delivered == sent == stored and duplicates == 0
+                         and not errors)
+    print(json.dumps(result))
+    return 0 if result["correct"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
