@@ -28,7 +28,7 @@ from sv_platform.accounts.passwords import (
 )
 from sv_platform.core.domain import DomainError, InvalidInput, NotFound
 from sv_platform.core.timeutil import utcnow
-from sv_platform.extensions import db
+from sv_platform.extensions import db, write_transaction
 
 log = logging.getLogger("sv_platform.security")
 
@@ -404,12 +404,14 @@ def notifications_for(user_id: int, *, limit: int = 50) -> list[Notification]:
 
 
 def mark_notifications_read(user_id: int, *, now: datetime | None = None) -> None:
-    db.session.execute(
-        update(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-        .values(read_at=now or utcnow())
-    )
-    db.session.commit()
+    """Mark every notice read (called from a GET page, hence its own write transaction)."""
+    with write_transaction():
+        db.session.execute(
+            update(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+            .values(read_at=now or utcnow())
+        )
+        db.session.commit()
 
 
 def record_audit(actor: User | None, action: str, target_type: str, target_id,

@@ -334,12 +334,23 @@ def get_entry(entry_id: int, *, include_unpublished: bool = False) -> FaqEntry:
 
 
 def most_viewed(limit: int = 5, area: str | None = None) -> list[FaqEntry]:
-    """Published entries with the most views."""
-    stmt = select(FaqEntry).where(FaqEntry.published.is_(True))
+    """Published entries with the most views (at least one)."""
+    stmt = select(FaqEntry).where(FaqEntry.published.is_(True), FaqEntry.view_count > 0)
     if area in AREAS:
         stmt = stmt.where(FaqEntry.area == area)
     stmt = stmt.order_by(FaqEntry.view_count.desc(), FaqEntry.id).limit(limit)
     return list(db.session.scalars(stmt))
+
+
+def related(entry: FaqEntry, limit: int = 3) -> list[FaqEntry]:
+    """Other published entries of the same area sharing the most words with this question."""
+    groups = [alternatives(t) for t in query_terms(entry.question)]
+    ids = [i for i in backend.ranked_ids(groups, mode="any", area=entry.area, limit=30)
+           if i != entry.id]
+    if not ids:
+        return []
+    found = {e.id: e for e in db.session.scalars(select(FaqEntry).where(FaqEntry.id.in_(ids)))}
+    return _by_coverage([found[i] for i in ids if i in found], groups)[:limit]
 
 
 def published_entries(area: str | None = None) -> list[FaqEntry]:

@@ -68,8 +68,7 @@ def entry(entry_id: int, slug: str):
         "faq/entry.html", entry=item, query=query, answer_html=answer_html,
         question_html=services.highlight(item.question, services.search_groups(query)),
         vote_form=VoteForm(), current_vote=services.current_vote(item.id, **_voter()),
-        related=[h.entry for h in services.search(item.question, area=item.area, limit=4)
-                 if h.entry.id != item.id][:3],
+        related=services.related(item),
     )
 
 

@@ -172,3 +172,19 @@ def test_suggest_limit_and_area(make_entry):
 def test_real_content_answers_common_questions(real_content, query, expected_slug):
     slugs = [hit.entry.slug for hit in services.search(query)][:3]
     assert expected_slug in slugs
+
+
+def test_related_entries_share_words_and_area(corpus, make_entry):
+    close = make_entry(question="¿Qué cláusulas lleva un contrato de arriendo?", answer="Varias.")
+    make_entry(question="¿Qué cláusulas lleva un contrato de energía?", answer="Otras.",
+               area="sustainability")
+    assert services.related(corpus["contract"]) == [close]
+
+
+def test_most_viewed_lists_only_viewed_entries(corpus):
+    assert services.most_viewed() == []
+    for _ in range(2):
+        services.record_view(corpus["fund"].id)
+    services.record_view(corpus["energy"].id)
+    assert services.most_viewed() == [corpus["fund"], corpus["energy"]]
+    assert services.most_viewed(area="general") == [corpus["fund"]]
