@@ -50,3 +50,12 @@ def test_plural_stem_also_finds_the_singular_form():
     assert matches("sociedad", forms)
     assert matches("sociedades", forms)
     assert not matches("socio", forms)
+
+
+def test_full_text_expressions_quote_every_form():
+    from sv_platform.faq.search import fts5_expression, tsquery_expression
+
+    groups = [alternatives(t) for t in query_terms('sociedades "iva" NEAR(')]
+    assert fts5_expression(groups) == '("sociedad"* OR "socied") AND ("iva"*) AND ("near"*)'
+    assert tsquery_expression(groups, "any", "AB") == (
+        "('sociedad':*AB | 'socied':AB) | ('iva':*AB) | ('near':*AB)")
