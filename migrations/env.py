@@ -37,6 +37,17 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def include_object(obj, name, type_, reflected, compare_to):
+    """Search objects of one dialect live only in migrations: SQLite's FTS5 virtual and
+    shadow tables, PostgreSQL's tsvector column and its GIN index."""
+    if type_ == "table" and reflected and compare_to is None and name and "fts" in name:
+        return False
+    if reflected and compare_to is None and name in ("search_vector",
+                                                     "ix_faq_entry_search_vector"):
+        return False
+    return True
+
+
 def run_migrations_offline():
     url = config.get_main_option("sqlalchemy.url")
     context.configure(url=url, target_metadata=get_metadata(), literal_binds=True)
@@ -54,6 +65,7 @@ def run_migrations_online():
 
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_object", include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

@@ -32,7 +32,7 @@ def template_db(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
     app = create_app({**_test_settings(), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
     with app.app_context():
-        upgrade(revision="heads")
+        upgrade()
         db.engine.dispose()
     return path
 

@@ -1,7 +1,7 @@
 """faq: entries, votes and the full-text index (FTS5 on SQLite, tsvector+GIN on PostgreSQL)
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-24 10:45:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """advisory: consultas, transitions, messages, read marks, notes, attachments, SLAs
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-11-24 10:50:47.754031
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0005'
-down_revision = '0002'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,6 @@
 """Enrolment rules: seats, waitlist, promotion, windows, egreso."""
 
+import os
 import threading
 from datetime import UTC, date, datetime, timedelta
 
@@ -228,7 +229,12 @@ def test_concurrent_claims_never_overbook(make_app, make_user):
     """200 concurrent enrolments, each thread with its own connection, for 50 cupos."""
     from sqlalchemy.pool import NullPool
 
-    race_app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"poolclass": NullPool})
+    # SQLite: a new connection per claim. PostgreSQL (SV_TEST_DATABASE_URL): a pool of 40
+    # connections, below the server's connection limit; claims wait for a free one.
+    options = {"poolclass": NullPool}
+    if os.environ.get("SV_TEST_DATABASE_URL", "").startswith("postgresql"):
+        options = {"pool_size": 40, "max_overflow": 0, "pool_timeout": 120}
+    race_app = make_app(SQLALCHEMY_ENGINE_OPTIONS=options)
     with race_app.app_context():
         offering = services.ensure_offering("course", "carrera", "carrera", "Curso carrera")
         window = services.create_window(offering_slug="carrera", capacity=50, now=NOW)
