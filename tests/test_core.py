@@ -123,3 +123,18 @@ def test_check_refuses_development_settings(runner):
     result = runner.invoke(args=["sv", "check"])
     assert result.exit_code == 1
     assert "SQLite" in result.output
+
+
+def test_huge_ids_are_404_not_500(client, auth, user):
+    auth.login(user)
+    for path in ("/consultas/99999999999999999999", "/admin/ventanas/99999999999999999999",
+                 "/preguntas-frecuentes/99999999999999999999-x"):
+        assert client.get(path).status_code in (403, 404), path
+
+
+def test_user_markdown_cannot_embed_images_but_content_can():
+    from sv_platform.core.text import render_markdown
+
+    assert "<img" not in render_markdown("![x](/notificaciones)", images=False)
+    assert "<img" in render_markdown("![x](/static/img/favicon.svg)")
+    assert "onerror" not in render_markdown('<img src=x onerror="alert(1)">')

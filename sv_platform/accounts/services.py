@@ -4,6 +4,7 @@ import importlib
 import logging
 from datetime import date, datetime
 
+from blinker import Namespace
 from sqlalchemy import func, select, text, update
 from stdnum.cl import rut as stdnum_rut
 from stdnum.exceptions import ValidationError
@@ -26,11 +27,15 @@ from sv_platform.accounts.passwords import (
     password_problem,
     verify_password,
 )
-from sv_platform.core.domain import DomainError, InvalidInput, NotFound
+from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from sv_platform.core.timeutil import utcnow
 from sv_platform.extensions import db, write_transaction
 
 log = logging.getLogger("sv_platform.security")
+
+# Sent with `user_id` whenever every session of a user ends (logout, password change,
+# account disabled or deleted): live connections such as chat sockets must drop too.
+sessions_ended = Namespace().signal("sessions-ended")
 
 CONSENT_VERSION = "2026-11"
 # Domains whose services may define export_user_data(user_id) and anonymize_user(user_id).
@@ -195,6 +200,7 @@ def end_sessions(user: User) -> User:
     )
     db.session.commit()
     db.session.refresh(user)
+    sessions_ended.send(user.id)
     return user
 
 
@@ -210,6 +216,7 @@ def change_password(user: User, current: str, new: str) -> User:
     user.session_version += 1
     db.session.commit()
     log.info("password changed user=%s", user.id)
+    sessions_ended.send(user.id)
     return user
 
 
@@ -285,16 +292,21 @@ def create_staff(*, role: str, rut: str, email: str, name: str, password: str,
 
 
 def set_active(user_id: int, active: bool, *, actor: User) -> User:
-    """Enable/disable a staff account; a disabled user loses access at the next request."""
+    """Enable/disable another staff account (advisor or admin); a disabled user loses
+    access at the next request. Raises NotFound, NotAllowed (own account, entrepreneurs,
+    deleted accounts)."""
     user = db.session.get(User, user_id)
-    if user is None:
+    if user is None or user.deleted_at is not None or user.role not in ("advisor", "admin"):
         raise NotFound("La cuenta no existe.")
+    if user.id == actor.id:
+        raise NotAllowed("No puedes desactivar tu propia cuenta.")
     before = {"active": user.active}
     user.active = active
     user.session_version += 1
     record_audit(actor, "set_active", "user", user.id, before, {"active": active},
                  commit=False)
     db.session.commit()
+    sessions_ended.send(user.id)
     return user
 
 
@@ -367,6 +379,7 @@ def delete_account(user: User, password: str, *, now: datetime | None = None) ->
         user.company.legal_name = None
     db.session.commit()
     log.info("account anonymized user=%s", user.id)
+    sessions_ended.send(user.id)
     return user
 
 

@@ -261,8 +261,15 @@ def delete_account():
 @bp.get("/notificaciones")
 def notifications():
     items = services.notifications_for(current_user.id)
+    return render_template("accounts/notifications.html", items=items, form=ConfirmForm())
+
+
+@bp.post("/notificaciones/leidas")
+def notifications_read():
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
     services.mark_notifications_read(current_user.id)
-    return render_template("accounts/notifications.html", items=items)
+    return redirect(url_for("accounts.notifications"))
 
 
 @bp.route("/admin/asesores", methods=["GET", "POST"])
@@ -295,7 +302,10 @@ def admin_staff_toggle(user_id: int):
     try:
         user = services.set_active(user_id, active, actor=current_user._get_current_object())
     except DomainError as error:
-        abort(error.status)
+        if error.status == 404:
+            abort(404)
+        flash(error.message, "danger")
+        return redirect(url_for("accounts.admin_staff"))
     flash(f"La cuenta de {user.name} quedó {'activa' if active else 'desactivada'}.", "info")
     return redirect(url_for("accounts.admin_staff"))
 

@@ -10,9 +10,10 @@ from flask_socketio import join_room
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
+from sv_platform.accounts import services as accounts
 from sv_platform.advisory import services
-from sv_platform.core.domain import DomainError
-from sv_platform.extensions import socketio
+from sv_platform.core.domain import DomainError, valid_id
+from sv_platform.extensions import db, socketio
 
 log = logging.getLogger("sv_platform.security")
 NAMESPACE = "/chat"
@@ -20,6 +21,19 @@ NAMESPACE = "/chat"
 
 def room(consultation_id: int) -> str:
     return f"consulta-{consultation_id}"
+
+
+def user_room(user_id: int) -> str:
+    return f"usuario-{user_id}"
+
+
+@accounts.sessions_ended.connect
+def drop_user_sockets(user_id, **_extra) -> None:
+    """Logout, password change, disabled or deleted account: this process's chat sockets of
+    that user are disconnected, so they stop receiving room broadcasts at once."""
+    participants = list(socketio.server.manager.get_participants(NAMESPACE, user_room(user_id)))
+    for sid, _eio_sid in participants:
+        socketio.server.disconnect(sid, namespace=NAMESPACE)
 
 
 def broadcast_message(payload: dict, *, skip_sid=None) -> None:
@@ -61,11 +75,19 @@ def chat_event(handler):
             if not isinstance(data, dict):
                 return _fail("invalid")
             consultation_id = data.get("consultation_id")
-            if isinstance(consultation_id, bool) or not isinstance(consultation_id, int):
+            if not valid_id(consultation_id):
                 return _fail("invalid")
+            for key in ("after_id", "up_to_id"):
+                value = data.get(key)
+                if value is not None and value != 0 and not valid_id(value):
+                    return _fail("invalid")
             return handler(user, consultation_id, data)
         except DomainError as error:
             return _fail(error.code)
+        except Exception:  # every event gets an ack, even when something unexpected fails
+            log.exception("chat event %s failed", handler.__name__)
+            db.session.rollback()
+            return _fail("invalid")
 
     return wrapper
 
@@ -83,6 +105,7 @@ def connect(auth=None):
     except ValidationError as exc:
         log.warning("socket refused: csrf (%s) ip=%s", exc, request.remote_addr)
         raise ConnectionRefusedError("forbidden") from exc
+    join_room(user_room(current_user.id))
 
 
 @socketio.on("join", namespace=NAMESPACE)

@@ -62,6 +62,9 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
     "close": (("resuelta",), "cerrada", ("entrepreneur",)),
     "auto_close": (("resuelta",), "cerrada", ("system",)),
     "reopen": (("resuelta",), "en_curso", ("entrepreneur",)),
+    # The enrolment behind it was cancelled (by its owner, an admin or account deletion).
+    "withdraw": (("en_espera", "nueva", "asignada", "en_curso", "esperando_emprendedor"),
+                 "cerrada", ("system",)),
 }
 # Advisors act only on consultas assigned to them, except when taking a new one.
 NEEDS_ASSIGNEE = {"respond", "ask", "resolve"}
@@ -359,7 +362,9 @@ def resolve(consultation_id: int, advisor, *, now: datetime | None = None) -> Co
                         commit=False)
         db.session.commit()
     if consultation.enrollment_id:
-        enrollment.graduate(consultation.enrollment_id, now=now)
+        seat = enrollment.get_enrollment(consultation.enrollment_id)
+        if seat.status == "active":
+            enrollment.graduate(seat.id, now=now)
     return consultation
 
 
@@ -533,6 +538,24 @@ def _on_promotion(seat) -> None:
 
 
 enrollment.register_promotion_hook("advisory", _on_promotion)
+
+
+def _on_cancel(seat) -> None:
+    """Enrolment hook: cancelling the enrolment of an unfinished consulta withdraws it
+    (closed, recorded), so it never lingers in a queue or on the waitlist."""
+    now = utcnow()
+    with write_transaction():
+        consultation = db.session.scalar(select(Consultation).where(
+            Consultation.enrollment_id == seat.id))
+        if consultation is None or consultation.status not in TRANSITIONS["withdraw"][0]:
+            db.session.rollback()
+            return
+        _apply(consultation, "withdraw", None, now, note="Inscripción cancelada")
+        consultation.closed_at = now
+        db.session.commit()
+
+
+enrollment.register_cancel_hook("advisory", _on_cancel)
 
 
 def waitlist_position(consultation: Consultation) -> int | None:
@@ -729,7 +752,7 @@ def message_payload(message: Message) -> dict:
         "author_id": message.author_id,
         "author_name": author.name if author else "Cuenta eliminada",
         "author_role": author.role if author else "entrepreneur",
-        "body_html": str(render_markdown(message.body, hard_breaks=True)),
+        "body_html": str(render_markdown(message.body, hard_breaks=True, images=False)),
         "created_at": as_utc(message.created_at).isoformat(),
         "client_msg_id": message.client_msg_id,
     }
@@ -787,8 +810,8 @@ def other_side_read(consultation: Consultation, user) -> int:
     """How far the other side has read (for the "Leído" marks on your own messages)."""
     marks = read_marks(consultation)
     if user.id == consultation.user_id:
-        others = [v for k, v in marks.items() if k != user.id]
-        return max(others, default=0)
+        # The entrepreneur's counterpart is the assigned advisor, not any staff who looked.
+        return marks.get(consultation.advisor_id, 0) if consultation.advisor_id else 0
     return marks.get(consultation.user_id, 0)
 
 

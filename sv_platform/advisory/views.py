@@ -124,7 +124,7 @@ def _page(consultation, *, message_form=None, note_form=None, close_form=None, s
         other_read=services.other_side_read(consultation, user),
         can_post=_can_post(consultation, user), is_staff=services.is_staff(user),
         waiting=waiting_time(consultation, now),
-        description_html=render_markdown(consultation.description),
+        description_html=render_markdown(consultation.description, images=False),
         status_labels=STAFF_STATUSES if services.is_staff(user) else STATUSES,
     ), status
 

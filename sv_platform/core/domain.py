@@ -1,5 +1,13 @@
 """The root of every domain error: a Spanish message, a socket code and an HTTP status."""
 
+# Ids are 32-bit integer columns on PostgreSQL; anything larger cannot exist.
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value) -> bool:
+    """True for an int (not bool) that can be a row id."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
 
 class DomainError(Exception):
     """A rule said no. Views flash `message`; socket acks carry `code`."""

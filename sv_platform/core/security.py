@@ -5,6 +5,9 @@ from functools import wraps
 
 from flask import abort, current_app, g, request
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
+
+from sv_platform.core.domain import MAX_ID
 
 log = logging.getLogger("sv_platform.security")
 
@@ -73,6 +76,15 @@ def _security_headers(response):
     return response
 
 
+class BoundedIntConverter(IntegerConverter):
+    """`<int:…>` never matches a number larger than any row id (no 500 on overflow)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def init_app(app) -> None:
+    app.url_map.converters["int"] = BoundedIntConverter
     app.before_request(_require_login)
     app.after_request(_security_headers)

@@ -23,11 +23,13 @@ URL_SCHEMES = {"http", "https", "mailto"}
 EXTENSIONS = ["tables", "fenced_code", "sane_lists", "nl2br"]
 
 
-def sanitize_html(html: str) -> str:
-    """Strip everything outside the allow-list: scripts, handlers, javascript: URLs."""
+def sanitize_html(html: str, *, images: bool = True) -> str:
+    """Strip everything outside the allow-list: scripts, handlers, javascript: URLs.
+    Without `images`, <img> goes too: text written by users (chat, consultas) must not
+    make a reader's browser fetch URLs on its own."""
     return nh3.clean(
         html,
-        tags=ALLOWED_TAGS,
+        tags=ALLOWED_TAGS if images else ALLOWED_TAGS - {"img"},
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
@@ -35,10 +37,12 @@ def sanitize_html(html: str) -> str:
     )
 
 
-def render_markdown(text: str | None, *, hard_breaks: bool = False) -> Markup:
-    """Markdown to sanitized HTML. `hard_breaks` keeps single newlines (chat messages)."""
+def render_markdown(text: str | None, *, hard_breaks: bool = False,
+                    images: bool = True) -> Markup:
+    """Markdown to sanitized HTML. `hard_breaks` keeps single newlines (chat messages);
+    `images=False` for text written by users rather than by content editors."""
     if not text:
         return Markup("")
     extensions = EXTENSIONS if hard_breaks else [e for e in EXTENSIONS if e != "nl2br"]
     html = _markdown.markdown(text, extensions=extensions, output_format="html")
-    return Markup(sanitize_html(html))  # noqa: S704 - sanitized by nh3 just above
+    return Markup(sanitize_html(html, images=images))  # noqa: S704 - sanitized by nh3

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 OPEN_STATUSES = ("active", "waitlisted")
 _promotion_hooks: dict[str, list[Callable[[Enrollment], None]]] = {}
+_cancel_hooks: dict[str, list[Callable[[Enrollment], None]]] = {}
 
 
 class ProfileIncomplete(DomainError):
@@ -67,6 +68,13 @@ class OfferingState:
 def register_promotion_hook(kind: str, fn: Callable[[Enrollment], None]) -> None:
     """Run `fn(enrollment)` after a waitlisted enrolment of an offering `kind` gets a seat."""
     hooks = _promotion_hooks.setdefault(kind, [])
+    if fn not in hooks:
+        hooks.append(fn)
+
+
+def register_cancel_hook(kind: str, fn: Callable[[Enrollment], None]) -> None:
+    """Run `fn(enrollment)` after an enrolment of an offering `kind` is cancelled."""
+    hooks = _cancel_hooks.setdefault(kind, [])
     if fn not in hooks:
         hooks.append(fn)
 
@@ -410,6 +418,8 @@ def cancel(enrollment_id: int, *, actor=None, now: datetime | None = None) -> En
             accounts.record_audit(actor, "cancel_enrollment", "enrollment", enrollment.id,
                                   before, {"status": "cancelled"}, commit=False)
         db.session.commit()
+    for hook in _cancel_hooks.get(enrollment.offering.kind, []):
+        hook(enrollment)
     _after_promotion(promoted)
     return enrollment
 

@@ -429,3 +429,32 @@ def test_export_and_anonymize(in_progress):
     services.anonymize_user(owner.id)
     db.session.expire_all()
     assert "1-9" not in str(services.export_user_data(owner.id))
+
+
+def test_cancelling_the_enrolment_withdraws_the_consulta(in_progress, legal_advisor, app):
+    from sv_platform.advisory.models import ConsultationEvent
+    from sv_platform.enrollment import services as enrollment
+
+    owner = in_progress.user
+    enrollment.cancel(in_progress.enrollment_id, actor=owner)
+    db.session.expire_all()
+    assert in_progress.status == "cerrada"
+    event = db.session.scalars(select(ConsultationEvent).where(
+        ConsultationEvent.consultation_id == in_progress.id)
+        .order_by(ConsultationEvent.id.desc())).first()
+    assert (event.action, event.actor_id, event.to_status) == ("withdraw", None, "cerrada")
+    with pytest.raises(services.DomainError):
+        services.resolve(in_progress.id, legal_advisor)
+
+
+def test_cancelling_a_waitlisted_consulta_withdraws_it(make_window, make_user, app):
+    from sv_platform.enrollment import services as enrollment
+
+    make_window(capacity=0)
+    person = make_user()
+    consultation = services.open_consultation(person, area="legal", subject="Mi marca",
+                                              description="¿Cómo registro mi marca?")
+    assert consultation.status == "en_espera"
+    enrollment.cancel(consultation.enrollment_id, actor=person)
+    db.session.expire_all()
+    assert consultation.status == "cerrada"
