@@ -5,6 +5,7 @@ import logging
 from datetime import date, datetime
 
 from blinker import Namespace
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, text, update
 from stdnum.cl import rut as stdnum_rut
 from stdnum.exceptions import ValidationError
@@ -73,6 +74,19 @@ def normalize_email(value: str | None) -> str:
     return (value or "").strip().lower()
 
 
+def _clean_identity(name: str | None, email: str | None) -> tuple[str, str]:
+    """A full name with single spaces and a syntactically valid lowercase email."""
+    name = " ".join((name or "").split())
+    if len(name) < 3:
+        raise InvalidInput("Ingresa tu nombre completo.", field="name")
+    try:
+        email = validate_email(normalize_email(email), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidInput("Ingresa un correo electrónico válido, como nombre@dominio.cl.",
+                           field="email") from exc
+    return name, email.lower()
+
+
 def _check_territory(region_code: str | None, comuna_code: str | None) -> None:
     if region_code not in territory.region_names():
         raise InvalidInput("Elige una región de la lista.", field="region_code")
@@ -121,12 +135,7 @@ def register_entrepreneur(*, rut: str, name: str, email: str, phone: str, passwo
     región, a strong password and explicit consent. Raises InvalidInput/DuplicateAccount."""
     now = now or utcnow()
     rut = normalize_rut(rut)
-    email = normalize_email(email)
-    name = " ".join((name or "").split())
-    if len(name) < 3:
-        raise InvalidInput("Ingresa tu nombre completo.", field="name")
-    if "@" not in email:
-        raise InvalidInput("Ingresa un correo electrónico válido.", field="email")
+    name, email = _clean_identity(name, email)
     if not consent:
         raise InvalidInput("Para registrarte debes aceptar el uso de tus datos personales.",
                            field="consent")
@@ -224,12 +233,7 @@ def update_profile(user: User, *, name: str, email: str, phone: str, region_code
                    comuna_code: str, sex: str, birth_date: date | None,
                    education_level: str) -> User:
     """Edit personal data with the registration rules. Raises InvalidInput/DuplicateAccount."""
-    email = normalize_email(email)
-    name = " ".join((name or "").split())
-    if len(name) < 3:
-        raise InvalidInput("Ingresa tu nombre completo.", field="name")
-    if "@" not in email:
-        raise InvalidInput("Ingresa un correo electrónico válido.", field="email")
+    name, email = _clean_identity(name, email)
     _check_territory(region_code, comuna_code)
     _check_person(sex, birth_date, education_level)
     _check_unique(None, email, exclude_id=user.id)
@@ -273,14 +277,12 @@ def create_staff(*, role: str, rut: str, email: str, name: str, password: str,
     if role == "advisor" and specialty not in SPECIALTIES:
         raise InvalidInput("Elige la especialidad: legal o sustentabilidad.", field="specialty")
     rut = normalize_rut(rut)
-    email = normalize_email(email)
-    if "@" not in email:
-        raise InvalidInput("Ingresa un correo electrónico válido.", field="email")
+    name, email = _clean_identity(name, email)
     problem = password_problem(password, rut=rut, email=email)
     if problem:
         raise InvalidInput(problem, field="password")
     _check_unique(rut, email)
-    user = User(rut=rut, email=email, name=" ".join(name.split()), role=role,
+    user = User(rut=rut, email=email, name=name, role=role,
                 specialty=specialty if role == "advisor" else None,
                 password_hash=hash_password(password))
     db.session.add(user)

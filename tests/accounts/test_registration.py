@@ -95,3 +95,10 @@ def test_territory_data_is_complete():
     assert territory.comuna_names()["13101"] == "Santiago"
     assert territory.comuna_in_region("16101", "16")
     assert not territory.comuna_in_region("16101", "13")
+
+
+@pytest.mark.parametrize("email", ["maria@", "maria.ejemplo.cl", "maria@ejemplo", "a b@c.cl"])
+def test_malformed_email_rejected(client, email):
+    response = client.post("/registro", data={**VALID, "email": email})
+    assert response.status_code == 422
+    assert users() == 0
