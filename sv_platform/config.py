@@ -18,7 +18,7 @@ class Config:
     ENV_NAME = os.environ.get("SV_ENV", "development")
     SECRET_KEY = os.environ.get("SV_SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = os.environ.get("SV_DATABASE_URL")
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SOCKETIO_MESSAGE_QUEUE = os.environ.get("SV_SOCKETIO_MESSAGE_QUEUE") or None
     UPLOAD_DIR = os.environ.get("SV_UPLOAD_DIR")
     MAX_UPLOAD_MB = int(os.environ.get("SV_MAX_UPLOAD_MB", "5"))
@@ -81,6 +81,11 @@ def load(app, config=None) -> None:
     instance.mkdir(parents=True, exist_ok=True)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'sv.sqlite3'}"
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A database server may drop idle connections: ping before reuse (a file cannot).
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.setdefault("pool_pre_ping", True)
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("UPLOAD_DIR"):
         app.config["UPLOAD_DIR"] = str(instance / "uploads")
     if not app.config.get("CONTENT_DIR"):
