@@ -99,7 +99,10 @@ def page(browser):
 
 
 def shot(page, name: str, width: int) -> None:
-    """Save a full-page screenshot at `width` px into docs/screenshots/."""
+    """Save a full-page screenshot at `width` px into docs/screenshots/, after checking
+    that the page fits that width (no sideways scrolling on a phone)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": width, "height": 900})
+    overflow = page.evaluate("document.documentElement.scrollWidth")
+    assert overflow <= width, f"{name} is {overflow}px wide at a {width}px viewport"
     page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
