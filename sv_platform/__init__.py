@@ -36,9 +36,8 @@ def _register_blueprints(app: Flask) -> None:
     from sv_platform.courses import bp as courses
     from sv_platform.enrollment import bp as enrollment
     from sv_platform.faq import bp as faq
-    from sv_platform.reports import bp as reports
 
-    for blueprint in (core, accounts, enrollment, courses, faq, advisory, reports):
+    for blueprint in (core, accounts, enrollment, courses, faq, advisory):
         app.register_blueprint(blueprint)
 
 

@@ -40,7 +40,7 @@ sessions_ended = Namespace().signal("sessions-ended")
 
 CONSENT_VERSION = "2026-11"
 # Domains whose services may define export_user_data(user_id) and anonymize_user(user_id).
-DATA_DOMAINS = ("enrollment", "courses", "advisory", "faq", "reports")
+DATA_DOMAINS = ("enrollment", "courses", "advisory", "faq")
 
 
 class DuplicateAccount(DomainError):

@@ -1,3 +1,0 @@
-"""reports views."""
-
-from sv_platform.reports import bp  # noqa: F401
