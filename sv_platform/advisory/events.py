@@ -131,7 +131,7 @@ def send(user, consultation_id, data):
 @socketio.on("typing", namespace=NAMESPACE)
 @chat_event
 def typing(user, consultation_id, data):
-    services.get_consultation(consultation_id, user)
+    services.note_typing(consultation_id, user)
     socketio.emit("typing", {"consultation_id": consultation_id, "name": user.first_name},
                   to=room(consultation_id), namespace=NAMESPACE, skip_sid=request.sid)
     return {"ok": True}

@@ -632,6 +632,20 @@ def _hit_rate_limit(user_id: int) -> None:
         raise RateLimited()
 
 
+TYPING_RATE = parse_limit("30 per 10 seconds")
+
+
+def note_typing(consultation_id, user) -> Consultation:
+    """Someone in the consulta is typing: only participants, and at most 30 signals per
+    10 seconds per person (the browser sends one every few seconds). Raises NotFound,
+    NotAllowed, RateLimited."""
+    consultation = get_consultation(consultation_id, user)
+    strategy, _rate = _chat_limiter()
+    if not strategy.hit(TYPING_RATE, "advisory-typing", str(user.id)):
+        raise RateLimited()
+    return consultation
+
+
 def _check_can_post(consultation: Consultation, author) -> None:
     status = consultation.status
     if status == "cerrada":

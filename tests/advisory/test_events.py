@@ -82,6 +82,14 @@ def test_typing_and_read_reach_the_room(chat, in_progress, legal_advisor):
                                          "user_id": in_progress.user_id, "up_to_id": last}]
 
 
+def test_typing_floods_are_rate_limited(chat, in_progress):
+    _h, owner = chat(in_progress.user)
+    acks = [owner.emit("typing", {"consultation_id": in_progress.id}, namespace="/chat",
+                       callback=True) for _ in range(31)]
+    assert acks[:30] == [{"ok": True}] * 30
+    assert acks[30] == {"ok": False, "error": "rate_limited"}
+
+
 def test_a_connection_without_session_is_refused(app):
     sock = socketio.test_client(app, namespace="/chat", auth={"csrf_token": "x"})
     assert not sock.is_connected("/chat")
