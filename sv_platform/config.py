@@ -81,11 +81,16 @@ def load(app, config=None) -> None:
     instance.mkdir(parents=True, exist_ok=True)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'sv.sqlite3'}"
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Keep a connection per server thread: a new one costs its PRAGMAs every time.
+        if options.get("poolclass") is None:
+            options.setdefault("pool_size", 20)
+            options.setdefault("max_overflow", 100)
+    else:
         # A database server may drop idle connections: ping before reuse (a file cannot).
-        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         options.setdefault("pool_pre_ping", True)
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("UPLOAD_DIR"):
         app.config["UPLOAD_DIR"] = str(instance / "uploads")
     if not app.config.get("CONTENT_DIR"):
