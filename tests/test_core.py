@@ -117,6 +117,11 @@ def test_demo_accounts_are_idempotent(runner):
         result = runner.invoke(args=["sv", "demo"])
         assert result.exit_code == 0, result.output
     assert db.session.scalar(select(func.count()).select_from(User)) == 5
+    from sv_platform.enrollment.models import EnrollmentWindow
+
+    windows = db.session.scalars(select(EnrollmentWindow)).all()
+    assert {w.offering.slug for w in windows} >= {"asesoria-legal", "asesoria-sustentabilidad"}
+    assert len(windows) == len({w.offering_id for w in windows})  # one each, not two
 
 
 def test_check_refuses_development_settings(runner):

@@ -104,6 +104,17 @@ def load_content(_root) -> str:
     return "Servicios de asesoría: listos."
 
 
+def ensure_demo_data(*, now: datetime | None = None) -> list[EnrollmentWindow]:
+    """`flask sv demo`: every active offering without any window gets a national one of 100
+    cupos until 31 December, so a demo can be used end to end at once (idempotent)."""
+    created = []
+    for offering in list_offerings():
+        if offering.active and not offering.windows:
+            created.append(create_window(offering_slug=offering.slug, capacity=100,
+                                         name=f"{offering.title} · demostración", now=now))
+    return created
+
+
 def get_offering(slug: str) -> Offering:
     offering = db.session.scalar(select(Offering).where(Offering.slug == slug))
     if offering is None:
