@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 COURSE, LESSON = "vende-en-linea", "catalogo-y-fotos"
 DEMO_EMAIL, DEMO_PASSWORD = "emprendedora@demo.serviciosvirtuales.cl", "Servicios-Demo-2026"
-GUNICORN = ["--worker-class", "gthread", "-w", "1", "--threads", os.environ.get("BENCH_THREADS", "20"),
-            "--no-control-socket"]
+GUNICORN = ["--worker-class", "gthread", "-w", "1",
+            "--threads", os.environ.get("BENCH_THREADS", "20"), "--no-control-socket"]
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
   io.write(string.format(
