@@ -15,8 +15,6 @@ Loopback only, bounded in time. Prints one JSON object last.
 import argparse
 import json
 import os
-import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,41 +24,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import requests
 import socketio
+from benchlib import BIN, ROOT, login, ms, percentile, start_gunicorn, stop
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 PASSWORD = "clave-bench-segura-2026"
-
-
-def percentile(values, q):
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(env, port, threads, log):
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--worker-class", "gthread", "-w", "1", "--threads",
-         str(threads), "--bind", f"127.0.0.1:{port}", "--no-control-socket",
-         "--backlog", "2048", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    for _ in range(200):
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.1)
-    proc.terminate()
-    raise SystemExit("server did not start")
 
 
 def create_data(env, k):
@@ -100,18 +67,10 @@ with app.app_context():
     return [line.split() for line in out.splitlines() if line.strip()]
 
 
-def login(base, email):
-    session = requests.Session()
-    page = session.get(f"{base}/ingresar", timeout=30).text
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    response = session.post(f"{base}/ingresar", data={
-        "identifier": email, "password": PASSWORD, "csrf_token": token},
-        allow_redirects=False, timeout=30)
-    assert response.status_code == 302, (email, response.status_code)
-    page = session.get(f"{base}/perfil", timeout=30).text  # the session was renewed
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
-    return cookie, token
+def login_cookie(base, email):
+    """A logged-in session as a Cookie header for the socket, plus its CSRF token."""
+    session, token = login(base, email, PASSWORD)
+    return "; ".join(f"{c.name}={c.value}" for c in session.cookies), token
 
 
 class Participant:
@@ -177,16 +136,13 @@ def main():
                    check=True, capture_output=True)
     t_setup = time.perf_counter()
     rows = create_data(env, k)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed below
-    server = start_server(env, port, max(200, 2 * k + 40), log)
+    server, base = start_gunicorn(env, threads=max(200, 2 * k + 40), log=tmp / "server.log")
     errors = []
     sent_at, lock = {}, threading.Lock()
     try:
         with ThreadPoolExecutor(max_workers=16) as pool:
-            logins = list(pool.map(lambda row: (int(row[0]), login(base, row[1]),
-                                                login(base, row[2])), rows))
+            logins = list(pool.map(lambda row: (int(row[0]), login_cookie(base, row[1]),
+                                                login_cookie(base, row[2])), rows))
         with ThreadPoolExecutor(max_workers=16) as pool:
             pairs = list(pool.map(lambda item: (
                 Participant(base, item[0], *item[1], sent_at, lock),
@@ -204,8 +160,8 @@ def main():
             t.join()
         send_seconds = time.perf_counter() - t0
         expected = k * m  # every participant should receive the other side's m messages
-        stop = time.perf_counter() + args.deadline
-        while time.perf_counter() < stop:
+        deadline = time.perf_counter() + args.deadline
+        while time.perf_counter() < deadline:
             with lock:
                 got = sum(len(p.received) for pair in pairs for p in pair)
             if got >= 2 * expected:
@@ -215,9 +171,7 @@ def main():
             for participant in pair:
                 participant.client.disconnect()
     finally:
-        server.terminate()
-        server.wait(timeout=15)
-        log.close()
+        stop(server)
 
     with sqlite3.connect(db_file) as conn:
         stored = conn.execute("SELECT count(*) FROM message").fetchone()[0]
@@ -234,10 +188,8 @@ def main():
         "messages_per_client": m, "sent": sent, "acks_failed": len(errors),
         "delivered": delivered, "delivered_pct": round(100 * delivered / sent, 2) if sent else 0,
         "duplicates": duplicates, "stored": stored,
-        "p50_ms": round(percentile(latencies, 50) * 1000, 1) if latencies else None,
-        "p95_ms": round(percentile(latencies, 95) * 1000, 1) if latencies else None,
-        "p99_ms": round(percentile(latencies, 99) * 1000, 1) if latencies else None,
-        "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
+        "p50_ms": ms(percentile(latencies, 50)), "p95_ms": ms(percentile(latencies, 95)),
+        "p99_ms": ms(percentile(latencies, 99)), "max_ms": ms(max(latencies, default=None)),
         "send_seconds": round(send_seconds, 2),
         "messages_per_second": round(sent / send_seconds, 1),
         "setup_seconds": round(setup_seconds, 1),

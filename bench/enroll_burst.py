@@ -12,7 +12,6 @@ on its smallest route (`/healthz`) as the baseline. Prints one JSON object last.
 import argparse
 import json
 import os
-import re
 import sqlite3
 import statistics
 import subprocess
@@ -24,33 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-
-def percentile(values, q):
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def start_server(env, port, threads):
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--worker-class", "gthread", "-w", "1", "--threads",
-         str(threads), "--bind", f"127.0.0.1:{port}", "--no-control-socket",
-         "--backlog", "2048", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        stderr=open(env["SV_BENCH_LOG"], "w"))  # noqa: SIM115
-    for _ in range(200):
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                return proc
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    proc.terminate()
-    raise SystemExit("server did not start")
+from benchlib import BIN, ROOT, login, ms, percentile, start_gunicorn, stop
 
 
 def create_people(env, n):
@@ -78,18 +51,8 @@ with app.app_context():
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True)
 
 
-def login(base, i):
-    session = requests.Session()
-    page = session.get(f"{base}/ingresar", timeout=30).text
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    response = session.post(f"{base}/ingresar", data={
-        "identifier": f"bench{i}@ejemplo.cl", "password": "clave-bench-segura",
-        "csrf_token": token}, allow_redirects=False, timeout=30)
-    assert response.status_code == 302, response.status_code
-    # The session is renewed at login, so the form token is read again afterwards.
-    page = session.get(f"{base}/mis-inscripciones", timeout=30).text
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    return session, token
+def login_person(base, i):
+    return login(base, f"bench{i}@ejemplo.cl", "clave-bench-segura", then="/mis-inscripciones")
 
 
 def baseline(base, seconds, workers):
@@ -116,7 +79,6 @@ def main():
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--cupos", type=int, default=100)
     parser.add_argument("--threads", type=int, default=100, help="gunicorn threads")
-    parser.add_argument("--port", type=int, default=5071)
     parser.add_argument("--baseline-seconds", type=float, default=5.0)
     args = parser.parse_args()
 
@@ -125,19 +87,17 @@ def main():
     env = {**os.environ, "FLASK_APP": "wsgi", "SV_DATABASE_URL": f"sqlite:///{db_file}",
            "SV_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
            "SV_ARGON2_TIME_COST": "1", "SV_ARGON2_MEMORY_COST": "1024",
-           "SV_LOGIN_LIMIT_PER_IP": "100000 per minute",
-           "SV_BENCH_LOG": str(tmp / "server.log")}
+           "SV_LOGIN_LIMIT_PER_IP": "100000 per minute"}
     subprocess.run([str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
     subprocess.run([str(BIN / "flask"), "sv", "window", "create", "--offering",
                     "asesoria-legal", "--capacity", str(args.cupos)], cwd=ROOT, env=env,
                    check=True, capture_output=True)
     create_people(env, args.clients)
-    base = f"http://127.0.0.1:{args.port}"
-    server = start_server(env, args.port, args.threads)
+    server, base = start_gunicorn(env, threads=args.threads, log=tmp / "server.log")
     try:
         with ThreadPoolExecutor(max_workers=32) as pool:
-            sessions = list(pool.map(lambda i: login(base, i), range(args.clients)))
+            sessions = list(pool.map(lambda i: login_person(base, i), range(args.clients)))
         hello_rps, hello_lat = baseline(base, args.baseline_seconds, 32)
 
         barrier = threading.Barrier(args.clients)
@@ -164,8 +124,7 @@ def main():
             t.join()
         elapsed = time.perf_counter() - t0
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server)
 
     with sqlite3.connect(db_file) as conn:
         counts = dict(conn.execute("SELECT status, count(*) FROM enrollment GROUP BY status"))
@@ -178,9 +137,8 @@ def main():
         "waitlisted": counts.get("waitlisted", 0),
         "errors": len(errors) + sum(1 for s in statuses if s not in (302, None)),
         "burst_seconds": round(elapsed, 3), "enrol_rps": round(burst_rps, 1),
-        "p50_ms": round(percentile(lat, 50) * 1000, 1),
-        "p95_ms": round(percentile(lat, 95) * 1000, 1),
-        "p99_ms": round(percentile(lat, 99) * 1000, 1),
+        "p50_ms": ms(percentile(lat, 50)), "p95_ms": ms(percentile(lat, 95)),
+        "p99_ms": ms(percentile(lat, 99)),
         "baseline_healthz_rps": round(hello_rps, 1),
         "baseline_p50_ms": round(statistics.median(hello_lat) * 1000, 2),
         "enrol_to_baseline_ratio": round(burst_rps / hello_rps, 3),

@@ -15,9 +15,7 @@ thread-pool load generator. Prints one JSON object on the last line.
 import argparse
 import json
 import os
-import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,13 +24,11 @@ import time
 from pathlib import Path
 
 import requests
+from benchlib import BIN, ROOT, login, ms, percentile, start_gunicorn, stop
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 COURSE, LESSON = "vende-en-linea", "catalogo-y-fotos"
 DEMO_EMAIL, DEMO_PASSWORD = "emprendedora@demo.serviciosvirtuales.cl", "Servicios-Demo-2026"
-GUNICORN = ["--worker-class", "gthread", "-w", "1",
-            "--threads", os.environ.get("BENCH_THREADS", "20"), "--no-control-socket"]
+THREADS = int(os.environ.get("BENCH_THREADS", "20"))
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
   io.write(string.format(
@@ -46,43 +42,8 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(app_spec: str, env: dict, cwd: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([str(BIN / "gunicorn"), *GUNICORN, "--bind", f"127.0.0.1:{port}",
-                             app_spec], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(log, "w"))  # noqa: SIM115 - closed with the process
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            requests.get(base + "/", timeout=5)
-            return proc, base
-        except requests.RequestException:
-            time.sleep(0.05)
-    proc.terminate()
-    raise SystemExit(f"server did not start: {log.read_text()}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
 def login_and_enrol(base: str) -> requests.Session:
-    session = requests.Session()
-    page = session.get(f"{base}/ingresar", timeout=10).text
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    response = session.post(f"{base}/ingresar", data={
-        "identifier": DEMO_EMAIL, "password": DEMO_PASSWORD, "csrf_token": token},
-        allow_redirects=False, timeout=10)
-    assert response.status_code == 302, f"login failed: {response.status_code}"
-    page = session.get(f"{base}/cursos/{COURSE}", timeout=10).text
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    session, token = login(base, DEMO_EMAIL, DEMO_PASSWORD, then=f"/cursos/{COURSE}")
     session.post(f"{base}/inscripciones/{COURSE}", data={"csrf_token": token},
                  allow_redirects=False, timeout=10)
     lesson = session.get(f"{base}/cursos/{COURSE}/{LESSON}", timeout=10)
@@ -132,13 +93,9 @@ def run_python(url: str, cookie: str | None, seconds: int, connections: int) -> 
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - t0
-    ordered = sorted(latencies)
-
-    def pct(q):
-        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] * 1000
-
-    return {"rps": len(ordered) / elapsed, "p50_ms": pct(50), "p95_ms": pct(95),
-            "p99_ms": pct(99), "requests": len(ordered), "errors": errors[0]}
+    return {"rps": len(latencies) / elapsed, "p50_ms": ms(percentile(latencies, 50)),
+            "p95_ms": ms(percentile(latencies, 95)), "p99_ms": ms(percentile(latencies, 99)),
+            "requests": len(latencies), "errors": errors[0]}
 
 
 def main() -> int:
@@ -155,7 +112,7 @@ def main() -> int:
            "SV_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
            "SV_UPLOAD_DIR": str(tmp / "uploads"),
            "SV_LOGIN_LIMIT_PER_IP": "100000 per minute"}
-    for command in (["db", "upgrade", "heads"], ["sv", "content", "load"], ["sv", "demo"],
+    for command in (["db", "upgrade"], ["sv", "content", "load"], ["sv", "demo"],
                     ["sv", "window", "create", "--offering", COURSE, "--capacity", "100"]):
         subprocess.run([str(BIN / "flask"), *command], cwd=ROOT, env=env, check=True,
                        capture_output=True)
@@ -165,7 +122,7 @@ def main() -> int:
             return run_wrk(url, cookie, args.seconds, args.connections, tmp)
         return run_python(url, cookie, args.seconds, args.connections)
 
-    server, base = start("wsgi:app", env, ROOT, tmp / "app.log")
+    server, base = start_gunicorn(env, threads=THREADS, log=tmp / "app.log")
     try:
         session = login_and_enrol(base)
         cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
@@ -176,7 +133,8 @@ def main() -> int:
         floor = measure(f"{base}/privacidad", cookie)
     finally:
         stop(server)
-    hello_server, hello_base = start("hello_app:app", env, ROOT / "bench", tmp / "hello.log")
+    hello_server, hello_base = start_gunicorn(env, threads=THREADS, log=tmp / "hello.log",
+                                              app="hello_app:app", cwd=ROOT / "bench")
     try:
         hello = measure(hello_base + "/", None)
     finally:
@@ -185,7 +143,8 @@ def main() -> int:
     ratio = lesson["rps"] / hello["rps"] if hello["rps"] else 0.0
     result = {
         "benchmark": "lesson_page", "tool": tool, "seconds": args.seconds,
-        "connections": args.connections, "server": " ".join(["gunicorn", *GUNICORN]),
+        "connections": args.connections,
+        "server": f"gunicorn --worker-class gthread -w 1 --threads {THREADS}",
         "lesson_url": f"/cursos/{COURSE}/{LESSON}",
         "lesson_rps": round(lesson["rps"], 1), "lesson_p50_ms": round(lesson["p50_ms"], 2),
         "lesson_p95_ms": round(lesson["p95_ms"], 2),
