@@ -5,6 +5,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -75,3 +76,33 @@ def login(base: str, identifier: str, password: str, *,
         allow_redirects=False, timeout=30)
     assert response.status_code == 302, (identifier, response.status_code)
     return session, csrf_token(session.get(f"{base}{then}", timeout=30).text)
+
+
+def steady_load(url: str, seconds: float, connections: int, cookie: str | None = None) -> dict:
+    """`connections` threads GET `url` back to back for `seconds` (a wrk stand-in)."""
+    latencies, errors, lock = [], [0], threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def worker():
+        session = requests.Session()
+        headers = {"Cookie": cookie} if cookie else {}
+        mine, bad = [], 0
+        while time.perf_counter() < stop_at:
+            t0 = time.perf_counter()
+            response = session.get(url, headers=headers, allow_redirects=False, timeout=10)
+            mine.append(time.perf_counter() - t0)
+            bad += response.status_code != 200
+        with lock:
+            latencies.extend(mine)
+            errors[0] += bad
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    return {"rps": len(latencies) / elapsed, "p50_ms": ms(percentile(latencies, 50)),
+            "p95_ms": ms(percentile(latencies, 95)), "p99_ms": ms(percentile(latencies, 99)),
+            "requests": len(latencies), "errors": errors[0]}

@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from benchlib import BIN, ROOT, login, ms, percentile, start_gunicorn, stop
+from benchlib import BIN, ROOT, login, ms, percentile, start_gunicorn, steady_load, stop
 
 
 def create_people(env, n):
@@ -55,25 +54,6 @@ def login_person(base, i):
     return login(base, f"bench{i}@ejemplo.cl", "clave-bench-segura", then="/mis-inscripciones")
 
 
-def baseline(base, seconds, workers):
-    latencies, stop = [], time.perf_counter() + seconds
-
-    def worker():
-        session = requests.Session()
-        while time.perf_counter() < stop:
-            t0 = time.perf_counter()
-            session.get(f"{base}/healthz", timeout=30)
-            latencies.append(time.perf_counter() - t0)
-
-    threads = [threading.Thread(target=worker) for _ in range(workers)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return len(latencies) / (time.perf_counter() - t0), latencies
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=500)
@@ -98,7 +78,7 @@ def main():
     try:
         with ThreadPoolExecutor(max_workers=32) as pool:
             sessions = list(pool.map(lambda i: login_person(base, i), range(args.clients)))
-        hello_rps, hello_lat = baseline(base, args.baseline_seconds, 32)
+        hello = steady_load(f"{base}/healthz", args.baseline_seconds, 32)
 
         barrier = threading.Barrier(args.clients)
         latencies, statuses, errors = [None] * args.clients, [None] * args.clients, []
@@ -139,9 +119,9 @@ def main():
         "burst_seconds": round(elapsed, 3), "enrol_rps": round(burst_rps, 1),
         "p50_ms": ms(percentile(lat, 50)), "p95_ms": ms(percentile(lat, 95)),
         "p99_ms": ms(percentile(lat, 99)),
-        "baseline_healthz_rps": round(hello_rps, 1),
-        "baseline_p50_ms": round(statistics.median(hello_lat) * 1000, 2),
-        "enrol_to_baseline_ratio": round(burst_rps / hello_rps, 3),
+        "baseline_healthz_rps": round(hello["rps"], 1),
+        "baseline_p50_ms": hello["p50_ms"],
+        "enrol_to_baseline_ratio": round(burst_rps / hello["rps"], 3),
         "correct": counts.get("active", 0) == min(args.cupos, args.clients) == used,
     }
     print(json.dumps(result))

@@ -19,12 +19,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import requests
-from benchlib import BIN, ROOT, login, ms, percentile, start_gunicorn, stop
+from benchlib import BIN, ROOT, login, start_gunicorn, steady_load, stop
 
 COURSE, LESSON = "vende-en-linea", "catalogo-y-fotos"
 DEMO_EMAIL, DEMO_PASSWORD = "emprendedora@demo.serviciosvirtuales.cl", "Servicios-Demo-2026"
@@ -69,35 +67,6 @@ def run_wrk(url: str, cookie: str | None, seconds: int, connections: int, tmp: P
             "errors": raw["errors_status"] + raw["errors_other"]}
 
 
-def run_python(url: str, cookie: str | None, seconds: int, connections: int) -> dict:
-    latencies, errors, lock = [], [0], threading.Lock()
-    stop_at = time.perf_counter() + seconds
-
-    def worker():
-        session = requests.Session()
-        headers = {"Cookie": cookie} if cookie else {}
-        mine, bad = [], 0
-        while time.perf_counter() < stop_at:
-            t0 = time.perf_counter()
-            response = session.get(url, headers=headers, allow_redirects=False, timeout=10)
-            mine.append(time.perf_counter() - t0)
-            bad += response.status_code != 200
-        with lock:
-            latencies.extend(mine)
-            errors[0] += bad
-
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    return {"rps": len(latencies) / elapsed, "p50_ms": ms(percentile(latencies, 50)),
-            "p95_ms": ms(percentile(latencies, 95)), "p99_ms": ms(percentile(latencies, 99)),
-            "requests": len(latencies), "errors": errors[0]}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
@@ -120,7 +89,7 @@ def main() -> int:
     def measure(url, cookie):
         if tool == "wrk":
             return run_wrk(url, cookie, args.seconds, args.connections, tmp)
-        return run_python(url, cookie, args.seconds, args.connections)
+        return steady_load(url, args.seconds, args.connections, cookie)
 
     server, base = start_gunicorn(env, threads=THREADS, log=tmp / "app.log")
     try:
