@@ -57,7 +57,7 @@ def _safe_next(target: str | None) -> str | None:
 def home_for(user) -> str:
     if user.role == "admin":
         return url_for("accounts.admin_staff")
-    if user.role == "advisor" and "advisory.advisor_queue" in current_app.view_functions:
+    if user.role == "advisor":
         return url_for("advisory.advisor_queue")
     return url_for("core.home")
 

@@ -43,8 +43,7 @@ def handle_http(error: HTTPException):
         )
     if code == 429:
         log.warning("rate limited path=%s ip=%s", request.path, request.remote_addr)
-    description = getattr(error, "sv_message", None)
-    return _render(code, description)
+    return _render(code)
 
 
 def handle_csrf(error: CSRFError):

@@ -3,7 +3,7 @@
 import logging
 from functools import wraps
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, request
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
@@ -68,9 +68,7 @@ def _security_headers(response):
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if current_app.config.get("HSTS"):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if getattr(g, "sv_user_seen", False) or (
-        request.endpoint != "static" and current_user and current_user.is_authenticated
-    ):
+    if request.endpoint != "static" and current_user.is_authenticated:
         headers["Cache-Control"] = "no-store"
         headers.setdefault("Pragma", "no-cache")
     return response

@@ -122,10 +122,6 @@ def get_offering(slug: str) -> Offering:
     return offering
 
 
-def advisory_offering(area: str) -> Offering:
-    return get_offering(ADVISORY_OFFERINGS[area][0])
-
-
 def list_offerings() -> list[Offering]:
     return list(db.session.scalars(select(Offering).order_by(Offering.kind, Offering.title)))
 

@@ -1,6 +1,6 @@
 """Enrolling, "Mis inscripciones" and the admin pages for offerings and windows."""
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from sv_platform.accounts.forms import ConfirmForm
@@ -13,11 +13,9 @@ from sv_platform.enrollment.forms import WindowForm
 
 
 def offering_url(offering) -> str:
-    if offering.kind == "course" and "courses.course" in current_app.view_functions:
+    if offering.kind == "course":
         return url_for("courses.course", slug=offering.reference)
-    if offering.kind == "advisory" and "advisory.new_consultation" in current_app.view_functions:
-        return url_for("advisory.new_consultation", area=offering.reference)
-    return url_for("enrollment.my_enrollments")
+    return url_for("advisory.new_consultation", area=offering.reference)
 
 
 @bp.post("/inscripciones/<slug>")

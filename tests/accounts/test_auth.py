@@ -12,11 +12,16 @@ from tests.conftest import PASSWORD, csrf_from
 
 
 def test_login_by_rut_any_spelling(client, auth, make_user):
-    user = make_user(rut="12345678-5")
-    response = auth.login("12.345.678-5")
-    assert response.status_code == 302
-    assert client.get("/perfil").status_code == 200
-    assert user.last_login_at is None or True
+    user = make_user(rut="12345678-5", name="Marta Rojas Soto")
+    for spelling in ("12.345.678-5", "123456785"):
+        response = auth.login(spelling)
+        assert response.status_code == 302
+        assert "Hola, Marta." in client.get(response.headers["Location"]).get_data(as_text=True)
+        page = client.get("/perfil").get_data(as_text=True)
+        assert "RUT: 12345678-5" in page
+        auth.logout()
+    db.session.refresh(user)
+    assert user.last_login_at is not None
 
 
 def test_login_by_email_any_case(client, auth, make_user):
@@ -108,10 +113,18 @@ def test_password_change_requires_current_password(client, auth, user):
     assert "La contraseña actual no es correcta." in response.get_data(as_text=True)
 
 
-def test_remember_me_sets_a_persistent_cookie(client, auth, user):
-    response = auth.login(user, remember="y")
-    assert "remember_token" in response.headers.get("Set-Cookie", "") or \
-        client.get_cookie("remember_token") is not None
+def test_remember_me_keeps_the_person_logged_in_after_the_browser_closes(client, auth, user):
+    auth.login(user, remember="y")
+    assert client.get_cookie("remember_token") is not None
+    client.delete_cookie("session")  # what closing the browser does to a session cookie
+    assert client.get("/perfil").status_code == 200
+
+
+def test_without_remember_me_closing_the_browser_logs_out(client, auth, user):
+    auth.login(user)
+    assert client.get_cookie("remember_token") is None
+    client.delete_cookie("session")
+    assert client.get("/perfil").status_code == 302
 
 
 def test_session_is_renewed_at_login(client, auth, user):
