@@ -145,29 +145,38 @@ def logout():
     return render_template("accounts/logout.html", form=form)
 
 
-def _profile_forms():
+# Company form field → Company attribute / service field name.
+COMPANY_FIELDS = {"company_rut": "rut", "legal_name": "legal_name", "sector": "sector",
+                  "company_region": "region_code", "company_comuna": "comuna_code",
+                  "started_on": "started_on", "size": "size"}
+
+
+def _profile_forms() -> dict:
+    """The three forms of the profile page, filled from the person and their company."""
     user = current_user._get_current_object()
-    profile = ProfileForm(prefix="p", obj=user)
     company = user.company
-    company_form = CompanyForm(prefix="c", data={
-        "company_rut": company.rut if company else "",
-        "legal_name": company.legal_name if company else "",
-        "sector": company.sector if company else "",
-        "company_region": company.region_code if company else "",
-        "company_comuna": company.comuna_code if company else "",
-        "started_on": company.started_on if company else None,
-        "size": company.size if company else "",
-    })
-    return user, profile, company_form, PasswordChangeForm(prefix="w")
+    return {
+        "form": ProfileForm(prefix="p", obj=user),
+        "company_form": CompanyForm(prefix="c", data={
+            field: getattr(company, attr, None) or (None if field == "started_on" else "")
+            for field, attr in COMPANY_FIELDS.items()}),
+        "password_form": PasswordChangeForm(prefix="w"),
+    }
+
+
+def _profile_page(forms: dict, status: int = 200):
+    return render_template("accounts/profile.html", **forms), status
 
 
 @bp.route("/perfil", methods=["GET", "POST"])
 def profile():
-    user, form, company_form, password_form = _profile_forms()
+    forms = _profile_forms()
+    form = forms["form"]
     if request.method == "POST" and form.validate_on_submit():
         try:
             services.update_profile(
-                user, name=form.name.data, email=form.email.data, phone=form.phone.data,
+                current_user._get_current_object(), name=form.name.data,
+                email=form.email.data, phone=form.phone.data,
                 region_code=form.region_code.data, comuna_code=form.comuna_code.data,
                 sex=form.sex.data, birth_date=form.birth_date.data,
                 education_level=form.education_level.data,
@@ -179,44 +188,37 @@ def profile():
             return redirect(url_for("accounts.profile"))
     elif request.method == "POST":
         flash("Revisa los campos marcados.", "danger")
-    return render_template("accounts/profile.html", form=form, company_form=company_form,
-                           password_form=password_form)
+    return _profile_page(forms, 422 if form.errors else 200)
 
 
 @bp.post("/perfil/empresa")
 def company():
-    user, form, company_form, password_form = _profile_forms()
-    if company_form.validate_on_submit():
+    forms = _profile_forms()
+    form = forms["company_form"]
+    if form.validate_on_submit():
         try:
-            services.update_company(
-                user, rut=company_form.company_rut.data,
-                legal_name=company_form.legal_name.data, sector=company_form.sector.data,
-                region_code=company_form.company_region.data,
-                comuna_code=company_form.company_comuna.data,
-                started_on=company_form.started_on.data, size=company_form.size.data,
-            )
+            services.update_company(current_user._get_current_object(), **{
+                attr: getattr(form, field).data for field, attr in COMPANY_FIELDS.items()})
         except DomainError as error:
-            attach_error(company_form, error, {"rut": "company_rut",
-                                               "region_code": "company_region",
-                                               "comuna_code": "company_comuna"})
+            attach_error(form, error, {attr: field for field, attr in COMPANY_FIELDS.items()})
         else:
             flash("Los datos de tu empresa fueron guardados.", "success")
             return redirect(url_for("accounts.profile"))
     else:
         flash("Revisa los datos de la empresa.", "danger")
-    return render_template("accounts/profile.html", form=form, company_form=company_form,
-                           password_form=password_form), 422
+    return _profile_page(forms, 422)
 
 
 @bp.post("/perfil/contrasena")
 def change_password():
-    user, form, company_form, password_form = _profile_forms()
-    if password_form.validate_on_submit():
+    forms = _profile_forms()
+    form = forms["password_form"]
+    user = current_user._get_current_object()
+    if form.validate_on_submit():
         try:
-            services.change_password(user, password_form.current_password.data,
-                                     password_form.new_password.data)
+            services.change_password(user, form.current_password.data, form.new_password.data)
         except DomainError as error:
-            attach_error(password_form, error)
+            attach_error(form, error)
         else:
             session.clear()
             login_user(user)  # this session continues; every other one ends
@@ -225,8 +227,7 @@ def change_password():
             return redirect(url_for("accounts.profile"))
     else:
         flash("Revisa los campos de contraseña.", "danger")
-    return render_template("accounts/profile.html", form=form, company_form=company_form,
-                           password_form=password_form), 422
+    return _profile_page(forms, 422)
 
 
 @bp.get("/mis-datos")
