@@ -245,36 +245,32 @@ def describe_window(window: EnrollmentWindow) -> str:
             f"en_espera={counts['waitlisted']} egresados={counts['graduated']}")
 
 
+def _fitting_windows(offering_id: int, region_code: str | None):
+    """Windows of the offering that can serve the person: national ones and, when their
+    región is known, that región's."""
+    regions = [EnrollmentWindow.region_code.is_(None)]
+    if region_code:
+        regions.append(EnrollmentWindow.region_code == region_code)
+    return select(EnrollmentWindow).where(EnrollmentWindow.offering_id == offering_id,
+                                          or_(*regions))
+
+
 def _candidate_windows(offering_id: int, region_code: str | None,
                        now: datetime) -> list[EnrollmentWindow]:
     """Open windows that fit the person: their región's first, then national ones."""
-    query = select(EnrollmentWindow).where(
-        EnrollmentWindow.offering_id == offering_id,
-        EnrollmentWindow.opens_at <= now, EnrollmentWindow.closes_at > now,
-    )
-    if region_code:
-        query = query.where(or_(EnrollmentWindow.region_code.is_(None),
-                                EnrollmentWindow.region_code == region_code))
-    else:
-        query = query.where(EnrollmentWindow.region_code.is_(None))
+    query = _fitting_windows(offering_id, region_code).where(
+        EnrollmentWindow.opens_at <= now, EnrollmentWindow.closes_at > now)
     windows = list(db.session.scalars(query.order_by(EnrollmentWindow.id)))
     return sorted(windows, key=lambda w: (w.region_code is None, w.closes_at, w.id))
 
 
 def _next_window(offering_id: int, region_code: str | None,
                  now: datetime) -> EnrollmentWindow | None:
-    query = select(EnrollmentWindow).where(EnrollmentWindow.offering_id == offering_id,
-                                           EnrollmentWindow.opens_at > now)
-    if region_code:
-        query = query.where(or_(EnrollmentWindow.region_code.is_(None),
-                                EnrollmentWindow.region_code == region_code))
-    else:
-        query = query.where(EnrollmentWindow.region_code.is_(None))
+    query = _fitting_windows(offering_id, region_code).where(EnrollmentWindow.opens_at > now)
     return db.session.scalars(query.order_by(EnrollmentWindow.opens_at)).first()
 
 
-def _closed_message(offering_id: int, region_code: str | None, now: datetime) -> str:
-    upcoming = _next_window(offering_id, region_code, now)
+def _closed_message(upcoming: EnrollmentWindow | None) -> str:
     if upcoming is None:
         return "Ventana cerrada: no hay una nueva apertura planificada por ahora."
     opens = format_date(upcoming.opens_at, "d 'de' MMMM")
@@ -338,7 +334,7 @@ def enroll(user, offering: Offering, *, now: datetime | None = None) -> Enrollme
                                   "«Mis cursos».")
         windows = _candidate_windows(offering_id, region_code, now)
         if not windows:
-            raise WindowClosed(_closed_message(offering_id, region_code, now))
+            raise WindowClosed(_closed_message(_next_window(offering_id, region_code, now)))
         chosen, status = windows[0], "waitlisted"
         for window in windows:
             if _take_seat(window.id):
@@ -480,11 +476,8 @@ def offering_state(user, offering: Offering, *, now: datetime | None = None) -> 
         return OfferingState("full", "Cupos agotados: puedes unirte a la lista de espera"
                              f" ({waiting} en espera)", window=windows[0])
     upcoming = _next_window(offering.id, region_code, now)
-    if upcoming is not None:
-        return OfferingState("closed", _closed_message(offering.id, region_code, now),
-                             window=upcoming)
-    return OfferingState("none", "Ventana cerrada: no hay una nueva apertura planificada "
-                         "por ahora.")
+    return OfferingState("closed" if upcoming else "none", _closed_message(upcoming),
+                         window=upcoming)
 
 
 def _candidate_windows_any_region(offering_id: int, now: datetime) -> list[EnrollmentWindow]:

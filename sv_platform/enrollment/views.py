@@ -116,7 +116,7 @@ def admin_window(window_id: int):
         window = services.get_window(window_id)
     except DomainError as error:
         abort(error.status)
-    form = WindowForm(obj=window, data=None if request.method == "POST" else {
+    form = WindowForm(data=None if request.method == "POST" else {
         "name": window.name, "capacity": window.capacity,
         "region_code": window.region_code or "",
         "opens_on": window.opens_at.astimezone(CHILE).date(),

@@ -74,6 +74,14 @@ def test_admin_creates_and_edits_window_with_live_counts(client, auth, admin_use
     assert "Legal 2026 Ñuble" in page and "Ñuble" in page
     edit = client.get(f"/admin/ventanas/{window.id}").get_data(as_text=True)
     assert 'value="Legal 2026 Ñuble"' in edit
+    assert "Usados: <strong>0</strong>" in edit
+    person = make_user(region_code="16", comuna_code="16101", name="Persona De Ñuble")
+    services.enroll(person, services.get_offering("asesoria-legal"),
+                    now=window.opens_at)
+    live = client.get(f"/admin/ventanas/{window.id}").get_data(as_text=True)
+    assert "Usados: <strong>1</strong>" in live
+    assert "Disponibles: <strong>1</strong>" in live
+    assert "Persona De Ñuble" in live
 
 
 def test_admin_capacity_below_used_refused_with_message(client, auth, admin_user, make_user,
