@@ -1,19 +1,22 @@
-"""FAQ forms: the admin editor and the "¿Te sirvió?" vote. Rules live in services."""
+"""FAQ forms: the admin editor (the "¿Te sirvió?" vote uses ConfirmForm). Rules live in
+services."""
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from sv_platform.faq.models import AREAS
+from sv_platform.faq.services import ANSWER_MAX, QUESTION_MAX
 
 REQUIRED = "Este campo es obligatorio."
 
 
 class EntryForm(FlaskForm):
-    question = StringField("Pregunta", validators=[DataRequired(REQUIRED), Length(max=300)],
+    question = StringField("Pregunta", validators=[DataRequired(REQUIRED),
+                                                   Length(max=QUESTION_MAX)],
                            description="Como la escribiría una persona emprendedora.")
     answer = TextAreaField("Respuesta", validators=[DataRequired(REQUIRED),
-                                                    Length(max=20_000)],
+                                                    Length(max=ANSWER_MAX)],
                            render_kw={"rows": 14},
                            description="En Markdown: **negrita**, listas con «-», enlaces "
                                        "[texto](https://…). Usa «Vista previa» para revisarla.")
@@ -28,7 +31,3 @@ class EntryForm(FlaskForm):
 
     def tag_list(self) -> list[str]:
         return [t.strip() for t in (self.tags.data or "").split(",") if t.strip()]
-
-
-class VoteForm(FlaskForm):
-    """Two buttons: name="helpful" value "si" or "no"."""

@@ -297,7 +297,7 @@ _TAG = re.compile(r"(<[^>]*>)")
 
 def highlight_html(safe_html: str, query: str | None) -> Markup:
     """Mark the query's words inside already sanitized HTML (text nodes only)."""
-    groups = [alternatives(t) for t in query_terms(query)]
+    groups = search_groups(query)
     if not groups:
         return Markup(safe_html)  # noqa: S704 - the caller passes render_markdown() output
     parts = []
@@ -344,7 +344,7 @@ def most_viewed(limit: int = 5, area: str | None = None) -> list[FaqEntry]:
 
 def related(entry: FaqEntry, limit: int = 3) -> list[FaqEntry]:
     """Other published entries of the same area sharing the most words with this question."""
-    groups = [alternatives(t) for t in query_terms(entry.question)]
+    groups = search_groups(entry.question)
     ids = [i for i in backend.ranked_ids(groups, mode="any", area=entry.area, limit=30)
            if i != entry.id]
     if not ids:
@@ -438,6 +438,10 @@ def slugify(text: str) -> str:
     return slug or "pregunta"
 
 
+def _valid_slug(slug) -> bool:
+    return isinstance(slug, str) and len(slug) <= 120 and bool(SLUG_RE.match(slug))
+
+
 def _unique_slug(base: str, *, exclude_id: int | None = None) -> str:
     slug, n = base, 1
     while True:
@@ -520,7 +524,7 @@ def create_entry(*, question: str, answer: str, area: str, tags=(), published: b
     question, answer, area, tags = _clean(question, answer, area, tags)
     if slug:
         slug = slug.strip().lower()
-        if not SLUG_RE.match(slug) or len(slug) > 120:
+        if not _valid_slug(slug):
             raise InvalidEntry("El identificador solo puede tener minúsculas, números y "
                                "guiones.", field="slug")
         if db.session.scalar(select(FaqEntry.id).where(FaqEntry.slug == slug)):
@@ -634,7 +638,7 @@ def _read_content(folder: Path) -> list[dict]:
             if missing:
                 raise InvalidContent(f"{label}: falta {', '.join(missing)}.")
             slug = item["slug"]
-            if not isinstance(slug, str) or not SLUG_RE.match(slug) or len(slug) > 120:
+            if not _valid_slug(slug):
                 raise InvalidContent(f"{label}: el slug {slug!r} solo puede tener minúsculas, "
                                      "números y guiones.")
             label = f"{name}, entrada {index} ({slug})"

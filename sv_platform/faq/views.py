@@ -20,7 +20,7 @@ from sv_platform.core.security import public, role_required
 from sv_platform.core.text import render_markdown
 from sv_platform.extensions import limiter
 from sv_platform.faq import bp, services
-from sv_platform.faq.forms import EntryForm, VoteForm
+from sv_platform.faq.forms import EntryForm
 from sv_platform.faq.models import AREAS
 
 VOTER_KEY = "faq_voter"
@@ -67,7 +67,7 @@ def entry(entry_id: int, slug: str):
     return render_template(
         "faq/entry.html", entry=item, query=query, answer_html=answer_html,
         question_html=services.highlight(item.question, services.search_groups(query)),
-        vote_form=VoteForm(), current_vote=services.current_vote(item.id, **_voter()),
+        vote_form=ConfirmForm(), current_vote=services.current_vote(item.id, **_voter()),
         related=services.related(item),
     )
 
@@ -75,8 +75,7 @@ def entry(entry_id: int, slug: str):
 @bp.post("/preguntas-frecuentes/<int:entry_id>/voto")
 @public
 def vote(entry_id: int):
-    form = VoteForm()
-    if not form.validate_on_submit():
+    if not ConfirmForm().validate_on_submit():
         abort(400)
     choice = request.form.get("helpful")
     if choice not in ("si", "no"):

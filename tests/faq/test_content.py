@@ -164,5 +164,20 @@ def test_votes_are_exported_and_anonymized(app, make_entry, make_user):
 
 
 def test_vote_needs_a_voter(app, make_entry):
+    entry = make_entry()
     with pytest.raises(InvalidInput):
-        services.vote(make_entry().id, True)
+        services.vote(entry.id, True)
+    db.session.refresh(entry)
+    assert (entry.helpful_count, entry.not_helpful_count) == (0, 0)
+    assert db.session.scalar(select(func.count()).select_from(FaqVote)) == 0
+
+
+@pytest.mark.parametrize("slug", ["Con Espacios", "guion-al-final-", "x" * 121, "ya-existe"])
+def test_a_given_slug_must_be_valid_and_free(app, slug):
+    services.create_entry(question="¿Una pregunta válida?", answer="Sí.", area="legal",
+                          slug="ya-existe")
+    with pytest.raises(InvalidInput) as caught:
+        services.create_entry(question="¿Otra pregunta válida?", answer="Sí.", area="legal",
+                              slug=slug)
+    assert caught.value.field == "slug"
+    assert entry_count() == 1

@@ -52,14 +52,21 @@ def test_search_page_area_filter(client, entry):
     assert entry.question not in html
 
 
-@pytest.mark.parametrize("hostile", ['"', "*", "NEAR(", "') OR 1=1 --", "a" * 5000,
-                                     "🙂💼", '"><script>alert(1)</script>', "-(", ""])
-def test_hostile_queries_get_a_normal_page(client, entry, hostile):
+NO_WORDS = "Escribe al menos una palabra con letras o números"
+NO_HITS = "No encontramos preguntas para"
+
+
+@pytest.mark.parametrize(("hostile", "message"), [
+    ('"', NO_WORDS), ("*", NO_WORDS), ("🙂💼", NO_WORDS), ("-(", NO_WORDS),
+    ("NEAR(", NO_HITS), ("') OR 1=1 --", NO_HITS), ("a" * 5000, NO_HITS),
+    ('"><script>alert(1)</script>', NO_HITS), ("", "Todas las preguntas"),
+])
+def test_hostile_queries_get_a_normal_page(client, entry, hostile, message):
     response = client.get("/preguntas-frecuentes", query_string={"q": hostile})
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "<script>alert(1)" not in html
-    assert "Preguntas frecuentes" in html
+    assert message in html
 
 
 def test_entry_page_counts_views(client, entry):
@@ -91,7 +98,9 @@ def test_unpublished_entry_is_not_found(client, make_entry):
 
 
 def test_unknown_entry_is_not_found(client):
-    assert client.get("/preguntas-frecuentes/999-nada").status_code == 404
+    response = client.get("/preguntas-frecuentes/999-nada")
+    assert response.status_code == 404
+    assert "Página no encontrada" in response.get_data(as_text=True)
 
 
 def test_xss_in_an_answer_comes_out_inert(client, make_entry):
@@ -205,6 +214,8 @@ def test_vote_on_unpublished_entry_is_not_found(client, make_entry):
     draft = make_entry(published=False)
     response = client.post(f"/preguntas-frecuentes/{draft.id}/voto", data={"helpful": "si"})
     assert response.status_code == 404
+    assert _counts(draft) == (0, 0)
+    assert db.session.scalar(select(FaqVote)) is None
 
 
 def test_suggestions_api_returns_json(client, entry):
@@ -260,7 +271,9 @@ def test_admin_creates_previews_edits_and_publishes(client, auth, admin_user):
     assert (created.published, created.tags) == (False, ["sello", "reciclaje"])
     assert services.search("sello").hits == []  # still a draft
 
-    client.post(f"/admin/preguntas-frecuentes/{created.id}/publicacion", data={"published": "1"})
+    published = client.post(f"/admin/preguntas-frecuentes/{created.id}/publicacion",
+                            data={"published": "1"}, follow_redirects=True)
+    assert "Pregunta publicada." in published.get_data(as_text=True)
     assert [h.entry.id for h in services.search("sello")] == [created.id]
 
     client.post(f"/admin/preguntas-frecuentes/{created.id}",
@@ -277,8 +290,10 @@ def test_admin_creates_previews_edits_and_publishes(client, auth, admin_user):
 
 def test_admin_deletes_an_entry(client, auth, admin_user, entry):
     auth.login(admin_user)
-    response = client.post(f"/admin/preguntas-frecuentes/{entry.id}/eliminar")
-    assert response.status_code == 302
+    response = client.post(f"/admin/preguntas-frecuentes/{entry.id}/eliminar",
+                           follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert "Pregunta eliminada." in html and entry.question not in html
     assert db.session.get(FaqEntry, entry.id) is None
     assert services.search("factura").hits == []
     latest = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
