@@ -8,6 +8,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from sv_platform.core.formatting import date_cl
+from sv_platform.courses.services import format_rut
 
 FONTS = Path(__file__).resolve().parents[1] / "static" / "fonts"
 BLUE = (11, 79, 138)
@@ -23,13 +24,6 @@ def qr_png(url: str) -> bytes:
     buffer = io.BytesIO()
     qr.make_image(fill_color="black", back_color="white").save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def format_rut(rut: str | None) -> str:
-    if not rut or "-" not in rut:
-        return "no informado"
-    body, dv = rut.split("-", 1)
-    return (f"{int(body):,}".replace(",", ".") if body.isdigit() else body) + f"-{dv}"
 
 
 def build_pdf(certificate, verify_url: str) -> bytes:

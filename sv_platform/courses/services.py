@@ -216,17 +216,25 @@ def _lessons_and_progress(course_id: int, user_id: int | None):
     return lessons, completed
 
 
-def course_enrollment(user, course: Course):
-    """The user's enrolment in the course (any status), or None."""
+def _user_id(user) -> int | None:
+    """The id of a logged-in person; None for nobody or an anonymous visitor."""
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    return enrollment.latest_enrollment(user.id, course.offering_id)
+    return user.id
+
+
+def _seat(user, course: Course):
+    """The enrolment that gives a seat in the course (active or graduated), or None."""
+    user_id = _user_id(user)
+    if user_id is None:
+        return None
+    current = enrollment.latest_enrollment(user_id, course.offering_id)
+    return current if current is not None and current.status in SEAT_STATUSES else None
 
 
 def has_seat(user, course: Course) -> bool:
     """Enrolled (active) or already graduated: may open every lesson."""
-    current = course_enrollment(user, course)
-    return current is not None and current.status in SEAT_STATUSES
+    return _seat(user, course) is not None
 
 
 def completed_lesson_ids(user_id: int | None, course_id: int) -> set[int]:
@@ -307,18 +315,18 @@ def catalog(user, *, area: str | None = None, query: str | None = None,
                                                      Lesson.retired_at.is_(None))
         .group_by(Lesson.course_id)).all())
     done = {}
-    authenticated = user is not None and getattr(user, "is_authenticated", False)
-    if authenticated:
+    user_id = _user_id(user)
+    if user_id:
         done = dict(db.session.execute(
             select(LessonProgress.course_id, func.count()).join(Lesson)
-            .where(LessonProgress.user_id == user.id, LessonProgress.course_id.in_(ids),
+            .where(LessonProgress.user_id == user_id, LessonProgress.course_id.in_(ids),
                    Lesson.retired_at.is_(None))
             .group_by(LessonProgress.course_id)).all())
     cards = []
     for course in courses:
         state = enrollment.offering_state(user, course.offering, now=now)
         progress = None
-        if authenticated and (course.id in done or state.code in ("enrolled", "graduated")):
+        if user_id and (course.id in done or state.code in ("enrolled", "graduated")):
             progress = Progress(done.get(course.id, 0), totals.get(course.id, 0))
         cards.append(CourseCard(course, state, progress))
     return cards
@@ -343,8 +351,7 @@ def course_page(user, slug: str, *, now: datetime | None = None) -> CoursePage:
     """The course with its modules, the person's progress, where to continue, the cupos
     state, the quiz status and the certificate. Raises NotFound."""
     course = get_course(slug)
-    user_id = user.id if user is not None and getattr(user, "is_authenticated", False) \
-        else None
+    user_id = _user_id(user)
     lessons, completed = _lessons_and_progress(course.id, user_id)
     by_module: dict[int, list[LessonItem]] = {}
     for lesson in lessons:
@@ -383,16 +390,16 @@ def lesson_page(user, slug: str, lesson_slug: str, *,
     a seat (enrolment active or graduated). Raises NotFound, LoginRequired (anonymous),
     NotEnrolled (logged in without a seat)."""
     course = get_course(slug)
-    authenticated = user is not None and getattr(user, "is_authenticated", False)
-    lessons, completed = _lessons_and_progress(course.id, user.id if authenticated else None)
+    user_id = _user_id(user)
+    lessons, completed = _lessons_and_progress(course.id, user_id)
     index = next((i for i, x in enumerate(lessons) if x.slug == lesson_slug), None)
     if index is None:
         raise NotFound("Esa lección no existe o ya no forma parte del curso.")
     lesson = lessons[index]
-    seat = has_seat(user, course) if authenticated else False
+    seat = has_seat(user, course)
     is_preview = index == 0
     if not is_preview and not seat:
-        if not authenticated:
+        if not user_id:
             raise LoginRequired()
         raise NotEnrolled()
     return LessonPage(
@@ -414,8 +421,8 @@ def enrol_prompt(user, slug: str, *, now: datetime | None = None):
 # --- progress and egreso ----------------------------------------------------------------
 
 def _require_seat(user, course: Course):
-    current = course_enrollment(user, course)
-    if current is None or current.status not in SEAT_STATUSES:
+    current = _seat(user, course)
+    if current is None:
         raise NotEnrolled("Debes estar inscrito/a en este curso para registrar tu avance.")
     return current
 
@@ -464,8 +471,8 @@ def check_completion(user, course: Course, *, now: datetime | None = None):
     double submit) and its certificate is issued (once per enrolment: unique constraint).
     Returns the Certificate, or None while the course is not complete."""
     now = now or utcnow()
-    current = course_enrollment(user, course)
-    if current is None or current.status not in SEAT_STATUSES:
+    current = _seat(user, course)
+    if current is None:
         return None
     if current.status == "active":
         if not is_complete(user.id, course):
@@ -525,6 +532,15 @@ def quiz_passed(user_id: int, course_id: int) -> bool:
         QuizAttempt.passed.is_(True)).limit(1)) is not None
 
 
+def _quiz_course(user, slug: str) -> Course:
+    """A course with a quiz in which the person has a seat. Raises NotFound, NotEnrolled."""
+    course = get_course(slug)
+    if not course.has_quiz:
+        raise NotFound("Este curso no tiene evaluación.")
+    _require_seat(user, course)
+    return course
+
+
 @dataclass
 class QuizPage:
     course: Course
@@ -534,21 +550,25 @@ class QuizPage:
     progress: Progress
     certificate: Certificate | None = None
     wrong: list[int] = field(default_factory=list)
+    retry_choices: list[int] = field(default_factory=list)
 
 
 def quiz_page(user, slug: str) -> QuizPage:
-    """The quiz for a person with a seat. Raises NotFound, NotEnrolled."""
-    course = get_course(slug)
-    if not course.has_quiz:
-        raise NotFound("Este curso no tiene evaluación.")
-    _require_seat(user, course)
+    """The quiz for a person with a seat. Until it is passed, `retry_choices` holds the
+    last attempt's choices (one per current question), to show them selected again.
+    Raises NotFound, NotEnrolled."""
+    course = _quiz_course(user, slug)
     attempt = last_attempt(user.id, course.id)
     lessons = course_lessons(course.id)
-    return QuizPage(course=course, questions=quiz_questions(course), last_attempt=attempt,
-                    passed=quiz_passed(user.id, course.id),
+    questions = quiz_questions(course)
+    passed = quiz_passed(user.id, course.id)
+    retry = [] if passed or attempt is None else \
+        list(attempt.answers.get("chosen", []))[:len(questions)]
+    return QuizPage(course=course, questions=questions, last_attempt=attempt, passed=passed,
                     progress=_progress(lessons, completed_lesson_ids(user.id, course.id)),
                     certificate=certificate_for(user.id, course.id),
-                    wrong=list(attempt.answers.get("wrong", [])) if attempt else [])
+                    wrong=list(attempt.answers.get("wrong", [])) if attempt else [],
+                    retry_choices=retry)
 
 
 def submit_quiz(user, slug: str, chosen: list, *, now: datetime | None = None) -> QuizAttempt:
@@ -557,10 +577,7 @@ def submit_quiz(user, slug: str, chosen: list, *, now: datetime | None = None) -
     Every attempt is stored; retries are allowed; a pass checks egreso. Raises NotFound,
     NotEnrolled, InvalidInput (a question without answer or an unknown option)."""
     now = now or utcnow()
-    course = get_course(slug)
-    if not course.has_quiz:
-        raise NotFound("Este curso no tiene evaluación.")
-    _require_seat(user, course)
+    course = _quiz_course(user, slug)
     questions = course.quiz
     if len(chosen) != len(questions) or any(c is None for c in chosen):
         raise InvalidInput("Responde todas las preguntas antes de enviar la evaluación.")
@@ -629,12 +646,19 @@ def course_certificate(user, slug: str) -> Certificate:
     return certificate
 
 
+def format_rut(rut: str | None) -> str:
+    """`12345678-5` → `12.345.678-5` (the certificate PDF shows it whole)."""
+    if not rut or "-" not in rut:
+        return "no informado"
+    body, dv = rut.split("-", 1)
+    return (f"{int(body):,}".replace(",", ".") if body.isdigit() else body) + f"-{dv}"
+
+
 def mask_rut(rut: str | None) -> str:
     """`12345678-5` → `**.***.678-5`: enough to match a person, not to read the RUT."""
     if not rut or "-" not in rut:
         return "no informado"
-    body, dv = rut.split("-", 1)
-    grouped = f"{int(body):,}".replace(",", ".") if body.isdigit() else body
+    grouped, dv = format_rut(rut).split("-", 1)
     digits = sum(ch.isdigit() for ch in grouped)
     seen, out = 0, []
     for ch in grouped:

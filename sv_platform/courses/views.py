@@ -5,7 +5,6 @@ import base64
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import default_exceptions
 
 from sv_platform.accounts.forms import ConfirmForm
 from sv_platform.core.domain import DomainError
@@ -20,11 +19,8 @@ def _me():
     return current_user._get_current_object()
 
 
-def _abort(error: DomainError):
-    """The Spanish error page for a domain error, with its own message."""
-    exception = default_exceptions.get(error.status, default_exceptions[400])()
-    exception.sv_message = error.message
-    raise exception
+def _verify_url(cert) -> str:
+    return url_for("courses.verify_certificate", code=cert.code, _external=True)
 
 
 def _refused(error: DomainError, slug: str):
@@ -36,10 +32,10 @@ def _refused(error: DomainError, slug: str):
         try:
             course, state = services.enrol_prompt(_me(), slug)
         except DomainError as missing:
-            _abort(missing)
+            abort(missing.status)
         return render_template("courses/enrol_required.html", course=course, state=state,
                                message=error.message), 403
-    _abort(error)
+    abort(error.status)
 
 
 @bp.get("/cursos")
@@ -60,7 +56,7 @@ def course(slug: str):
     try:
         page = services.course_page(_me(), slug)
     except DomainError as error:
-        _abort(error)
+        abort(error.status)
     return render_template("courses/course.html", page=page, course=page.course)
 
 
@@ -96,11 +92,9 @@ def quiz(slug: str):
     except DomainError as error:
         return _refused(error, slug)
     formdata = None
-    if request.method == "GET" and page.last_attempt and not page.passed:
+    if request.method == "GET" and page.retry_choices:
         # Retry: the previous choices stay selected, so only the wrong ones need changing.
-        chosen = page.last_attempt.answers.get("chosen", [])
-        formdata = MultiDict({f"q{i}": str(c) for i, c in enumerate(chosen)
-                              if i < len(page.questions)})
+        formdata = MultiDict({f"q{i}": str(c) for i, c in enumerate(page.retry_choices)})
     form = quiz_form(page.questions, formdata)
     if request.method == "POST":
         if form.validate_on_submit():
@@ -127,11 +121,11 @@ def certificate(slug: str):
     try:
         cert = services.course_certificate(_me(), slug)
     except DomainError as error:
-        _abort(error)
-    verify_url = url_for("courses.verify_certificate", code=cert.code, _external=True)
+        abort(error.status)
+    verify_url = _verify_url(cert)
     qr = base64.b64encode(qr_png(verify_url)).decode()
     return render_template("courses/certificate.html", cert=cert, verify_url=verify_url,
-                           qr=qr, slug=slug)
+                           qr=qr)
 
 
 @bp.get("/certificados/<code>/pdf")
@@ -139,9 +133,8 @@ def certificate_pdf(code: str):
     try:
         cert = services.own_certificate(_me(), code)
     except DomainError as error:
-        _abort(error)
-    verify_url = url_for("courses.verify_certificate", code=cert.code, _external=True)
-    pdf = build_pdf(cert, verify_url)
+        abort(error.status)
+    pdf = build_pdf(cert, _verify_url(cert))
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="certificado-{cert.code}.pdf"'})
 

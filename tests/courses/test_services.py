@@ -129,9 +129,11 @@ def test_quiz_is_graded_on_the_server(course, student):
     assert all(set(q) == {"text", "options"} for q in questions)
     failed = services.submit_quiz(student, SLUG, [0, 1, 1], now=NOW)
     assert (failed.score, failed.passed, failed.answers["wrong"]) == (33, False, [0, 2])
+    assert services.quiz_page(student, SLUG).retry_choices == [0, 1, 1]
     passed = services.submit_quiz(student, SLUG, RIGHT_ANSWERS, now=NOW)
     assert (passed.score, passed.passed, passed.answers["wrong"]) == (100, True, [])
     assert services.quiz_passed(student.id, course.id)
+    assert services.quiz_page(student, SLUG).retry_choices == []
     assert _count(QuizAttempt) == 2
 
 
@@ -149,8 +151,11 @@ def test_invalid_quiz_submission_changes_nothing(course, student, chosen, messag
 
 
 def test_passing_score_is_the_threshold(course, student):
-    # 2 of 3 right = 67 % ≥ 60 % passes.
-    assert services.submit_quiz(student, SLUG, [1, 1, 1]).passed
+    # 2 of 3 right = 67 % ≥ 60 % passes; 1 of 3 = 33 % does not.
+    two_right = services.submit_quiz(student, SLUG, [1, 1, 1])
+    assert (two_right.score, two_right.passed) == (67, True)
+    one_right = services.submit_quiz(student, SLUG, [0, 1, 1])
+    assert (one_right.score, one_right.passed) == (33, False)
 
 
 def test_egreso_needs_every_lesson_and_the_quiz(course, student):

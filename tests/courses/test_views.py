@@ -66,7 +66,10 @@ def test_logged_in_without_enrolment_gets_a_clear_403(client, auth, make_user, c
     assert response.status_code == 403
     assert "Inscríbete para continuar" in html and "debes estar inscrito/a" in html
     assert f'action="/inscripciones/{SLUG}"' in html
-    assert client.get(f"/cursos/{SLUG}/evaluacion").status_code == 403
+    quiz = client.get(f"/cursos/{SLUG}/evaluacion")
+    assert quiz.status_code == 403
+    quiz_html = quiz.get_data(as_text=True)
+    assert "Inscríbete para continuar" in quiz_html and "¿Cuántos días" not in quiz_html
 
 
 def test_enrol_from_the_course_page_then_read_every_lesson(client, auth, user, course,
@@ -117,6 +120,7 @@ def test_someone_not_enrolled_cannot_mark_progress(client, auth, make_user, cour
     auth.login(make_user())
     response = client.post(f"/cursos/{SLUG}/bienvenida/completar")
     assert response.status_code == 403
+    assert "Inscríbete para continuar" in response.get_data(as_text=True)
     assert _count(LessonProgress) == 0
 
 
@@ -175,6 +179,7 @@ def certificate(course, student):
 
 
 def test_owner_downloads_the_certificate_pdf(client, auth, student, certificate):
+    body, dv = student.rut.split("-")
     auth.login(student)
     page = client.get(f"/cursos/{SLUG}/certificado").get_data(as_text=True)
     assert certificate.code in page and "data:image/png;base64," in page
@@ -182,6 +187,7 @@ def test_owner_downloads_the_certificate_pdf(client, auth, student, certificate)
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(response.data)).pages)
     assert "Marta Estudiante Rojas" in text
+    assert f"RUT {int(body):,}-{dv}".replace(",", ".") in text
     assert certificate.code in text and "3 horas" in text
     assert f"/certificados/{certificate.code}" in text
 
@@ -192,7 +198,10 @@ def test_another_person_cannot_download_someone_elses_certificate(client, auth, 
     response = client.get(f"/certificados/{certificate.code}/pdf")
     assert response.status_code == 403
     assert b"%PDF" not in response.data
-    assert client.get(f"/cursos/{SLUG}/certificado").status_code == 404
+    page = client.get(f"/cursos/{SLUG}/certificado")
+    assert page.status_code == 404
+    assert "Página no encontrada" in page.get_data(as_text=True)
+    assert certificate.code not in page.get_data(as_text=True)
 
 
 def test_verification_page_for_a_valid_code(client, student, certificate):
@@ -201,7 +210,7 @@ def test_verification_page_for_a_valid_code(client, student, certificate):
     assert response.status_code == 200 and "Certificado auténtico" in html
     assert "Marta Estudiante Rojas" in html and "Curso de prueba" in html
     body, dv = student.rut.split("-")
-    assert services.mask_rut(student.rut) in html
+    assert f"*.***.{body[-3:]}-{dv}</dd>" in html
     assert body not in html and f"{int(body):,}".replace(",", ".") not in html
 
 
