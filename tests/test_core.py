@@ -143,3 +143,14 @@ def test_user_markdown_cannot_embed_images_but_content_can():
     assert "<img" not in render_markdown("![x](/notificaciones)", images=False)
     assert "<img" in render_markdown("![x](/static/img/favicon.svg)")
     assert "onerror" not in render_markdown('<img src=x onerror="alert(1)">')
+
+
+def test_domain_errors_show_their_spanish_message(client, auth, user):
+    """A refusal the view does not handle shows the rule's own message, not a generic one."""
+    auth.login(user)
+    response = client.post("/inscripciones/no-existe")
+    assert response.status_code == 404
+    assert "Ese servicio no existe." in response.get_data(as_text=True)
+    response = client.get("/cursos/no-existe")
+    assert response.status_code == 404
+    assert "Página no encontrada" in response.get_data(as_text=True)

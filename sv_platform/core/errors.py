@@ -7,6 +7,8 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from sv_platform.core.domain import DomainError
+
 log = logging.getLogger("sv_platform.security")
 
 MESSAGES = {
@@ -46,6 +48,14 @@ def handle_http(error: HTTPException):
     return _render(code)
 
 
+def handle_domain(error: DomainError):
+    """A rule said no and the view did not handle it: its status and its Spanish message."""
+    if error.status == 403:
+        log.warning("access refused path=%s user=%s ip=%s", request.path,
+                    getattr(current_user, "id", None), request.remote_addr)
+    return _render(error.status, error.message)
+
+
 def handle_csrf(error: CSRFError):
     log.warning("csrf refused path=%s ip=%s", request.path, request.remote_addr)
     return _render(400, CSRF_MESSAGE)
@@ -69,5 +79,6 @@ def _configure_logging(app) -> None:
 def init_app(app) -> None:
     _configure_logging(app)
     app.register_error_handler(CSRFError, handle_csrf)
+    app.register_error_handler(DomainError, handle_domain)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(Exception, handle_unexpected)

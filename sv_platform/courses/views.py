@@ -29,13 +29,10 @@ def _refused(error: DomainError, slug: str):
         flash(error.message, "info")
         return redirect(url_for("accounts.login", next=request.path))
     if isinstance(error, services.NotEnrolled):
-        try:
-            course, state = services.enrol_prompt(_me(), slug)
-        except DomainError as missing:
-            abort(missing.status)
+        course, state = services.enrol_prompt(_me(), slug)
         return render_template("courses/enrol_required.html", course=course, state=state,
                                message=error.message), 403
-    abort(error.status)
+    raise error
 
 
 @bp.get("/cursos")
@@ -53,10 +50,7 @@ def catalog():
 @bp.get("/cursos/<slug>")
 @public
 def course(slug: str):
-    try:
-        page = services.course_page(_me(), slug)
-    except DomainError as error:
-        abort(error.status)
+    page = services.course_page(_me(), slug)
     return render_template("courses/course.html", page=page, course=page.course)
 
 
@@ -118,10 +112,7 @@ def quiz(slug: str):
 
 @bp.get("/cursos/<slug>/certificado")
 def certificate(slug: str):
-    try:
-        cert = services.course_certificate(_me(), slug)
-    except DomainError as error:
-        abort(error.status)
+    cert = services.course_certificate(_me(), slug)
     verify_url = _verify_url(cert)
     qr = base64.b64encode(qr_png(verify_url)).decode()
     return render_template("courses/certificate.html", cert=cert, verify_url=verify_url,
@@ -130,10 +121,7 @@ def certificate(slug: str):
 
 @bp.get("/certificados/<code>/pdf")
 def certificate_pdf(code: str):
-    try:
-        cert = services.own_certificate(_me(), code)
-    except DomainError as error:
-        abort(error.status)
+    cert = services.own_certificate(_me(), code)
     pdf = build_pdf(cert, _verify_url(cert))
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="certificado-{cert.code}.pdf"'})

@@ -23,10 +23,7 @@ def enroll(slug: str):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        offering = services.get_offering(slug)
-    except DomainError as error:
-        abort(error.status)
+    offering = services.get_offering(slug)
     back = _safe_next(request.form.get("next")) or offering_url(offering)
     try:
         enrollment = services.enroll(current_user._get_current_object(), offering)
@@ -58,9 +55,7 @@ def cancel(enrollment_id: int):
         abort(400)
     try:
         enrollment = services.cancel(enrollment_id, actor=current_user._get_current_object())
-    except DomainError as error:
-        if error.status in (403, 404):
-            abort(error.status)
+    except services.InvalidTransition as error:
         flash(error.message, "danger")
     else:
         flash(f"Cancelaste tu inscripción en «{enrollment.offering.title}».", "info")
@@ -86,10 +81,7 @@ def admin_offerings():
 @bp.route("/admin/servicios/<slug>/ventanas/nueva", methods=["GET", "POST"])
 @role_required("admin")
 def admin_new_window(slug: str):
-    try:
-        offering = services.get_offering(slug)
-    except DomainError as error:
-        abort(error.status)
+    offering = services.get_offering(slug)
     today = utcnow().astimezone(CHILE).date()
     form = WindowForm(data={"name": f"{offering.title} {today.year}", "opens_on": today,
                             "closes_on": today.replace(month=12, day=31)})
@@ -112,10 +104,7 @@ def admin_new_window(slug: str):
 @bp.route("/admin/ventanas/<int:window_id>", methods=["GET", "POST"])
 @role_required("admin")
 def admin_window(window_id: int):
-    try:
-        window = services.get_window(window_id)
-    except DomainError as error:
-        abort(error.status)
+    window = services.get_window(window_id)
     form = WindowForm(data=None if request.method == "POST" else {
         "name": window.name, "capacity": window.capacity,
         "region_code": window.region_code or "",

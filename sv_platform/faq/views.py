@@ -52,10 +52,7 @@ def index():
 @bp.get("/preguntas-frecuentes/<int:entry_id>-<slug>")
 @public
 def entry(entry_id: int, slug: str):
-    try:
-        item = services.get_entry(entry_id)
-    except DomainError as error:
-        abort(error.status)
+    item = services.get_entry(entry_id)
     query = (request.args.get("q") or "").strip()[:200]
     if slug != item.slug:
         return redirect(url_for("faq.entry", entry_id=item.id, slug=item.slug,
@@ -82,10 +79,7 @@ def vote(entry_id: int):
         abort(400)
     if not current_user.is_authenticated and not session.get(VOTER_KEY):
         session[VOTER_KEY] = services.new_session_key()
-    try:
-        item = services.vote(entry_id, choice == "si", **_voter())
-    except DomainError as error:
-        abort(error.status)
+    item = services.vote(entry_id, choice == "si", **_voter())
     flash("¡Gracias! Tu respuesta nos ayuda a mejorar estas preguntas.", "success")
     return redirect(url_for("faq.entry", entry_id=item.id, slug=item.slug) + "#te-sirvio")
 
@@ -150,10 +144,7 @@ def admin_new():
 @bp.route("/admin/preguntas-frecuentes/<int:entry_id>", methods=["GET", "POST"])
 @role_required("admin")
 def admin_edit(entry_id: int):
-    try:
-        item = services.get_entry(entry_id, include_unpublished=True)
-    except DomainError as error:
-        abort(error.status)
+    item = services.get_entry(entry_id, include_unpublished=True)
     form = EntryForm()
     if request.method == "GET":
         form.question.data, form.answer.data, form.area.data = (item.question, item.answer,
@@ -169,10 +160,7 @@ def admin_publish(entry_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     publish = request.form.get("published") == "1"
-    try:
-        services.set_published(entry_id, publish, actor=current_user._get_current_object())
-    except DomainError as error:
-        abort(error.status)
+    services.set_published(entry_id, publish, actor=current_user._get_current_object())
     flash("Pregunta publicada." if publish else "Pregunta despublicada: ya no es visible.",
           "success")
     return redirect(url_for("faq.admin_list"))
@@ -183,9 +171,6 @@ def admin_publish(entry_id: int):
 def admin_delete(entry_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        services.delete_entry(entry_id, actor=current_user._get_current_object())
-    except DomainError as error:
-        abort(error.status)
+    services.delete_entry(entry_id, actor=current_user._get_current_object())
     flash("Pregunta eliminada.", "success")
     return redirect(url_for("faq.admin_list"))
