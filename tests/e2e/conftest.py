@@ -106,3 +106,23 @@ def shot(page, name: str, width: int) -> None:
     overflow = page.evaluate("document.documentElement.scrollWidth")
     assert overflow <= width, f"{name} is {overflow}px wide at a {width}px viewport"
     page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+
+
+def register(page, base: str, *, rut: str, name: str, email: str, phone: str, password: str,
+             region: str, comuna: str, birth_date: str, education: str,
+             sex: str = "Femenino") -> None:
+    """Fill the real registration form by its labels and submit it (lands on home)."""
+    page.goto(base + "/registro")
+    page.get_by_label("RUT", exact=True).fill(rut)
+    page.get_by_label("Nombre completo").fill(name)
+    page.get_by_label("Correo electrónico").fill(email)
+    page.get_by_label("Teléfono").fill(phone)
+    page.get_by_label("Contraseña").fill(password)
+    page.get_by_label("Región", exact=True).select_option(label=region)
+    page.get_by_label("Comuna", exact=True).select_option(label=comuna)
+    page.get_by_label("Sexo").select_option(label=sex)
+    page.get_by_label("Fecha de nacimiento").fill(birth_date)
+    page.get_by_label("Nivel educacional").select_option(label=education)
+    page.get_by_label("Acepto el uso de mis datos personales").check()
+    page.get_by_role("button", name="Crear mi cuenta").click()
+    page.wait_for_url(base + "/")

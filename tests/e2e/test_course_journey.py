@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from tests.e2e.conftest import ROOT, shot
+from tests.e2e.conftest import ROOT, register, shot
 
 SLUG = "vende-en-linea"
 NAME = "Javiera Emprendedora Muñoz"
@@ -32,20 +32,10 @@ def test_register_enrol_finish_and_download_certificate(live_server, page):
     base = live_server.url
     _open_window(live_server)
 
-    page.goto(base + "/registro")
-    page.get_by_label("RUT", exact=True).fill("9.123.456-4")
-    page.get_by_label("Nombre completo").fill(NAME)
-    page.get_by_label("Correo electrónico").fill("javiera@ejemplo.cl")
-    page.get_by_label("Teléfono").fill("+56 9 3333 2222")
-    page.get_by_label("Contraseña").fill("tortas-de-la-abuela-2026")
-    page.get_by_label("Región", exact=True).select_option(label="Metropolitana de Santiago")
-    page.get_by_label("Comuna", exact=True).select_option(label="Maipú")
-    page.get_by_label("Sexo").select_option(label="Femenino")
-    page.get_by_label("Fecha de nacimiento").fill("1990-06-15")
-    page.get_by_label("Nivel educacional").select_option(label="Universitaria")
-    page.get_by_label("Acepto el uso de mis datos personales").check()
-    page.get_by_role("button", name="Crear mi cuenta").click()
-    page.wait_for_url(base + "/")
+    register(page, base, rut="9.123.456-4", name=NAME, email="javiera@ejemplo.cl",
+             phone="+56 9 3333 2222", password="tortas-de-la-abuela-2026",
+             region="Metropolitana de Santiago", comuna="Maipú", birth_date="1990-06-15",
+             education="Universitaria")
 
     page.goto(base + "/cursos")
     shot(page, "cursos", 360)
