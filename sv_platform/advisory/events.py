@@ -77,10 +77,6 @@ def chat_event(handler):
             consultation_id = data.get("consultation_id")
             if not valid_id(consultation_id):
                 return _fail("invalid")
-            for key in ("after_id", "up_to_id"):
-                value = data.get(key)
-                if value is not None and value != 0 and not valid_id(value):
-                    return _fail("invalid")
             return handler(user, consultation_id, data)
         except DomainError as error:
             return _fail(error.code)

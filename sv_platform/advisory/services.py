@@ -30,7 +30,7 @@ from sv_platform.advisory.models import (
     ReadMark,
     ServiceLevel,
 )
-from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
+from sv_platform.core.domain import MAX_ID, DomainError, InvalidInput, NotAllowed, NotFound
 from sv_platform.core.text import render_markdown
 from sv_platform.core.timeutil import as_utc, utcnow
 from sv_platform.enrollment import services as enrollment
@@ -277,15 +277,22 @@ def _locked(consultation_id: int) -> Consultation:
     return consultation
 
 
-def _transition(consultation_id: int, action: str, actor, *, now: datetime | None = None,
-                note: str | None = None) -> Consultation:
+def _locked_for(consultation_id: int, actor) -> Consultation:
+    """Inside a transaction: the fresh consulta, if `actor` may see it. Raises NotFound,
+    NotAllowed."""
+    consultation = _locked(consultation_id)
+    if not can_view(actor, consultation):
+        raise NotAllowed("No tienes acceso a esta consulta.")
+    return consultation
+
+
+def _transition(consultation_id: int, action: str, actor, *,
+                now: datetime | None = None) -> Consultation:
     """Run a lifecycle action that changes nothing but the state, and record it."""
     now = now or utcnow()
     with write_transaction():
-        consultation = _locked(consultation_id)
-        if actor is not None and not can_view(actor, consultation):
-            raise NotAllowed("No tienes acceso a esta consulta.")
-        _apply(consultation, action, actor, now, note)
+        consultation = _locked_for(consultation_id, actor)
+        _apply(consultation, action, actor, now)
         db.session.commit()
     return consultation
 
@@ -295,9 +302,7 @@ def take(consultation_id: int, advisor, *, now: datetime | None = None) -> Consu
     NotAllowed, InvalidTransition (someone else took it first)."""
     now = now or utcnow()
     with write_transaction():
-        consultation = _locked(consultation_id)
-        if not can_view(advisor, consultation):
-            raise NotAllowed("No tienes acceso a esta consulta.")
+        consultation = _locked_for(consultation_id, advisor)
         if (advisor.role == "advisor" and consultation.advisor_id not in (None, advisor.id)
                 and consultation.status in OPEN_STATUSES):
             raise InvalidTransition("Otra persona ya tomó esta consulta.")
@@ -351,9 +356,7 @@ def resolve(consultation_id: int, advisor, *, now: datetime | None = None) -> Co
     Raises NotFound, NotAllowed, InvalidTransition."""
     now = now or utcnow()
     with write_transaction():
-        consultation = _locked(consultation_id)
-        if not can_view(advisor, consultation):
-            raise NotAllowed("No tienes acceso a esta consulta.")
+        consultation = _locked_for(consultation_id, advisor)
         _apply(consultation, "resolve", advisor, now)
         consultation.resolved_at = now
         accounts.notify(consultation.user_id,
@@ -384,9 +387,7 @@ def close(consultation_id: int, user, *, rating, comment: str | None = None,
                            field="comment")
     now = now or utcnow()
     with write_transaction():
-        consultation = _locked(consultation_id)
-        if not can_view(user, consultation):
-            raise NotAllowed("No tienes acceso a esta consulta.")
+        consultation = _locked_for(consultation_id, user)
         _apply(consultation, "close", user, now)
         consultation.closed_at, consultation.rating = now, rating
         consultation.rating_comment = comment or None
@@ -399,9 +400,7 @@ def reopen(consultation_id: int, user, *, now: datetime | None = None) -> Consul
     Raises NotFound, NotAllowed, InvalidTransition."""
     now = now or utcnow()
     with write_transaction():
-        consultation = _locked(consultation_id)
-        if not can_view(user, consultation):
-            raise NotAllowed("No tienes acceso a esta consulta.")
+        consultation = _locked_for(consultation_id, user)
         check_transition(consultation, "reopen", user)
         if as_utc(consultation.resolved_at) + timedelta(days=REOPEN_DAYS) < as_utc(now):
             raise InvalidTransition(f"Pasaron más de {REOPEN_DAYS} días desde que se resolvió; "
@@ -579,8 +578,8 @@ QUEUE_FILTERS = {
 }
 
 
-def advisor_queue(user, *, status: str | None = None, area: str | None = None,
-                  now: datetime | None = None) -> list[Consultation]:
+def advisor_queue(user, *, status: str | None = None,
+                  area: str | None = None) -> list[Consultation]:
     """The staff queue: advisors see their specialty, admins every area (or one).
     Unassigned first, then oldest first. `status` is a state, "abiertas" or "mias"."""
     if user.role not in ("advisor", "admin"):
@@ -644,6 +643,22 @@ def note_typing(consultation_id, user) -> Consultation:
     if not strategy.hit(TYPING_RATE, "advisory-typing", str(user.id)):
         raise RateLimited()
     return consultation
+
+
+def _message_id(value, name: str) -> int:
+    """A message id sent by a client: an integer from 0 (nothing yet) to MAX_ID."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+        raise InvalidInput(f"{name} debe ser un número entero.")
+    return value
+
+
+def can_post(consultation: Consultation, user) -> bool:
+    """Whether the chat form is offered to `user` (the rules of `_check_can_post`)."""
+    try:
+        _check_can_post(consultation, user)
+    except DomainError:
+        return False
+    return True
 
 
 def _check_can_post(consultation: Consultation, author) -> None:
@@ -751,9 +766,7 @@ def messages_after(consultation_id, user, after_id=None) -> list[Message]:
     consultation = get_consultation(consultation_id, user)
     query = select(Message).where(Message.consultation_id == consultation.id)
     if after_id is not None:
-        if isinstance(after_id, bool) or not isinstance(after_id, int) or after_id < 0:
-            raise InvalidInput("after_id debe ser un número entero.")
-        query = query.where(Message.id > after_id)
+        query = query.where(Message.id > _message_id(after_id, "after_id"))
     return list(db.session.scalars(query.order_by(Message.id)))
 
 
@@ -788,8 +801,7 @@ def mark_read(consultation_id, user, up_to_id, *, now: datetime | None = None) -
     """Move the user's read mark forward (never back, never past the last message) and
     clear their unread notices for this consulta. Returns the mark. Raises NotFound,
     NotAllowed, InvalidInput."""
-    if isinstance(up_to_id, bool) or not isinstance(up_to_id, int) or up_to_id < 0:
-        raise InvalidInput("up_to_id debe ser un número entero.")
+    up_to_id = _message_id(up_to_id, "up_to_id")
     consultation = get_consultation(consultation_id, user)
     now = now or utcnow()
     last = db.session.scalar(select(func.max(Message.id)).where(

@@ -122,19 +122,11 @@ def _page(consultation, *, message_form=None, note_form=None, close_form=None, s
         expected=services.expected_answer(consultation),
         position=services.waitlist_position(consultation),
         other_read=services.other_side_read(consultation, user),
-        can_post=_can_post(consultation, user), is_staff=services.is_staff(user),
+        can_post=services.can_post(consultation, user), is_staff=services.is_staff(user),
         waiting=waiting_time(consultation, now),
         description_html=render_markdown(consultation.description, images=False),
         status_labels=STAFF_STATUSES if services.is_staff(user) else STATUSES,
     ), status
-
-
-def _can_post(consultation, user) -> bool:
-    try:
-        services._check_can_post(consultation, user)
-    except DomainError:
-        return False
-    return True
 
 
 @bp.route("/consultas/<int:consultation_id>", methods=["GET", "POST"])
@@ -295,7 +287,7 @@ def advisor_queue():
         status = "abiertas"
     now = utcnow()
     items = [(c, services.sla_state(c, now=now), waiting_time(c, now))
-             for c in services.advisor_queue(user, status=status, area=area, now=now)]
+             for c in services.advisor_queue(user, status=status, area=area)]
     return render_template("advisory/queue.html", items=items, status=status, area=area,
                            filters=services.QUEUE_FILTERS, areas=AREAS,
                            take_form=ConfirmForm())

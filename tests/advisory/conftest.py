@@ -8,8 +8,8 @@ from flask import g
 
 from sv_platform.advisory import services
 from sv_platform.enrollment import services as enrollment
-from sv_platform.extensions import socketio
-from tests.conftest import csrf_from
+from sv_platform.extensions import db, socketio
+from tests.conftest import PASSWORD, csrf_from
 
 # Wednesday 17 September 2025, 10:00 in Chile (13:00 UTC): the next two days are holidays.
 NOW = datetime(2025, 9, 17, 13, 0, tzinfo=UTC)
@@ -64,7 +64,6 @@ def in_progress(make_consultation, legal_advisor):
 @pytest.fixture
 def login(app):
     """login(user) → a Flask test client with that user's session and its CSRF token."""
-    from tests.conftest import PASSWORD
 
     def factory(user, password=PASSWORD):
         # Requests share the test's app context: drop Flask-WTF's per-request token cache
@@ -96,3 +95,31 @@ def chat(app, login):
     for sock in clients:
         if sock.is_connected("/chat"):
             sock.disconnect(namespace="/chat")
+
+
+@pytest.fixture
+def limited_chat(make_app, make_user):
+    """limited_chat(rate) → (app, logged-in owner client with `.csrf`, consulta) in an app
+    whose chat allows `rate` messages; its app context stays pushed until the test ends."""
+    contexts = []
+
+    def factory(rate):
+        app = make_app(CHAT_RATE_LIMIT=rate)
+        context = app.app_context()
+        context.push()
+        contexts.append(context)
+        enrollment.create_window(offering_slug="asesoria-legal", capacity=5,
+                                 opens_on=date(2020, 1, 1), closes_on=date(2035, 12, 31))
+        owner = make_user()
+        consultation = services.open_consultation(
+            owner, area="legal", subject="Consulta de prueba",
+            description="Una descripción suficientemente larga.")
+        http = app.test_client()
+        http.post("/ingresar", data={"identifier": owner.email, "password": PASSWORD})
+        http.csrf = csrf_from(http.get("/perfil").get_data(as_text=True))
+        return app, http, consultation
+
+    yield factory
+    for context in reversed(contexts):
+        db.session.remove()
+        context.pop()

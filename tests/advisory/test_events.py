@@ -154,7 +154,7 @@ def test_others_get_forbidden_and_unknown_ids_not_found(chat, in_progress, make_
 
 @pytest.mark.parametrize("payload", [
     None, "texto", {"consultation_id": "1"}, {"consultation_id": True},
-    {"consultation_id": 1, "after_id": "abc"},
+    {"consultation_id": 1, "after_id": "abc"}, {"consultation_id": 1, "after_id": 2**31},
 ])
 def test_malformed_payloads_are_invalid(chat, in_progress, payload):
     if isinstance(payload, dict) and type(payload.get("consultation_id")) is int:
@@ -162,6 +162,20 @@ def test_malformed_payloads_are_invalid(chat, in_progress, payload):
     _h, sock = chat(in_progress.user)
     assert sock.emit("join", payload, namespace="/chat", callback=True) == \
         {"ok": False, "error": "invalid"}
+
+
+@pytest.mark.parametrize("up_to_id", [None, -1, "5", 2**31])
+def test_a_bad_read_position_is_invalid_and_reaches_nobody(chat, in_progress, legal_advisor,
+                                                           up_to_id):
+    _h1, owner = chat(in_progress.user)
+    _h2, advisor = chat(legal_advisor)
+    for sock in (owner, advisor):
+        sock.emit("join", {"consultation_id": in_progress.id}, namespace="/chat",
+                  callback=True)
+    ack = owner.emit("read", {"consultation_id": in_progress.id, "up_to_id": up_to_id},
+                     namespace="/chat", callback=True)
+    assert ack == {"ok": False, "error": "invalid"}
+    assert _events(advisor, "read") == []
 
 
 def test_a_closed_consulta_refuses_send(chat, in_progress, legal_advisor):
@@ -204,28 +218,15 @@ def test_a_stale_session_gets_unauthenticated_at_its_next_event(chat, in_progres
     assert ack == {"ok": False, "error": "unauthenticated"}
 
 
-def test_socket_sends_are_rate_limited(make_app, make_user):
-    from datetime import date
-
-    from sv_platform.enrollment import services as enrollment
-    from tests.conftest import PASSWORD, csrf_from
-
-    app = make_app(CHAT_RATE_LIMIT="2 per 10 seconds")
-    with app.app_context():
-        enrollment.create_window(offering_slug="asesoria-legal", capacity=5,
-                                 opens_on=date(2020, 1, 1), closes_on=date(2035, 12, 31))
-        owner = make_user()
-        c = services.open_consultation(owner, area="legal", subject="Consulta de prueba",
-                                       description="Una descripción suficientemente larga.")
-        http = app.test_client()
-        http.post("/ingresar", data={"identifier": owner.email, "password": PASSWORD})
-        token = csrf_from(http.get("/perfil").get_data(as_text=True))
-        sock = socketio.test_client(app, namespace="/chat", flask_test_client=http,
-                                    auth={"csrf_token": token})
-        acks = [sock.emit("send", {"consultation_id": c.id, "body": f"m{i}",
-                                   "client_msg_id": f"rl-{i}"}, namespace="/chat",
-                          callback=True) for i in range(3)]
-        assert [a["ok"] for a in acks] == [True, True, False]
-        assert acks[2]["error"] == "rate_limited"
-        sock.disconnect(namespace="/chat")
-        db.session.remove()
+def test_socket_sends_are_rate_limited(limited_chat):
+    app, http, c = limited_chat("2 per 10 seconds")
+    sock = socketio.test_client(app, namespace="/chat", flask_test_client=http,
+                                auth={"csrf_token": http.csrf})
+    acks = [sock.emit("send", {"consultation_id": c.id, "body": f"m{i}",
+                               "client_msg_id": f"rl-{i}"}, namespace="/chat",
+                      callback=True) for i in range(3)]
+    assert [a["ok"] for a in acks] == [True, True, False]
+    assert acks[2]["error"] == "rate_limited"
+    assert db.session.scalar(select(func.count()).select_from(Message).where(
+        Message.consultation_id == c.id)) == 2
+    sock.disconnect(namespace="/chat")

@@ -313,6 +313,14 @@ def test_messages_after_returns_exactly_the_missed_ones(in_progress):
     assert [m.id for m in missed] == ids[2:]
 
 
+@pytest.mark.parametrize("after_id", [-1, "3", True, 1.5, 2**31])
+def test_messages_after_refuses_a_bad_position(in_progress, after_id):
+    with pytest.raises(InvalidInput, match="after_id debe ser un número entero."):
+        services.messages_after(in_progress.id, in_progress.user, after_id)
+    with pytest.raises(InvalidInput, match="up_to_id debe ser un número entero."):
+        services.mark_read(in_progress.id, in_progress.user, after_id)
+
+
 def test_payload_has_the_protocol_fields(in_progress):
     message = services.messages_after(in_progress.id, in_progress.user)[0]
     payload = services.message_payload(message)
@@ -352,24 +360,16 @@ def test_one_notice_while_away_cleared_when_read(in_progress, legal_advisor):
     assert accounts.unread_notifications(legal_advisor.id) == 1
 
 
-def test_rate_limit_per_user(make_app, make_user):
-    app = make_app(CHAT_RATE_LIMIT="3 per 10 seconds")
-    with app.app_context():
-        from tests.advisory.conftest import NOW as now
-        enrollment.create_window(offering_slug="asesoria-legal", capacity=5,
-                                 opens_on=date(2020, 1, 1), closes_on=date(2035, 12, 31))
-        owner = make_user()
-        c = services.open_consultation(owner, area="legal", subject="Consulta de prueba",
-                                       description="Una descripción suficientemente larga.",
-                                       now=now)
-        for i in range(3):
-            services.post_message(c.id, owner, f"m{i}", f"r{i}")
-        with pytest.raises(services.RateLimited) as error:
-            services.post_message(c.id, owner, "uno más", "r9")
-        assert error.value.code == "rate_limited"
-        # A retry of an already stored message is not a new send.
-        assert not services.post_message(c.id, owner, "m0", "r0").created
-        db.session.remove()
+def test_rate_limit_per_user(limited_chat):
+    _app, _http, c = limited_chat("3 per 10 seconds")
+    owner = c.user
+    for i in range(3):
+        services.post_message(c.id, owner, f"m{i}", f"r{i}")
+    with pytest.raises(services.RateLimited) as error:
+        services.post_message(c.id, owner, "uno más", "r9")
+    assert error.value.code == "rate_limited"
+    # A retry of an already stored message is not a new send.
+    assert not services.post_message(c.id, owner, "m0", "r0").created
 
 
 # --- uploads ----------------------------------------------------------------------------

@@ -80,14 +80,15 @@ def test_a_waitlisted_consulta_shows_its_position(make_window, login, make_user)
 
 @pytest.mark.parametrize("field, value, message", [
     ("subject", "Hola", "Escribe el asunto de tu consulta (al menos 8 caracteres)."),
-    ("area", "otra", "Not a valid choice"),
+    ("area", "otra", "Opción inválida."),
 ])
 def test_bad_input_keeps_the_text(windows, login, user, field, value, message):
     response = login(user).post("/consultas/nueva", data={**FORM, field: value})
     assert response.status_code == 422
     page = _text(response)
-    assert message in page or "Revisa los campos marcados." in page
+    assert f'<div id="{field}-error" class="invalid-feedback d-block">{message}</div>' in page
     assert "Vendo mermeladas" in page
+    assert db.session.scalar(select(func.count()).select_from(Consultation)) == 0
 
 
 def test_a_pdf_name_with_html_inside_is_refused(windows, login, user):
@@ -176,28 +177,16 @@ def test_no_js_chat_posts_through_the_same_service(in_progress, login):
     assert "<b>muy</b> útil" in page
 
 
-def test_no_js_rate_limit_keeps_the_text(make_app, make_user):
-    from datetime import date
-
-    from sv_platform.enrollment import services as enrollment
-    from tests.conftest import PASSWORD
-
-    app = make_app(CHAT_RATE_LIMIT="1 per 10 seconds")
-    with app.app_context():
-        enrollment.create_window(offering_slug="asesoria-legal", capacity=5,
-                                 opens_on=date(2020, 1, 1), closes_on=date(2035, 12, 31))
-        owner = make_user()
-        c = services.open_consultation(owner, area="legal", subject="Consulta de prueba",
-                                       description="Una descripción suficientemente larga.")
-        client = app.test_client()
-        client.post("/ingresar", data={"identifier": owner.email, "password": PASSWORD})
-        client.post(f"/consultas/{c.id}", data={"body": "uno", "client_msg_id": "h1"})
-        response = client.post(f"/consultas/{c.id}", data={"body": "mi texto largo",
-                                                          "client_msg_id": "h2"})
-        assert response.status_code == 429
-        assert "Estás enviando mensajes muy seguido" in _text(response)
-        assert "mi texto largo" in _text(response)
-        db.session.remove()
+def test_no_js_rate_limit_keeps_the_text(limited_chat):
+    _app, client, c = limited_chat("1 per 10 seconds")
+    client.post(f"/consultas/{c.id}", data={"body": "uno", "client_msg_id": "h1"})
+    response = client.post(f"/consultas/{c.id}", data={"body": "mi texto largo",
+                                                      "client_msg_id": "h2"})
+    assert response.status_code == 429
+    assert "Estás enviando mensajes muy seguido" in _text(response)
+    assert "mi texto largo" in _text(response)
+    assert db.session.scalar(select(func.count()).select_from(Message).where(
+        Message.client_msg_id == "h2")) == 0
 
 
 def test_internal_notes_are_only_for_staff(in_progress, login, legal_advisor):
@@ -210,7 +199,8 @@ def test_internal_notes_are_only_for_staff(in_progress, login, legal_advisor):
     owner = login(in_progress.user)
     assert "Revisar si la marca" not in _text(owner.get(f"/consultas/{in_progress.id}"))
     assert owner.post(f"/consultas/{in_progress.id}/notas",
-                      data={"body": "x"}).status_code == 403
+                      data={"body": "Nota de la emprendedora"}).status_code == 403
+    assert "Nota de la emprendedora" not in _text(advisor.get(f"/consultas/{in_progress.id}"))
 
 
 def test_resolve_close_with_rating_from_the_pages(in_progress, login, legal_advisor):
@@ -221,6 +211,7 @@ def test_resolve_close_with_rating_from_the_pages(in_progress, login, legal_advi
     assert "¿Cómo evalúas la asesoría?" in page
     missing = owner.post(f"/consultas/{in_progress.id}/cerrar", data={"rating": ""})
     assert missing.status_code == 422
+    assert "Elige una calificación de 1 a 5 para cerrar la consulta." in _text(missing)
     owner.post(f"/consultas/{in_progress.id}/cerrar", data={"rating": "4", "comment": "Útil"})
     page = _text(owner.get(f"/consultas/{in_progress.id}"))
     assert "Calificación: <strong>4 de 5</strong>" in page
