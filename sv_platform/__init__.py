@@ -57,5 +57,4 @@ def _context(app: Flask) -> None:
             "unread_notifications": unread,
             "region_names": territory.region_names(),
             "comuna_names": territory.comuna_names(),
-            "has_endpoint": lambda name: name in app.view_functions,
         }

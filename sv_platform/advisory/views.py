@@ -33,10 +33,7 @@ def _user():
 
 
 def _load(consultation_id: int):
-    try:
-        return services.get_consultation(consultation_id, _user())
-    except DomainError as error:
-        abort(error.status)
+    return services.get_consultation(consultation_id, _user())
 
 
 def waiting_time(consultation, now) -> str:
@@ -172,7 +169,7 @@ def consultation_action(consultation_id: int, action: str):
         function(consultation_id, _user())
     except DomainError as error:
         if error.status in (403, 404):
-            abort(error.status)
+            raise
         flash(error.message, "danger")
     else:
         flash(done, "success")
@@ -189,7 +186,7 @@ def close_consultation(consultation_id: int):
                            comment=form.comment.data)
         except DomainError as error:
             if error.status in (403, 404):
-                abort(error.status)
+                raise
             attach_error(form, error)
         else:
             flash("¡Gracias por tu evaluación! La consulta quedó cerrada.", "success")
@@ -209,7 +206,7 @@ def add_note(consultation_id: int):
             services.add_note(consultation.id, _user(), form.body.data)
         except DomainError as error:
             if error.status in (403, 404):
-                abort(error.status)
+                raise
             attach_error(form, error)
         else:
             flash("Nota interna guardada.", "success")
@@ -230,7 +227,7 @@ def assign(consultation_id: int):
         consultation = services.assign(consultation_id, form.advisor_id.data, actor=_user())
     except DomainError as error:
         if error.status in (403, 404):
-            abort(error.status)
+            raise
         flash(error.message, "danger")
     else:
         flash(f"Consulta asignada a {consultation.advisor.name}.", "success")
@@ -239,10 +236,7 @@ def assign(consultation_id: int):
 
 @bp.get("/consultas/<int:consultation_id>/adjuntos/<int:attachment_id>")
 def attachment(consultation_id: int, attachment_id: int):
-    try:
-        item, path = services.get_attachment(consultation_id, attachment_id, _user())
-    except DomainError as error:
-        abort(error.status)
+    item, path = services.get_attachment(consultation_id, attachment_id, _user())
     response = send_file(path, mimetype=item.content_type, as_attachment=True,
                          download_name=item.original_name, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -257,7 +251,7 @@ def faq_draft(consultation_id: int):
         draft = services.faq_draft(consultation.id, _user())
     except DomainError as error:
         if error.status in (403, 404):
-            abort(error.status)
+            raise
         flash(error.message, "danger")
         return redirect(url_for("advisory.consultation", consultation_id=consultation.id))
     form = FaqForm(data={"question": draft["question"], "answer": draft["answer"]})
