@@ -56,5 +56,4 @@ def _context(app: Flask) -> None:
         return {
             "unread_notifications": unread,
             "region_names": territory.region_names(),
-            "comuna_names": territory.comuna_names(),
         }
