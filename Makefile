@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 export FLASK_APP := wsgi
 
-.PHONY: run test venv migrate content demo lint bench clean
+.PHONY: run test venv migrate content demo lint format screenshots bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Se necesita Python 3.11 ($(PYTHON))"; exit 1; }
@@ -39,7 +39,16 @@ test: venv
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: venv
-	$(BIN)/ruff check sv_platform tests bench
+	$(BIN)/ruff check sv_platform tests bench migrations wsgi.py
+	$(BIN)/ruff format --check sv_platform tests bench migrations wsgi.py
+
+format: venv
+	$(BIN)/ruff check --fix sv_platform tests bench migrations wsgi.py
+	$(BIN)/ruff format sv_platform tests bench migrations wsgi.py
+
+# Refresh the screenshots committed in docs/screenshots/ (tests write elsewhere).
+screenshots: venv
+	SV_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -n 2 --dist loadgroup tests/e2e
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3* .pytest_cache

@@ -34,17 +34,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(env: dict, *, threads: int, log: Path, app: str = "wsgi:app",
-                   cwd: Path = ROOT) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(
+    env: dict, *, threads: int, log: Path, app: str = "wsgi:app", cwd: Path = ROOT
+) -> tuple[subprocess.Popen, str]:
     """The production server command on a free loopback port; returns (process, base URL)
     once `/` answers."""
     port = free_port()
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--worker-class", "gthread", "-w", "1", "--threads",
-         str(threads), "--bind", f"127.0.0.1:{port}", "--no-control-socket",
-         "--backlog", "2048", app],
-        cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-        stderr=open(log, "w"))  # noqa: SIM115 - closed with the process
+        [
+            str(BIN / "gunicorn"),
+            "--worker-class",
+            "gthread",
+            "-w",
+            "1",
+            "--threads",
+            str(threads),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--no-control-socket",
+            "--backlog",
+            "2048",
+            app,
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "w"),
+    )  # noqa: SIM115 - closed with the process
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -65,15 +81,19 @@ def csrf_token(html: str) -> str:
     return CSRF_META.search(html).group(1)
 
 
-def login(base: str, identifier: str, password: str, *,
-          then: str = "/perfil") -> tuple[requests.Session, str]:
+def login(
+    base: str, identifier: str, password: str, *, then: str = "/perfil"
+) -> tuple[requests.Session, str]:
     """Log in through the real form; the session is renewed at login, so the CSRF token
     for later forms is read from the page `then`."""
     session = requests.Session()
     token = csrf_token(session.get(f"{base}/ingresar", timeout=30).text)
-    response = session.post(f"{base}/ingresar", data={
-        "identifier": identifier, "password": password, "csrf_token": token},
-        allow_redirects=False, timeout=30)
+    response = session.post(
+        f"{base}/ingresar",
+        data={"identifier": identifier, "password": password, "csrf_token": token},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert response.status_code == 302, (identifier, response.status_code)
     return session, csrf_token(session.get(f"{base}{then}", timeout=30).text)
 
@@ -103,6 +123,11 @@ def steady_load(url: str, seconds: float, connections: int, cookie: str | None =
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - t0
-    return {"rps": len(latencies) / elapsed, "p50_ms": ms(percentile(latencies, 50)),
-            "p95_ms": ms(percentile(latencies, 95)), "p99_ms": ms(percentile(latencies, 99)),
-            "requests": len(latencies), "errors": errors[0]}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": ms(percentile(latencies, 50)),
+        "p95_ms": ms(percentile(latencies, 95)),
+        "p99_ms": ms(percentile(latencies, 99)),
+        "requests": len(latencies),
+        "errors": errors[0],
+    }

@@ -62,8 +62,14 @@ with app.app_context():
         advisory.take(consultation.id, advisor)
         print(consultation.id, owner.email, advisor.email)
 """
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return [line.split() for line in out.splitlines() if line.strip()]
 
 
@@ -83,11 +89,17 @@ class Participant:
         self.sent_at, self.lock = sent_at, lock
         self.client = socketio.Client(reconnection=False)
         self.client.on("message", self.on_message, namespace="/chat")
-        self.client.connect(base, namespaces=["/chat"], transports=["websocket"],
-                            headers={"Cookie": cookie},
-                            auth={"csrf_token": token}, wait_timeout=30)
-        ack = self.client.call("join", {"consultation_id": consultation_id},
-                               namespace="/chat", timeout=30)
+        self.client.connect(
+            base,
+            namespaces=["/chat"],
+            transports=["websocket"],
+            headers={"Cookie": cookie},
+            auth={"csrf_token": token},
+            wait_timeout=30,
+        )
+        ack = self.client.call(
+            "join", {"consultation_id": consultation_id}, namespace="/chat", timeout=30
+        )
         assert ack and ack["ok"], ack
 
     def on_message(self, payload):
@@ -104,10 +116,16 @@ class Participant:
             with self.lock:
                 self.sent_at[client_msg_id] = time.perf_counter()
             try:
-                ack = self.client.call("send", {
-                    "consultation_id": self.consultation_id,
-                    "body": f"Mensaje **{n}** de {prefix}", "client_msg_id": client_msg_id},
-                    namespace="/chat", timeout=30)
+                ack = self.client.call(
+                    "send",
+                    {
+                        "consultation_id": self.consultation_id,
+                        "body": f"Mensaje **{n}** de {prefix}",
+                        "client_msg_id": client_msg_id,
+                    },
+                    namespace="/chat",
+                    timeout=30,
+                )
                 if not ack or not ack.get("ok"):
                     errors.append(ack)
             except socketio.exceptions.TimeoutError:
@@ -120,20 +138,31 @@ def main():
     parser.add_argument("--consultas", type=int, default=100)
     parser.add_argument("--messages", type=int, default=10, help="messages per client")
     parser.add_argument("--pause", type=float, default=0.1, help="seconds between sends")
-    parser.add_argument("--deadline", type=float, default=120.0,
-                        help="seconds to wait for deliveries after sending")
+    parser.add_argument(
+        "--deadline", type=float, default=120.0, help="seconds to wait for deliveries after sending"
+    )
     args = parser.parse_args()
     k, m = args.consultas, args.messages
 
     tmp = Path(tempfile.mkdtemp(prefix="sv-chat-bench-"))
     db_file = tmp / "bench.sqlite3"
-    env = {**os.environ, "FLASK_APP": "wsgi", "SV_DATABASE_URL": f"sqlite:///{db_file}",
-           "SV_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
-           "SV_UPLOAD_DIR": str(tmp / "uploads"),
-           "SV_ARGON2_TIME_COST": "1", "SV_ARGON2_MEMORY_COST": "1024",
-           "SV_LOGIN_LIMIT_PER_IP": "100000 per minute"}
-    subprocess.run([str(BIN / "flask"), "db", "upgrade", "heads"], cwd=ROOT, env=env,
-                   check=True, capture_output=True)
+    env = {
+        **os.environ,
+        "FLASK_APP": "wsgi",
+        "SV_DATABASE_URL": f"sqlite:///{db_file}",
+        "SV_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
+        "SV_UPLOAD_DIR": str(tmp / "uploads"),
+        "SV_ARGON2_TIME_COST": "1",
+        "SV_ARGON2_MEMORY_COST": "1024",
+        "SV_LOGIN_LIMIT_PER_IP": "100000 per minute",
+    }
+    subprocess.run(
+        [str(BIN / "flask"), "db", "upgrade", "heads"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     t_setup = time.perf_counter()
     rows = create_data(env, k)
     server, base = start_gunicorn(env, threads=max(200, 2 * k + 40), log=tmp / "server.log")
@@ -141,18 +170,35 @@ def main():
     sent_at, lock = {}, threading.Lock()
     try:
         with ThreadPoolExecutor(max_workers=16) as pool:
-            logins = list(pool.map(lambda row: (int(row[0]), login_cookie(base, row[1]),
-                                                login_cookie(base, row[2])), rows))
+            logins = list(
+                pool.map(
+                    lambda row: (
+                        int(row[0]),
+                        login_cookie(base, row[1]),
+                        login_cookie(base, row[2]),
+                    ),
+                    rows,
+                )
+            )
         with ThreadPoolExecutor(max_workers=16) as pool:
-            pairs = list(pool.map(lambda item: (
-                Participant(base, item[0], *item[1], sent_at, lock),
-                Participant(base, item[0], *item[2], sent_at, lock)), logins))
+            pairs = list(
+                pool.map(
+                    lambda item: (
+                        Participant(base, item[0], *item[1], sent_at, lock),
+                        Participant(base, item[0], *item[2], sent_at, lock),
+                    ),
+                    logins,
+                )
+            )
         setup_seconds = time.perf_counter() - t_setup
         threads = []
         for index, (owner, advisor) in enumerate(pairs):
             for side, participant in (("e", owner), ("a", advisor)):
-                threads.append(threading.Thread(target=participant.send_all, args=(
-                    f"{side}{index}", m, args.pause, errors)))
+                threads.append(
+                    threading.Thread(
+                        target=participant.send_all, args=(f"{side}{index}", m, args.pause, errors)
+                    )
+                )
         t0 = time.perf_counter()
         for t in threads:
             t.start()
@@ -177,26 +223,35 @@ def main():
         stored = conn.execute("SELECT count(*) FROM message").fetchone()[0]
         stored_unique = conn.execute(
             "SELECT count(DISTINCT consultation_id || '/' || author_id || '/' || client_msg_id)"
-            " FROM message").fetchone()[0]
+            " FROM message"
+        ).fetchone()[0]
     sent = 2 * k * m
     delivered = sum(len(p.received) for pair in pairs for p in pair)
-    duplicates = sum(c - 1 for pair in pairs for p in pair for c in p.received.values()) \
-        + (stored - stored_unique)
+    duplicates = sum(c - 1 for pair in pairs for p in pair for c in p.received.values()) + (
+        stored - stored_unique
+    )
     latencies = [x for pair in pairs for p in pair for x in p.latencies]
     result = {
-        "benchmark": "chat_fanout", "consultas": k, "sockets": 2 * k,
-        "messages_per_client": m, "sent": sent, "acks_failed": len(errors),
-        "delivered": delivered, "delivered_pct": round(100 * delivered / sent, 2) if sent else 0,
-        "duplicates": duplicates, "stored": stored,
-        "p50_ms": ms(percentile(latencies, 50)), "p95_ms": ms(percentile(latencies, 95)),
-        "p99_ms": ms(percentile(latencies, 99)), "max_ms": ms(max(latencies, default=None)),
+        "benchmark": "chat_fanout",
+        "consultas": k,
+        "sockets": 2 * k,
+        "messages_per_client": m,
+        "sent": sent,
+        "acks_failed": len(errors),
+        "delivered": delivered,
+        "delivered_pct": round(100 * delivered / sent, 2) if sent else 0,
+        "duplicates": duplicates,
+        "stored": stored,
+        "p50_ms": ms(percentile(latencies, 50)),
+        "p95_ms": ms(percentile(latencies, 95)),
+        "p99_ms": ms(percentile(latencies, 99)),
+        "max_ms": ms(max(latencies, default=None)),
         "send_seconds": round(send_seconds, 2),
         "messages_per_second": round(sent / send_seconds, 1),
         "setup_seconds": round(setup_seconds, 1),
         "server": f"gunicorn gthread -w 1 --threads {max(200, 2 * k + 40)}, SQLite",
     }
-    result["correct"] = (delivered == sent == stored and duplicates == 0
-                         and not errors)
+    result["correct"] = delivered == sent == stored and duplicates == 0 and not errors
     print(json.dumps(result))
     return 0 if result["correct"] else 1
 

@@ -64,15 +64,34 @@ def main():
 
     tmp = Path(tempfile.mkdtemp(prefix="sv-bench-"))
     db_file = tmp / "bench.sqlite3"
-    env = {**os.environ, "FLASK_APP": "wsgi", "SV_DATABASE_URL": f"sqlite:///{db_file}",
-           "SV_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
-           "SV_ARGON2_TIME_COST": "1", "SV_ARGON2_MEMORY_COST": "1024",
-           "SV_LOGIN_LIMIT_PER_IP": "100000 per minute"}
-    subprocess.run([str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    subprocess.run([str(BIN / "flask"), "sv", "window", "create", "--offering",
-                    "asesoria-legal", "--capacity", str(args.cupos)], cwd=ROOT, env=env,
-                   check=True, capture_output=True)
+    env = {
+        **os.environ,
+        "FLASK_APP": "wsgi",
+        "SV_DATABASE_URL": f"sqlite:///{db_file}",
+        "SV_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
+        "SV_ARGON2_TIME_COST": "1",
+        "SV_ARGON2_MEMORY_COST": "1024",
+        "SV_LOGIN_LIMIT_PER_IP": "100000 per minute",
+    }
+    subprocess.run(
+        [str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    subprocess.run(
+        [
+            str(BIN / "flask"),
+            "sv",
+            "window",
+            "create",
+            "--offering",
+            "asesoria-legal",
+            "--capacity",
+            str(args.cupos),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     create_people(env, args.clients)
     server, base = start_gunicorn(env, threads=args.threads, log=tmp / "server.log")
     try:
@@ -88,9 +107,12 @@ def main():
             barrier.wait()
             t0 = time.perf_counter()
             try:
-                response = session.post(f"{base}/inscripciones/asesoria-legal",
-                                        data={"csrf_token": token}, allow_redirects=False,
-                                        timeout=120)
+                response = session.post(
+                    f"{base}/inscripciones/asesoria-legal",
+                    data={"csrf_token": token},
+                    allow_redirects=False,
+                    timeout=120,
+                )
                 statuses[i] = response.status_code
             except requests.RequestException as exc:
                 errors.append(repr(exc))
@@ -112,12 +134,17 @@ def main():
     lat = [x for x in latencies if x is not None]
     burst_rps = args.clients / elapsed
     result = {
-        "benchmark": "enroll_burst", "clients": args.clients, "cupos": args.cupos,
-        "seats_given": counts.get("active", 0), "window_used": used,
+        "benchmark": "enroll_burst",
+        "clients": args.clients,
+        "cupos": args.cupos,
+        "seats_given": counts.get("active", 0),
+        "window_used": used,
         "waitlisted": counts.get("waitlisted", 0),
         "errors": len(errors) + sum(1 for s in statuses if s not in (302, None)),
-        "burst_seconds": round(elapsed, 3), "enrol_rps": round(burst_rps, 1),
-        "p50_ms": ms(percentile(lat, 50)), "p95_ms": ms(percentile(lat, 95)),
+        "burst_seconds": round(elapsed, 3),
+        "enrol_rps": round(burst_rps, 1),
+        "p50_ms": ms(percentile(lat, 50)),
+        "p95_ms": ms(percentile(lat, 95)),
         "p99_ms": ms(percentile(lat, 99)),
         "baseline_healthz_rps": round(hello["rps"], 1),
         "baseline_p50_ms": hello["p50_ms"],

@@ -29,17 +29,61 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 QUERIES = [
-    "boleta de honorarios", "energia", "contratos", "contratar trabajador", "postulaciones",
-    "registrar marca", "ley rep", "sociedades", "iva", "factura electronica",
-    "inicio de actividades", "despido", "reciclaje de envases", "huella de carbono",
-    "cuanto cuesta crear una empresa", "fondos sercotec", "patente municipal",
-    "vacaciones trabajador", "termino de giro", "spa o eirl", "paneles solares",
-    "contarto", "reciclage", "facturasion", "derechos del consumidor garantia",
-    "datos personales clientes", "NEAR(", '"', "') OR 1=1 --", "sello eficiencia energetica",
-    "como", "certificacion", "cotizaciones previsionales", "venta por internet",
+    "boleta de honorarios",
+    "energia",
+    "contratos",
+    "contratar trabajador",
+    "postulaciones",
+    "registrar marca",
+    "ley rep",
+    "sociedades",
+    "iva",
+    "factura electronica",
+    "inicio de actividades",
+    "despido",
+    "reciclaje de envases",
+    "huella de carbono",
+    "cuanto cuesta crear una empresa",
+    "fondos sercotec",
+    "patente municipal",
+    "vacaciones trabajador",
+    "termino de giro",
+    "spa o eirl",
+    "paneles solares",
+    "contarto",
+    "reciclage",
+    "facturasion",
+    "derechos del consumidor garantia",
+    "datos personales clientes",
+    "NEAR(",
+    '"',
+    "') OR 1=1 --",
+    "sello eficiencia energetica",
+    "como",
+    "certificacion",
+    "cotizaciones previsionales",
+    "venta por internet",
 ]
-SUFFIXES = ["ción", "ciones", "mente", "ado", "ada", "ados", "ando", "ista", "idad", "ería",
-            "ero", "era", "ible", "ivo", "iva", "ar", "es", "s"]
+SUFFIXES = [
+    "ción",
+    "ciones",
+    "mente",
+    "ado",
+    "ada",
+    "ados",
+    "ando",
+    "ista",
+    "idad",
+    "ería",
+    "ero",
+    "era",
+    "ible",
+    "ivo",
+    "iva",
+    "ar",
+    "es",
+    "s",
+]
 PERCENTILES = (50, 95)
 
 
@@ -50,16 +94,23 @@ def percentile(values, q):
 
 def summary(samples_ms):
     return {f"p{q}_ms": round(percentile(samples_ms, q), 2) for q in PERCENTILES} | {
-        "mean_ms": round(statistics.fmean(samples_ms), 2), "n": len(samples_ms)}
+        "mean_ms": round(statistics.fmean(samples_ms), 2),
+        "n": len(samples_ms),
+    }
 
 
 def make_app(path):
     from sv_platform import create_app
 
-    return create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench-" + "x" * 40,
-        "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, "TESTING": True,
-    })
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "SECRET_KEY": "bench-" + "x" * 40,
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "TESTING": True,
+        }
+    )
 
 
 def vocabulary(entries, size, rng):
@@ -79,14 +130,14 @@ def synthetic_rows(entries, vocab, count, rng, normalize, plain_text):
     """`count` rows varying the real entries: mixed sentences, extra vocabulary words."""
     from sv_platform.core.timeutil import utcnow
 
-    sentences = [[s for s in re.split(r"(?<=[.!?:])\s+", e.answer) if s.strip()]
-                 for e in entries]
+    sentences = [[s for s in re.split(r"(?<=[.!?:])\s+", e.answer) if s.strip()] for e in entries]
     now = utcnow()
     for n in range(count):
         source = entries[n % len(entries)]
         other = sentences[rng.randrange(len(entries))]
-        answer_parts = rng.sample(sentences[n % len(entries)],
-                                  k=min(4, len(sentences[n % len(entries)])))
+        answer_parts = rng.sample(
+            sentences[n % len(entries)], k=min(4, len(sentences[n % len(entries)]))
+        )
         answer_parts += rng.sample(other, k=min(2, len(other)))
         answer_parts.append(" ".join(rng.choice(vocab) for _ in range(rng.randint(8, 20))) + ".")
         answer = " ".join(answer_parts)
@@ -94,12 +145,20 @@ def synthetic_rows(entries, vocab, count, rng, normalize, plain_text):
         question = f"{source.question.rstrip('?')} {extra}?"[:300]
         tags = list(source.tags or [])
         yield {
-            "slug": f"sintetica-{n}", "question": question, "answer": answer,
-            "area": source.area, "tags": tags, "published": rng.random() > 0.03,
-            "source_consultation_id": None, "view_count": rng.randint(0, 500),
-            "helpful_count": 0, "not_helpful_count": 0,
-            "question_norm": normalize(question), "tags_norm": normalize(" ".join(tags)),
-            "answer_norm": normalize(plain_text(answer)), "created_at": now,
+            "slug": f"sintetica-{n}",
+            "question": question,
+            "answer": answer,
+            "area": source.area,
+            "tags": tags,
+            "published": rng.random() > 0.03,
+            "source_consultation_id": None,
+            "view_count": rng.randint(0, 500),
+            "helpful_count": 0,
+            "not_helpful_count": 0,
+            "question_norm": normalize(question),
+            "tags_norm": normalize(" ".join(tags)),
+            "answer_norm": normalize(plain_text(answer)),
+            "created_at": now,
             "updated_at": now,
         }
 
@@ -109,8 +168,7 @@ def like_baseline(db, text, query):
     words = [w for w in re.findall(r"[^\W_]+", query.lower()) if len(w) > 2][:12]
     if not words:
         return []
-    clauses = " AND ".join(f"(question LIKE :w{i} OR answer LIKE :w{i})"
-                           for i in range(len(words)))
+    clauses = " AND ".join(f"(question LIKE :w{i} OR answer LIKE :w{i})" for i in range(len(words)))
     params = {f"w{i}": f"%{w}%" for i, w in enumerate(words)}
     sql = f"SELECT id FROM faq_entry WHERE published = 1 AND {clauses} LIMIT 20"  # noqa: S608
     return db.session.execute(text(sql), params).all()
@@ -135,8 +193,9 @@ def run_size(size, rounds, seed):
             entries = list(db.session.scalars(select(FaqEntry)))
             vocab = vocabulary(entries, 6000, rng)
             started = time.perf_counter()
-            rows = synthetic_rows(entries, vocab, size - len(entries), rng, normalize,
-                                  services.plain_text)
+            rows = synthetic_rows(
+                entries, vocab, size - len(entries), rng, normalize, services.plain_text
+            )
             batch = []
             for row in rows:
                 batch.append(row)
@@ -181,7 +240,9 @@ def run_size(size, rounds, seed):
             db.engine.dispose()
     n = rounds * len(QUERIES)
     return {
-        "entries": total, "build_s": round(build_s, 1), "db_mb": round(size_mb, 1),
+        "entries": total,
+        "build_s": round(build_s, 1),
+        "db_mb": round(size_mb, 1),
         **{name: summary(values) for name, values in timings.items()},
         "queries_with_results": {k: round(v / n, 3) for k, v in found.items()},
     }
@@ -194,22 +255,36 @@ def main():
     parser.add_argument("--rounds", type=int, default=None, help="passes over the queries")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    sizes = ([int(s) for s in args.sizes.split(",")] if args.sizes
-             else [1_000, 10_000] if args.quick else [10_000, 100_000])
+    sizes = (
+        [int(s) for s in args.sizes.split(",")]
+        if args.sizes
+        else [1_000, 10_000]
+        if args.quick
+        else [10_000, 100_000]
+    )
     rounds = args.rounds or (5 if args.quick else 8)
     os.environ.setdefault("SV_ENV", "development")
-    report = {"benchmark": "faq_search", "machine": f"{platform.machine()}, "
-              f"{os.cpu_count()} cpu, Python {platform.python_version()}, "
-              f"SQLite {__import__('sqlite3').sqlite_version}",
-              "queries": len(QUERIES), "rounds": rounds, "target_p95_ms": 20, "sizes": {}}
+    report = {
+        "benchmark": "faq_search",
+        "machine": f"{platform.machine()}, "
+        f"{os.cpu_count()} cpu, Python {platform.python_version()}, "
+        f"SQLite {__import__('sqlite3').sqlite_version}",
+        "queries": len(QUERIES),
+        "rounds": rounds,
+        "target_p95_ms": 20,
+        "sizes": {},
+    }
     for size in sizes:
         result = run_size(size, rounds, args.seed)
         report["sizes"][str(size)] = result
-        print(f"{size:>7} entries (built in {result['build_s']} s, {result['db_mb']} MB): "
-              f"search p50 {result['search']['p50_ms']} ms, p95 {result['search']['p95_ms']} ms"
-              f" | API p95 {result['suggestions_api']['p95_ms']} ms"
-              f" | LIKE p50 {result['like_baseline']['p50_ms']} ms, "
-              f"p95 {result['like_baseline']['p95_ms']} ms", flush=True)
+        print(
+            f"{size:>7} entries (built in {result['build_s']} s, {result['db_mb']} MB): "
+            f"search p50 {result['search']['p50_ms']} ms, p95 {result['search']['p95_ms']} ms"
+            f" | API p95 {result['suggestions_api']['p95_ms']} ms"
+            f" | LIKE p50 {result['like_baseline']['p50_ms']} ms, "
+            f"p95 {result['like_baseline']['p95_ms']} ms",
+            flush=True,
+        )
     largest = report["sizes"][str(max(sizes))]
     report["target_met"] = largest["search"]["p95_ms"] < 20
     print(json.dumps(report, ensure_ascii=False))

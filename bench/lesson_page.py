@@ -42,29 +42,48 @@ end
 
 def login_and_enrol(base: str) -> requests.Session:
     session, token = login(base, DEMO_EMAIL, DEMO_PASSWORD, then=f"/cursos/{COURSE}")
-    session.post(f"{base}/inscripciones/{COURSE}", data={"csrf_token": token},
-                 allow_redirects=False, timeout=10)
+    session.post(
+        f"{base}/inscripciones/{COURSE}",
+        data={"csrf_token": token},
+        allow_redirects=False,
+        timeout=10,
+    )
     lesson = session.get(f"{base}/cursos/{COURSE}/{LESSON}", timeout=10)
-    assert lesson.status_code == 200 and "Marcar como completada" in lesson.text, \
+    assert lesson.status_code == 200 and "Marcar como completada" in lesson.text, (
         "the demo person could not open the lesson"
+    )
     return session
 
 
 def run_wrk(url: str, cookie: str | None, seconds: int, connections: int, tmp: Path) -> dict:
     script = tmp / "report.lua"
     script.write_text(WRK_SCRIPT)
-    command = ["wrk", "-t", "4", "-c", str(connections), "-d", f"{seconds}s",
-               "--timeout", "10s", "-s", str(script)]
+    command = [
+        "wrk",
+        "-t",
+        "4",
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+    ]
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
-    output = subprocess.run(command + [url], capture_output=True, text=True,
-                            check=True).stdout
+    output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
     line = next(x for x in output.splitlines() if x.startswith("WRKJSON "))
-    raw = json.loads(line[len("WRKJSON "):])
-    return {"rps": raw["requests"] / (raw["duration_us"] / 1e6),
-            "p50_ms": raw["p50_us"] / 1000, "p95_ms": raw["p95_us"] / 1000,
-            "p99_ms": raw["p99_us"] / 1000, "requests": raw["requests"],
-            "errors": raw["errors_status"] + raw["errors_other"]}
+    raw = json.loads(line[len("WRKJSON ") :])
+    return {
+        "rps": raw["requests"] / (raw["duration_us"] / 1e6),
+        "p50_ms": raw["p50_us"] / 1000,
+        "p95_ms": raw["p95_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "requests": raw["requests"],
+        "errors": raw["errors_status"] + raw["errors_other"],
+    }
 
 
 def main() -> int:
@@ -76,15 +95,23 @@ def main() -> int:
     tool = args.tool if args.tool != "auto" else ("wrk" if shutil.which("wrk") else "python")
 
     tmp = Path(tempfile.mkdtemp(prefix="sv-bench-lesson-"))
-    env = {**os.environ, "FLASK_APP": "wsgi",
-           "SV_DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
-           "SV_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
-           "SV_UPLOAD_DIR": str(tmp / "uploads"),
-           "SV_LOGIN_LIMIT_PER_IP": "100000 per minute"}
-    for command in (["db", "upgrade"], ["sv", "content", "load"], ["sv", "demo"],
-                    ["sv", "window", "create", "--offering", COURSE, "--capacity", "100"]):
-        subprocess.run([str(BIN / "flask"), *command], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
+    env = {
+        **os.environ,
+        "FLASK_APP": "wsgi",
+        "SV_DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "SV_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
+        "SV_UPLOAD_DIR": str(tmp / "uploads"),
+        "SV_LOGIN_LIMIT_PER_IP": "100000 per minute",
+    }
+    for command in (
+        ["db", "upgrade"],
+        ["sv", "content", "load"],
+        ["sv", "demo"],
+        ["sv", "window", "create", "--offering", COURSE, "--capacity", "100"],
+    ):
+        subprocess.run(
+            [str(BIN / "flask"), *command], cwd=ROOT, env=env, check=True, capture_output=True
+        )
 
     def measure(url, cookie):
         if tool == "wrk":
@@ -102,8 +129,9 @@ def main() -> int:
         floor = measure(f"{base}/privacidad", cookie)
     finally:
         stop(server)
-    hello_server, hello_base = start_gunicorn(env, threads=THREADS, log=tmp / "hello.log",
-                                              app="hello_app:app", cwd=ROOT / "bench")
+    hello_server, hello_base = start_gunicorn(
+        env, threads=THREADS, log=tmp / "hello.log", app="hello_app:app", cwd=ROOT / "bench"
+    )
     try:
         hello = measure(hello_base + "/", None)
     finally:
@@ -111,21 +139,31 @@ def main() -> int:
 
     ratio = lesson["rps"] / hello["rps"] if hello["rps"] else 0.0
     result = {
-        "benchmark": "lesson_page", "tool": tool, "seconds": args.seconds,
+        "benchmark": "lesson_page",
+        "tool": tool,
+        "seconds": args.seconds,
         "connections": args.connections,
         "server": f"gunicorn --worker-class gthread -w 1 --threads {THREADS}",
         "lesson_url": f"/cursos/{COURSE}/{LESSON}",
-        "lesson_rps": round(lesson["rps"], 1), "lesson_p50_ms": round(lesson["p50_ms"], 2),
+        "lesson_rps": round(lesson["rps"], 1),
+        "lesson_p50_ms": round(lesson["p50_ms"], 2),
         "lesson_p95_ms": round(lesson["p95_ms"], 2),
-        "lesson_p99_ms": round(lesson["p99_ms"], 2), "lesson_errors": lesson["errors"],
-        "hello_rps": round(hello["rps"], 1), "hello_p50_ms": round(hello["p50_ms"], 2),
-        "hello_p95_ms": round(hello["p95_ms"], 2), "hello_p99_ms": round(hello["p99_ms"], 2),
+        "lesson_p99_ms": round(lesson["p99_ms"], 2),
+        "lesson_errors": lesson["errors"],
+        "hello_rps": round(hello["rps"], 1),
+        "hello_p50_ms": round(hello["p50_ms"], 2),
+        "hello_p95_ms": round(hello["p95_ms"], 2),
+        "hello_p99_ms": round(hello["p99_ms"], 2),
         "hello_errors": hello["errors"],
-        "app_floor_url": "/privacidad", "app_floor_rps": round(floor["rps"], 1),
+        "app_floor_url": "/privacidad",
+        "app_floor_rps": round(floor["rps"], 1),
         "app_floor_p50_ms": round(floor["p50_ms"], 2),
         "lesson_to_app_floor_ratio": round(lesson["rps"] / floor["rps"], 3)
-        if floor["rps"] else 0.0,
-        "ratio": round(ratio, 3), "target_ratio": 0.30, "meets_target": ratio >= 0.30,
+        if floor["rps"]
+        else 0.0,
+        "ratio": round(ratio, 3),
+        "target_ratio": 0.30,
+        "meets_target": ratio >= 0.30,
     }
     shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result))

@@ -42,8 +42,7 @@ def include_object(obj, name, type_, reflected, compare_to):
     shadow tables, PostgreSQL's tsvector column and its GIN index."""
     if type_ == "table" and reflected and compare_to is None and name and "fts" in name:
         return False
-    if reflected and compare_to is None and name in ("search_vector",
-                                                     "ix_faq_entry_search_vector"):
+    if reflected and compare_to is None and name in ("search_vector", "ix_faq_entry_search_vector"):
         return False
     return True
 

@@ -17,12 +17,14 @@ def _fail(error: DomainError):
 
 
 def _staff_options(func):
-    for option in reversed([
-        click.option("--rut", required=True, help="RUT, con o sin puntos."),
-        click.option("--email", required=True),
-        click.option("--name", required=True, help="Nombre completo."),
-        click.option("--password", required=True, help="Contraseña inicial."),
-    ]):
+    for option in reversed(
+        [
+            click.option("--rut", required=True, help="RUT, con o sin puntos."),
+            click.option("--email", required=True),
+            click.option("--name", required=True, help="Nombre completo."),
+            click.option("--password", required=True, help="Contraseña inicial."),
+        ]
+    ):
         func = option(func)
     return func
 
@@ -34,8 +36,9 @@ def create_admin(rut, email, name, password):
     from sv_platform.accounts import services
 
     try:
-        user = services.create_staff(role="admin", rut=rut, email=email, name=name,
-                                     password=password)
+        user = services.create_staff(
+            role="admin", rut=rut, email=email, name=name, password=password
+        )
     except DomainError as error:
         _fail(error)
     click.echo(f"Administrador/a creado/a: {user.name} ({user.rut})")
@@ -49,8 +52,9 @@ def create_advisor(rut, email, name, password, specialty):
     from sv_platform.accounts import services
 
     try:
-        user = services.create_staff(role="advisor", rut=rut, email=email, name=name,
-                                     password=password, specialty=specialty)
+        user = services.create_staff(
+            role="advisor", rut=rut, email=email, name=name, password=password, specialty=specialty
+        )
     except DomainError as error:
         _fail(error)
     click.echo(f"Asesor/a creado/a: {user.name} ({user.rut}, {specialty})")
@@ -122,8 +126,11 @@ def window_create(offering_slug, capacity, region_code, opens, closes, name):
 
     try:
         created = services.create_window(
-            offering_slug=offering_slug, capacity=capacity, region_code=region_code,
-            opens_on=_parse_date(opens, "--opens"), closes_on=_parse_date(closes, "--closes"),
+            offering_slug=offering_slug,
+            capacity=capacity,
+            region_code=region_code,
+            opens_on=_parse_date(opens, "--opens"),
+            closes_on=_parse_date(closes, "--closes"),
             name=name,
         )
     except DomainError as error:

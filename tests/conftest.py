@@ -110,14 +110,24 @@ def make_user(app):
         if role == "advisor" and specialty is None:
             specialty = "legal"
         values = dict(
-            rut=test_rut(n), email=f"persona{n}@ejemplo.cl", name=f"Persona Prueba {n}",
-            role=role, specialty=specialty, password_hash=hash_password(password),
+            rut=test_rut(n),
+            email=f"persona{n}@ejemplo.cl",
+            name=f"Persona Prueba {n}",
+            role=role,
+            specialty=specialty,
+            password_hash=hash_password(password),
         )
         if role == "entrepreneur":
-            values.update(phone="+56 9 1111 2222", region_code="13", comuna_code="13101",
-                          sex="femenino", birth_date=date(1990, 1, 1),
-                          education_level="media", consent_at=utcnow(),
-                          consent_version="2026-11")
+            values.update(
+                phone="+56 9 1111 2222",
+                region_code="13",
+                comuna_code="13101",
+                sex="femenino",
+                birth_date=date(1990, 1, 1),
+                education_level="media",
+                consent_at=utcnow(),
+                consent_version="2026-11",
+            )
         values.update(fields)
         user = User(**values)
         db.session.add(user)
@@ -148,8 +158,9 @@ class AuthActions:
 
     def login(self, user_or_identifier, password=PASSWORD, **extra):
         identifier = getattr(user_or_identifier, "email", user_or_identifier)
-        return self.client.post("/ingresar", data={"identifier": identifier,
-                                                   "password": password, **extra})
+        return self.client.post(
+            "/ingresar", data={"identifier": identifier, "password": password, **extra}
+        )
 
     def logout(self):
         return self.client.post("/salir")

@@ -14,8 +14,7 @@ def _rules(app):
             numeric = isinstance(rule._converters[name], NumberConverter)
             values[name] = 1 if numeric else "x"
         url = rule.build(values, append_unknown=False)[1]
-        method = "GET" if "GET" in rule.methods else sorted(rule.methods - {"HEAD",
-                                                                          "OPTIONS"})[0]
+        method = "GET" if "GET" in rule.methods else sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
         yield rule, url, method, app.view_functions[rule.endpoint]
 
 

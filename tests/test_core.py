@@ -30,8 +30,9 @@ def test_no_inline_scripts_in_pages(client):
 def test_production_sets_hsts_and_secure_cookies(make_app):
     from sv_platform.config import ProductionConfig
 
-    app = make_app(HSTS=ProductionConfig.HSTS,
-                   SESSION_COOKIE_SECURE=ProductionConfig.SESSION_COOKIE_SECURE)
+    app = make_app(
+        HSTS=ProductionConfig.HSTS, SESSION_COOKIE_SECURE=ProductionConfig.SESSION_COOKIE_SECURE
+    )
     response = app.test_client().get("/")
     assert "max-age" in response.headers["Strict-Transport-Security"]
     assert "Secure" in response.headers.get("Set-Cookie", "")
@@ -79,8 +80,7 @@ def test_migrations_give_the_same_schema_as_the_models(app, template_db, tmp_pat
     engine = create_engine(f"sqlite:///{template_db}")
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        diff = [d for d in compare_metadata(context, db.metadata)
-                if not _is_fts_table(d)]
+        diff = [d for d in compare_metadata(context, db.metadata) if not _is_fts_table(d)]
         tables = set(inspect(connection).get_table_names())
     engine.dispose()
     assert diff == []
@@ -95,16 +95,52 @@ def _is_fts_table(diff) -> bool:
 
 
 def test_cli_creates_admin_and_advisor(runner):
-    result = runner.invoke(args=["sv", "create-admin", "--rut", "9.876.543-3", "--email",
-                                 "jefa@ejemplo.cl", "--name", "Jefa Admin", "--password",
-                                 "clave-admin-segura"])
+    result = runner.invoke(
+        args=[
+            "sv",
+            "create-admin",
+            "--rut",
+            "9.876.543-3",
+            "--email",
+            "jefa@ejemplo.cl",
+            "--name",
+            "Jefa Admin",
+            "--password",
+            "clave-admin-segura",
+        ]
+    )
     assert result.exit_code == 0, result.output
-    result = runner.invoke(args=["sv", "create-advisor", "--rut", "8.765.432-K", "--email",
-                                 "asesor@ejemplo.cl", "--name", "Asesor Legal", "--password",
-                                 "clave-asesor-segura", "--specialty", "legal"])
+    result = runner.invoke(
+        args=[
+            "sv",
+            "create-advisor",
+            "--rut",
+            "8.765.432-K",
+            "--email",
+            "asesor@ejemplo.cl",
+            "--name",
+            "Asesor Legal",
+            "--password",
+            "clave-asesor-segura",
+            "--specialty",
+            "legal",
+        ]
+    )
     assert result.exit_code == 0, result.output
-    bad = runner.invoke(args=["sv", "create-admin", "--rut", "1-1", "--email", "x@ejemplo.cl",
-                              "--name", "X", "--password", "clave-admin-segura"])
+    bad = runner.invoke(
+        args=[
+            "sv",
+            "create-admin",
+            "--rut",
+            "1-1",
+            "--email",
+            "x@ejemplo.cl",
+            "--name",
+            "X",
+            "--password",
+            "clave-admin-segura",
+        ]
+    )
     assert bad.exit_code != 0 and "RUT" in bad.output
 
 
@@ -132,8 +168,11 @@ def test_check_refuses_development_settings(runner):
 
 def test_huge_ids_are_404_not_500(client, auth, user):
     auth.login(user)
-    for path in ("/consultas/99999999999999999999", "/admin/ventanas/99999999999999999999",
-                 "/preguntas-frecuentes/99999999999999999999-x"):
+    for path in (
+        "/consultas/99999999999999999999",
+        "/admin/ventanas/99999999999999999999",
+        "/preguntas-frecuentes/99999999999999999999-x",
+    ):
         assert client.get(path).status_code in (403, 404), path
 
 

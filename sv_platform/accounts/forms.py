@@ -31,19 +31,27 @@ class TerritoryMixin:
 
 class PersonFields(FlaskForm, TerritoryMixin):
     name = StringField("Nombre completo", validators=[DataRequired(REQUIRED), Length(max=120)])
-    email = EmailField("Correo electrónico",
-                       validators=[DataRequired(REQUIRED), Length(max=254)])
-    phone = TelField("Teléfono", validators=[DataRequired(REQUIRED), Length(max=20)],
-                     description="Ejemplo: +56 9 1234 5678")
+    email = EmailField("Correo electrónico", validators=[DataRequired(REQUIRED), Length(max=254)])
+    phone = TelField(
+        "Teléfono",
+        validators=[DataRequired(REQUIRED), Length(max=20)],
+        description="Ejemplo: +56 9 1234 5678",
+    )
     region_code = SelectField("Región", validators=[DataRequired(REQUIRED)], choices=[])
-    comuna_code = SelectField("Comuna", validators=[DataRequired(REQUIRED)], choices=[],
-                              validate_choice=False)
-    sex = SelectField("Sexo", validators=[DataRequired(REQUIRED)],
-                      choices=_choices(SEXES, "Elige una opción"))
-    birth_date = DateField("Fecha de nacimiento", validators=[InputRequired(REQUIRED)],
-                           format="%Y-%m-%d")
-    education_level = SelectField("Nivel educacional", validators=[DataRequired(REQUIRED)],
-                                  choices=_choices(EDUCATION_LEVELS, "Elige una opción"))
+    comuna_code = SelectField(
+        "Comuna", validators=[DataRequired(REQUIRED)], choices=[], validate_choice=False
+    )
+    sex = SelectField(
+        "Sexo", validators=[DataRequired(REQUIRED)], choices=_choices(SEXES, "Elige una opción")
+    )
+    birth_date = DateField(
+        "Fecha de nacimiento", validators=[InputRequired(REQUIRED)], format="%Y-%m-%d"
+    )
+    education_level = SelectField(
+        "Nivel educacional",
+        validators=[DataRequired(REQUIRED)],
+        choices=_choices(EDUCATION_LEVELS, "Elige una opción"),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -51,18 +59,32 @@ class PersonFields(FlaskForm, TerritoryMixin):
 
 
 class RegistrationForm(PersonFields):
-    rut = StringField("RUT", validators=[DataRequired(REQUIRED), Length(max=14)],
-                      description="Con o sin puntos y guion, por ejemplo 12.345.678-5")
-    password = PasswordField("Contraseña", validators=[DataRequired(REQUIRED),
-                                                        Length(max=128)],
-                             description="Al menos 8 caracteres. Evita tu RUT, tu correo y "
-                                         "claves comunes.")
-    consent = BooleanField("Acepto el uso de mis datos personales según la política de "
-                           "privacidad")
+    rut = StringField(
+        "RUT",
+        validators=[DataRequired(REQUIRED), Length(max=14)],
+        description="Con o sin puntos y guion, por ejemplo 12.345.678-5",
+    )
+    password = PasswordField(
+        "Contraseña",
+        validators=[DataRequired(REQUIRED), Length(max=128)],
+        description="Al menos 8 caracteres. Evita tu RUT, tu correo y claves comunes.",
+    )
+    consent = BooleanField("Acepto el uso de mis datos personales según la política de privacidad")
     submit = SubmitField("Crear mi cuenta")
 
-    field_order = ("rut", "name", "email", "phone", "password", "region_code", "comuna_code",
-                   "sex", "birth_date", "education_level", "consent")
+    field_order = (
+        "rut",
+        "name",
+        "email",
+        "phone",
+        "password",
+        "region_code",
+        "comuna_code",
+        "sex",
+        "birth_date",
+        "education_level",
+        "consent",
+    )
 
 
 class ProfileForm(PersonFields):
@@ -72,12 +94,12 @@ class ProfileForm(PersonFields):
 class CompanyForm(FlaskForm, TerritoryMixin):
     company_rut = StringField("RUT empresa", validators=[Optional(), Length(max=14)])
     legal_name = StringField("Razón social", validators=[Optional(), Length(max=200)])
-    sector = SelectField("Actividad económica",
-                         choices=_choices(SECTORS, "Elige una actividad"))
+    sector = SelectField("Actividad económica", choices=_choices(SECTORS, "Elige una actividad"))
     company_region = SelectField("Región de la empresa", choices=[])
     company_comuna = SelectField("Comuna de la empresa", choices=[], validate_choice=False)
-    started_on = DateField("Fecha de inicio de actividades", validators=[Optional()],
-                           format="%Y-%m-%d")
+    started_on = DateField(
+        "Fecha de inicio de actividades", validators=[Optional()], format="%Y-%m-%d"
+    )
     size = SelectField("Tamaño", choices=_choices(COMPANY_SIZES, "Elige el tamaño"))
     submit_company = SubmitField("Guardar datos de la empresa")
 
@@ -87,38 +109,44 @@ class CompanyForm(FlaskForm, TerritoryMixin):
 
 
 class LoginForm(FlaskForm):
-    identifier = StringField("RUT o correo electrónico",
-                             validators=[DataRequired(REQUIRED), Length(max=254)])
-    password = PasswordField("Contraseña", validators=[DataRequired(REQUIRED),
-                                                        Length(max=128)])
+    identifier = StringField(
+        "RUT o correo electrónico", validators=[DataRequired(REQUIRED), Length(max=254)]
+    )
+    password = PasswordField("Contraseña", validators=[DataRequired(REQUIRED), Length(max=128)])
     remember = BooleanField("Recordarme en este dispositivo")
     submit = SubmitField("Ingresar")
 
 
 class PasswordChangeForm(FlaskForm):
     current_password = PasswordField("Contraseña actual", validators=[DataRequired(REQUIRED)])
-    new_password = PasswordField("Nueva contraseña", validators=[DataRequired(REQUIRED),
-                                                                  Length(max=128)])
+    new_password = PasswordField(
+        "Nueva contraseña", validators=[DataRequired(REQUIRED), Length(max=128)]
+    )
     submit_password = SubmitField("Cambiar contraseña")
 
 
 class DeleteAccountForm(FlaskForm):
-    password = PasswordField("Tu contraseña, para confirmar",
-                             validators=[DataRequired(REQUIRED)])
-    confirm = BooleanField("Entiendo que mis datos personales se eliminarán y no podré "
-                           "volver a ingresar con esta cuenta",
-                           validators=[DataRequired("Debes confirmar la eliminación.")])
+    password = PasswordField("Tu contraseña, para confirmar", validators=[DataRequired(REQUIRED)])
+    confirm = BooleanField(
+        "Entiendo que mis datos personales se eliminarán y no podré "
+        "volver a ingresar con esta cuenta",
+        validators=[DataRequired("Debes confirmar la eliminación.")],
+    )
     submit_delete = SubmitField("Eliminar mi cuenta")
 
 
 class StaffForm(FlaskForm):
     rut = StringField("RUT", validators=[DataRequired(REQUIRED), Length(max=14)])
     name = StringField("Nombre completo", validators=[DataRequired(REQUIRED), Length(max=120)])
-    email = EmailField("Correo electrónico",
-                       validators=[DataRequired(REQUIRED), Length(max=254)])
-    specialty = SelectField("Especialidad", choices={"": "Elige la especialidad",
-                                                     "legal": "Legal",
-                                                     "sustainability": "Sustentabilidad"})
+    email = EmailField("Correo electrónico", validators=[DataRequired(REQUIRED), Length(max=254)])
+    specialty = SelectField(
+        "Especialidad",
+        choices={
+            "": "Elige la especialidad",
+            "legal": "Legal",
+            "sustainability": "Sustentabilidad",
+        },
+    )
     password = PasswordField("Contraseña inicial", validators=[DataRequired(REQUIRED)])
     submit = SubmitField("Crear asesor/a")
 

@@ -10,8 +10,12 @@ from sv_platform.core.timeutil import UTCDateTime, utcnow
 from sv_platform.extensions import db
 
 SPECIALTIES = ("legal", "sustainability")
-SEXES = {"femenino": "Femenino", "masculino": "Masculino", "otro": "Otro",
-         "no_informa": "Prefiero no informar"}
+SEXES = {
+    "femenino": "Femenino",
+    "masculino": "Masculino",
+    "otro": "Otro",
+    "no_informa": "Prefiero no informar",
+}
 EDUCATION_LEVELS = {
     "basica": "Educación básica",
     "media": "Educación media",
@@ -91,9 +95,20 @@ class User(UserMixin, db.Model):
     @property
     def profile_complete(self) -> bool:
         """Everything the program needs to count a beneficiary is filled in."""
-        return all([self.rut, self.email, self.name, self.phone, self.region_code,
-                    self.comuna_code, self.sex, self.birth_date, self.education_level,
-                    self.consent_at])
+        return all(
+            [
+                self.rut,
+                self.email,
+                self.name,
+                self.phone,
+                self.region_code,
+                self.comuna_code,
+                self.sex,
+                self.birth_date,
+                self.education_level,
+                self.consent_at,
+            ]
+        )
 
 
 class Company(db.Model):

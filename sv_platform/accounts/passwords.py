@@ -45,8 +45,9 @@ def needs_rehash(password_hash: str) -> bool:
         return False
 
 
-def password_problem(password: str, *, rut: str | None = None,
-                     email: str | None = None) -> str | None:
+def password_problem(
+    password: str, *, rut: str | None = None, email: str | None = None
+) -> str | None:
     """The Spanish reason a password is refused, or None when it is acceptable."""
     if len(password) < MIN_LENGTH:
         return f"La contraseña debe tener al menos {MIN_LENGTH} caracteres."

@@ -65,8 +65,9 @@ def normalize_rut(value: str | None) -> str:
             raise InvalidInput(
                 "El dígito verificador del RUT no es correcto. Revísalo.", field="rut"
             ) from exc
-        raise InvalidInput("El RUT no es válido. Escríbelo como 12.345.678-5.",
-                           field="rut") from exc
+        raise InvalidInput(
+            "El RUT no es válido. Escríbelo como 12.345.678-5.", field="rut"
+        ) from exc
     return f"{compact[:-1]}-{compact[-1]}"
 
 
@@ -82,8 +83,9 @@ def _clean_identity(name: str | None, email: str | None) -> tuple[str, str]:
     try:
         email = validate_email(normalize_email(email), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise InvalidInput("Ingresa un correo electrónico válido, como nombre@dominio.cl.",
-                           field="email") from exc
+        raise InvalidInput(
+            "Ingresa un correo electrónico válido, como nombre@dominio.cl.", field="email"
+        ) from exc
     return name, email.lower()
 
 
@@ -91,8 +93,9 @@ def _check_territory(region_code: str | None, comuna_code: str | None) -> None:
     if region_code not in territory.region_names():
         raise InvalidInput("Elige una región de la lista.", field="region_code")
     if not territory.comuna_in_region(comuna_code, region_code):
-        raise InvalidInput("La comuna elegida no pertenece a la región seleccionada.",
-                           field="comuna_code")
+        raise InvalidInput(
+            "La comuna elegida no pertenece a la región seleccionada.", field="comuna_code"
+        )
 
 
 def _check_unique(rut: str | None, email: str | None, *, exclude_id: int | None = None):
@@ -101,19 +104,23 @@ def _check_unique(rut: str | None, email: str | None, *, exclude_id: int | None 
         if exclude_id:
             q = q.where(User.id != exclude_id)
         if db.session.scalar(q):
-            raise DuplicateAccount("Ya existe una cuenta con ese RUT. Si es tuya, ingresa "
-                                   "o recupera tu contraseña.", field="rut")
+            raise DuplicateAccount(
+                "Ya existe una cuenta con ese RUT. Si es tuya, ingresa o recupera tu contraseña.",
+                field="rut",
+            )
     if email:
         q = select(User.id).where(func.lower(User.email) == email)
         if exclude_id:
             q = q.where(User.id != exclude_id)
         if db.session.scalar(q):
-            raise DuplicateAccount("Ya existe una cuenta con ese correo electrónico.",
-                                   field="email")
+            raise DuplicateAccount(
+                "Ya existe una cuenta con ese correo electrónico.", field="email"
+            )
 
 
-def _check_person(sex: str | None, birth_date: date | None, education: str | None,
-                  *, today: date | None = None) -> None:
+def _check_person(
+    sex: str | None, birth_date: date | None, education: str | None, *, today: date | None = None
+) -> None:
     today = today or date.today()
     if sex not in SEXES:
         raise InvalidInput("Elige una opción de sexo.", field="sex")
@@ -123,33 +130,57 @@ def _check_person(sex: str | None, birth_date: date | None, education: str | Non
         raise InvalidInput("Ingresa tu fecha de nacimiento.", field="birth_date")
     age = (today - birth_date).days // 365
     if age < 15 or age > 110:
-        raise InvalidInput("Revisa tu fecha de nacimiento: debes tener entre 15 y 110 años.",
-                           field="birth_date")
+        raise InvalidInput(
+            "Revisa tu fecha de nacimiento: debes tener entre 15 y 110 años.", field="birth_date"
+        )
 
 
-def register_entrepreneur(*, rut: str, name: str, email: str, phone: str, password: str,
-                          region_code: str, comuna_code: str, sex: str, birth_date: date,
-                          education_level: str, consent: bool,
-                          now: datetime | None = None) -> User:
+def register_entrepreneur(
+    *,
+    rut: str,
+    name: str,
+    email: str,
+    phone: str,
+    password: str,
+    region_code: str,
+    comuna_code: str,
+    sex: str,
+    birth_date: date,
+    education_level: str,
+    consent: bool,
+    now: datetime | None = None,
+) -> User:
     """Self-registration. Enforces a valid unique RUT, unique email (any case), comuna in
     región, a strong password and explicit consent. Raises InvalidInput/DuplicateAccount."""
     now = now or utcnow()
     rut = normalize_rut(rut)
     name, email = _clean_identity(name, email)
     if not consent:
-        raise InvalidInput("Para registrarte debes aceptar el uso de tus datos personales.",
-                           field="consent")
+        raise InvalidInput(
+            "Para registrarte debes aceptar el uso de tus datos personales.", field="consent"
+        )
     _check_territory(region_code, comuna_code)
     _check_person(sex, birth_date, education_level, today=now.date())
     problem = password_problem(password, rut=rut, email=email)
     if problem:
         raise InvalidInput(problem, field="password")
     _check_unique(rut, email)
-    user = User(rut=rut, email=email, name=name, phone=(phone or "").strip() or None,
-                password_hash=hash_password(password), role="entrepreneur",
-                region_code=region_code, comuna_code=comuna_code, sex=sex,
-                birth_date=birth_date, education_level=education_level, consent_at=now,
-                consent_version=CONSENT_VERSION, created_at=now)
+    user = User(
+        rut=rut,
+        email=email,
+        name=name,
+        phone=(phone or "").strip() or None,
+        password_hash=hash_password(password),
+        role="entrepreneur",
+        region_code=region_code,
+        comuna_code=comuna_code,
+        sex=sex,
+        birth_date=birth_date,
+        education_level=education_level,
+        consent_at=now,
+        consent_version=CONSENT_VERSION,
+        created_at=now,
+    )
     db.session.add(user)
     db.session.commit()
     log.info("registered user=%s", user.id)
@@ -204,8 +235,7 @@ def load_session_user(session_id: str) -> User | None:
 def end_sessions(user: User) -> User:
     """Invalidate every session and remember-me cookie of `user` (logout everywhere)."""
     db.session.execute(
-        update(User).where(User.id == user.id)
-        .values(session_version=User.session_version + 1)
+        update(User).where(User.id == user.id).values(session_version=User.session_version + 1)
     )
     db.session.commit()
     db.session.refresh(user)
@@ -229,9 +259,18 @@ def change_password(user: User, current: str, new: str) -> User:
     return user
 
 
-def update_profile(user: User, *, name: str, email: str, phone: str, region_code: str,
-                   comuna_code: str, sex: str, birth_date: date | None,
-                   education_level: str) -> User:
+def update_profile(
+    user: User,
+    *,
+    name: str,
+    email: str,
+    phone: str,
+    region_code: str,
+    comuna_code: str,
+    sex: str,
+    birth_date: date | None,
+    education_level: str,
+) -> User:
     """Edit personal data with the registration rules. Raises InvalidInput/DuplicateAccount."""
     name, email = _clean_identity(name, email)
     _check_territory(region_code, comuna_code)
@@ -244,9 +283,17 @@ def update_profile(user: User, *, name: str, email: str, phone: str, region_code
     return user
 
 
-def update_company(user: User, *, rut: str | None, legal_name: str | None, sector: str | None,
-                   region_code: str | None, comuna_code: str | None,
-                   started_on: date | None, size: str | None) -> Company:
+def update_company(
+    user: User,
+    *,
+    rut: str | None,
+    legal_name: str | None,
+    sector: str | None,
+    region_code: str | None,
+    comuna_code: str | None,
+    started_on: date | None,
+    size: str | None,
+) -> Company:
     """Optional company data; what is given must be valid. Raises InvalidInput."""
     company_rut = normalize_rut(rut) if (rut or "").strip() else None
     if sector and sector not in SECTORS:
@@ -256,8 +303,9 @@ def update_company(user: User, *, rut: str | None, legal_name: str | None, secto
     if region_code or comuna_code:
         _check_territory(region_code, comuna_code)
     if started_on and started_on > date.today():
-        raise InvalidInput("La fecha de inicio de actividades no puede ser futura.",
-                           field="started_on")
+        raise InvalidInput(
+            "La fecha de inicio de actividades no puede ser futura.", field="started_on"
+        )
     company = user.company or Company(user=user)
     company.rut, company.legal_name = company_rut, (legal_name or "").strip() or None
     company.sector, company.size = sector or None, size or None
@@ -268,8 +316,16 @@ def update_company(user: User, *, rut: str | None, legal_name: str | None, secto
     return company
 
 
-def create_staff(*, role: str, rut: str, email: str, name: str, password: str,
-                 specialty: str | None = None, actor: User | None = None) -> User:
+def create_staff(
+    *,
+    role: str,
+    rut: str,
+    email: str,
+    name: str,
+    password: str,
+    specialty: str | None = None,
+    actor: User | None = None,
+) -> User:
     """Create an admin or an advisor (advisors need a specialty). Raises InvalidInput,
     DuplicateAccount."""
     if role not in ("admin", "advisor"):
@@ -282,13 +338,25 @@ def create_staff(*, role: str, rut: str, email: str, name: str, password: str,
     if problem:
         raise InvalidInput(problem, field="password")
     _check_unique(rut, email)
-    user = User(rut=rut, email=email, name=name, role=role,
-                specialty=specialty if role == "advisor" else None,
-                password_hash=hash_password(password))
+    user = User(
+        rut=rut,
+        email=email,
+        name=name,
+        role=role,
+        specialty=specialty if role == "advisor" else None,
+        password_hash=hash_password(password),
+    )
     db.session.add(user)
     db.session.flush()
-    record_audit(actor, f"create_{role}", "user", user.id, None,
-                 {"rut": rut, "email": email, "specialty": user.specialty}, commit=False)
+    record_audit(
+        actor,
+        f"create_{role}",
+        "user",
+        user.id,
+        None,
+        {"rut": rut, "email": email, "specialty": user.specialty},
+        commit=False,
+    )
     db.session.commit()
     return user
 
@@ -305,26 +373,34 @@ def set_active(user_id: int, active: bool, *, actor: User) -> User:
     before = {"active": user.active}
     user.active = active
     user.session_version += 1
-    record_audit(actor, "set_active", "user", user.id, before, {"active": active},
-                 commit=False)
+    record_audit(actor, "set_active", "user", user.id, before, {"active": active}, commit=False)
     db.session.commit()
     sessions_ended.send(user.id)
     return user
 
 
 def list_staff() -> list[User]:
-    return list(db.session.scalars(
-        select(User).where(User.role.in_(("advisor", "admin"))).order_by(User.role, User.name)
-    ))
+    return list(
+        db.session.scalars(
+            select(User).where(User.role.in_(("advisor", "admin"))).order_by(User.role, User.name)
+        )
+    )
 
 
 def export_user_data(user: User) -> dict:
     """Everything stored about `user` and nothing about anyone else."""
     data = {
         "cuenta": {
-            "id": user.id, "rut": user.rut, "nombre": user.name, "correo": user.email,
-            "telefono": user.phone, "rol": user.role, "especialidad": user.specialty,
-            "region": user.region_code, "comuna": user.comuna_code, "sexo": user.sex,
+            "id": user.id,
+            "rut": user.rut,
+            "nombre": user.name,
+            "correo": user.email,
+            "telefono": user.phone,
+            "rol": user.role,
+            "especialidad": user.specialty,
+            "region": user.region_code,
+            "comuna": user.comuna_code,
+            "sexo": user.sex,
             "fecha_nacimiento": user.birth_date.isoformat() if user.birth_date else None,
             "nivel_educacional": user.education_level,
             "consentimiento": user.consent_at.isoformat() if user.consent_at else None,
@@ -336,7 +412,8 @@ def export_user_data(user: User) -> dict:
         "notificaciones": [
             {"texto": n.text, "url": n.url, "fecha": n.created_at.isoformat()}
             for n in db.session.scalars(
-                select(Notification).where(Notification.user_id == user.id)
+                select(Notification)
+                .where(Notification.user_id == user.id)
                 .order_by(Notification.id)
             )
         ],
@@ -344,8 +421,12 @@ def export_user_data(user: User) -> dict:
     if user.company:
         c = user.company
         data["empresa"] = {
-            "rut": c.rut, "razon_social": c.legal_name, "actividad": c.sector,
-            "region": c.region_code, "comuna": c.comuna_code, "tamano": c.size,
+            "rut": c.rut,
+            "razon_social": c.legal_name,
+            "actividad": c.sector,
+            "region": c.region_code,
+            "comuna": c.comuna_code,
+            "tamano": c.size,
             "inicio_actividades": c.started_on.isoformat() if c.started_on else None,
         }
     for name in DATA_DOMAINS:
@@ -401,8 +482,7 @@ def notify(user_id: int, text: str, url: str | None = None, *, commit: bool = Tr
     return notice
 
 
-_UNREAD = text("SELECT count(*) FROM notification WHERE user_id = :user_id "
-               "AND read_at IS NULL")
+_UNREAD = text("SELECT count(*) FROM notification WHERE user_id = :user_id AND read_at IS NULL")
 
 
 def unread_notifications(user_id: int) -> int:
@@ -412,10 +492,14 @@ def unread_notifications(user_id: int) -> int:
 
 
 def notifications_for(user_id: int, *, limit: int = 50) -> list[Notification]:
-    return list(db.session.scalars(
-        select(Notification).where(Notification.user_id == user_id)
-        .order_by(Notification.id.desc()).limit(limit)
-    ))
+    return list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user_id)
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def mark_notifications_read(user_id: int, *, now: datetime | None = None) -> None:
@@ -429,14 +513,27 @@ def mark_notifications_read(user_id: int, *, now: datetime | None = None) -> Non
         db.session.commit()
 
 
-def record_audit(actor: User | None, action: str, target_type: str, target_id,
-                 before: dict | None, after: dict | None, *, commit: bool = True,
-                 note: str | None = None) -> AuditEntry:
+def record_audit(
+    actor: User | None,
+    action: str,
+    target_type: str,
+    target_id,
+    before: dict | None,
+    after: dict | None,
+    *,
+    commit: bool = True,
+    note: str | None = None,
+) -> AuditEntry:
     """Append to the audit log (who, when, before → after)."""
-    entry = AuditEntry(actor_id=actor.id if actor else None, action=action,
-                       target_type=target_type,
-                       target_id=None if target_id is None else str(target_id),
-                       before=before, after=after, note=note)
+    entry = AuditEntry(
+        actor_id=actor.id if actor else None,
+        action=action,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id),
+        before=before,
+        after=after,
+        note=note,
+    )
     db.session.add(entry)
     if commit:
         db.session.commit()
@@ -444,28 +541,55 @@ def record_audit(actor: User | None, action: str, target_type: str, target_id,
 
 
 def audit_log(*, limit: int = 200) -> list[AuditEntry]:
-    return list(db.session.scalars(
-        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-    ))
+    return list(db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
 
 
 DEMO_PASSWORD = "Servicios-Demo-2026"  # noqa: S105 - public demo credential (README)
 DEMO_ACCOUNTS = [
-    dict(role="admin", rut="11111111-1", email="admin@demo.serviciosvirtuales.cl",
-         name="Ana Administradora"),
-    dict(role="advisor", specialty="legal", rut="12222222-5",
-         email="legal@demo.serviciosvirtuales.cl", name="Luis Asesor Legal"),
-    dict(role="advisor", specialty="sustainability", rut="13333333-9",
-         email="sustentabilidad@demo.serviciosvirtuales.cl",
-         name="Sofía Asesora de Sustentabilidad"),
-    dict(role="entrepreneur", rut="15555555-6", email="emprendedora@demo.serviciosvirtuales.cl",
-         name="Carolina Emprendedora Pérez", region_code="13", comuna_code="13101",
-         sex="femenino", birth_date=date(1988, 4, 12), education_level="tecnica",
-         phone="+56 9 1234 5678"),
-    dict(role="entrepreneur", rut="16666666-K", email="emprendedor@demo.serviciosvirtuales.cl",
-         name="Pedro Emprendedor Soto", region_code="08", comuna_code="08101",
-         sex="masculino", birth_date=date(1979, 9, 30), education_level="media",
-         phone="+56 9 8765 4321"),
+    dict(
+        role="admin",
+        rut="11111111-1",
+        email="admin@demo.serviciosvirtuales.cl",
+        name="Ana Administradora",
+    ),
+    dict(
+        role="advisor",
+        specialty="legal",
+        rut="12222222-5",
+        email="legal@demo.serviciosvirtuales.cl",
+        name="Luis Asesor Legal",
+    ),
+    dict(
+        role="advisor",
+        specialty="sustainability",
+        rut="13333333-9",
+        email="sustentabilidad@demo.serviciosvirtuales.cl",
+        name="Sofía Asesora de Sustentabilidad",
+    ),
+    dict(
+        role="entrepreneur",
+        rut="15555555-6",
+        email="emprendedora@demo.serviciosvirtuales.cl",
+        name="Carolina Emprendedora Pérez",
+        region_code="13",
+        comuna_code="13101",
+        sex="femenino",
+        birth_date=date(1988, 4, 12),
+        education_level="tecnica",
+        phone="+56 9 1234 5678",
+    ),
+    dict(
+        role="entrepreneur",
+        rut="16666666-K",
+        email="emprendedor@demo.serviciosvirtuales.cl",
+        name="Pedro Emprendedor Soto",
+        region_code="08",
+        comuna_code="08101",
+        sex="masculino",
+        birth_date=date(1979, 9, 30),
+        education_level="media",
+        phone="+56 9 8765 4321",
+    ),
 ]
 
 

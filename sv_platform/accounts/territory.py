@@ -25,9 +25,15 @@ def comuna_names() -> dict[str, str]:
 
 
 def comuna_in_region(comuna_code: str | None, region_code: str | None) -> bool:
-    return bool(comuna_code and region_code) and comuna_code in comuna_names() and any(
-        c["code"] == comuna_code for r in regions() if r["code"] == region_code
-        for c in r["comunas"]
+    return (
+        bool(comuna_code and region_code)
+        and comuna_code in comuna_names()
+        and any(
+            c["code"] == comuna_code
+            for r in regions()
+            if r["code"] == region_code
+            for c in r["comunas"]
+        )
     )
 
 
@@ -39,5 +45,6 @@ def comuna_choices() -> list[SelectChoice]:
     """Grouped by region (optgroups): without JavaScript every comuna is still reachable."""
     return [SelectChoice("", "Elige tu comuna")] + [
         SelectChoice(c["code"], c["name"], optgroup=r["name"])
-        for r in regions() for c in r["comunas"]
+        for r in regions()
+        for c in r["comunas"]
     ]

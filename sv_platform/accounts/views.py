@@ -86,11 +86,17 @@ def register():
     if form.validate_on_submit():
         try:
             user = services.register_entrepreneur(
-                rut=form.rut.data, name=form.name.data, email=form.email.data,
-                phone=form.phone.data, password=form.password.data,
-                region_code=form.region_code.data, comuna_code=form.comuna_code.data,
-                sex=form.sex.data, birth_date=form.birth_date.data,
-                education_level=form.education_level.data, consent=form.consent.data,
+                rut=form.rut.data,
+                name=form.name.data,
+                email=form.email.data,
+                phone=form.phone.data,
+                password=form.password.data,
+                region_code=form.region_code.data,
+                comuna_code=form.comuna_code.data,
+                sex=form.sex.data,
+                birth_date=form.birth_date.data,
+                education_level=form.education_level.data,
+                consent=form.consent.data,
             )
         except DomainError as error:
             attach_error(form, error)
@@ -106,10 +112,15 @@ def register():
 
 @bp.route("/ingresar", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"],
-               deduct_when=_failed)
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"],
-               key_func=_login_account_key, deduct_when=_failed)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], deduct_when=_failed
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    methods=["POST"],
+    key_func=_login_account_key,
+    deduct_when=_failed,
+)
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
@@ -126,7 +137,8 @@ def login():
             flash(f"Hola, {user.first_name}.", "success")
             return redirect(next_url or home_for(user))
     return render_template("accounts/login.html", form=form), 401 if form.errors or (
-        request.method == "POST") else 200
+        request.method == "POST"
+    ) else 200
 
 
 @bp.route("/salir", methods=["GET", "POST"])
@@ -146,9 +158,15 @@ def logout():
 
 
 # Company form field → Company attribute / service field name.
-COMPANY_FIELDS = {"company_rut": "rut", "legal_name": "legal_name", "sector": "sector",
-                  "company_region": "region_code", "company_comuna": "comuna_code",
-                  "started_on": "started_on", "size": "size"}
+COMPANY_FIELDS = {
+    "company_rut": "rut",
+    "legal_name": "legal_name",
+    "sector": "sector",
+    "company_region": "region_code",
+    "company_comuna": "comuna_code",
+    "started_on": "started_on",
+    "size": "size",
+}
 
 
 def _profile_forms() -> dict:
@@ -157,9 +175,13 @@ def _profile_forms() -> dict:
     company = user.company
     return {
         "form": ProfileForm(prefix="p", obj=user),
-        "company_form": CompanyForm(prefix="c", data={
-            field: getattr(company, attr, None) or (None if field == "started_on" else "")
-            for field, attr in COMPANY_FIELDS.items()}),
+        "company_form": CompanyForm(
+            prefix="c",
+            data={
+                field: getattr(company, attr, None) or (None if field == "started_on" else "")
+                for field, attr in COMPANY_FIELDS.items()
+            },
+        ),
         "password_form": PasswordChangeForm(prefix="w"),
     }
 
@@ -175,10 +197,14 @@ def profile():
     if request.method == "POST" and form.validate_on_submit():
         try:
             services.update_profile(
-                current_user._get_current_object(), name=form.name.data,
-                email=form.email.data, phone=form.phone.data,
-                region_code=form.region_code.data, comuna_code=form.comuna_code.data,
-                sex=form.sex.data, birth_date=form.birth_date.data,
+                current_user._get_current_object(),
+                name=form.name.data,
+                email=form.email.data,
+                phone=form.phone.data,
+                region_code=form.region_code.data,
+                comuna_code=form.comuna_code.data,
+                sex=form.sex.data,
+                birth_date=form.birth_date.data,
                 education_level=form.education_level.data,
             )
         except DomainError as error:
@@ -197,8 +223,10 @@ def company():
     form = forms["company_form"]
     if form.validate_on_submit():
         try:
-            services.update_company(current_user._get_current_object(), **{
-                attr: getattr(form, field).data for field, attr in COMPANY_FIELDS.items()})
+            services.update_company(
+                current_user._get_current_object(),
+                **{attr: getattr(form, field).data for field, attr in COMPANY_FIELDS.items()},
+            )
         except DomainError as error:
             attach_error(form, error, {attr: field for field, attr in COMPANY_FIELDS.items()})
         else:
@@ -222,8 +250,7 @@ def change_password():
         else:
             session.clear()
             login_user(user)  # this session continues; every other one ends
-            flash("Tu contraseña fue cambiada. Otras sesiones abiertas se cerraron.",
-                  "success")
+            flash("Tu contraseña fue cambiada. Otras sesiones abiertas se cerraron.", "success")
             return redirect(url_for("accounts.profile"))
     else:
         flash("Revisa los campos de contraseña.", "danger")
@@ -239,8 +266,13 @@ def my_data():
 def download_data():
     data = services.export_user_data(current_user._get_current_object())
     body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
-    return Response(body, mimetype="application/json", headers={
-        "Content-Disposition": 'attachment; filename="mis-datos-servicios-virtuales.json"'})
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="mis-datos-servicios-virtuales.json"'
+        },
+    )
 
 
 @bp.post("/mis-datos/eliminar")
@@ -280,8 +312,12 @@ def admin_staff():
     if form.validate_on_submit():
         try:
             user = services.create_staff(
-                role="advisor", rut=form.rut.data, email=form.email.data, name=form.name.data,
-                password=form.password.data, specialty=form.specialty.data,
+                role="advisor",
+                rut=form.rut.data,
+                email=form.email.data,
+                name=form.name.data,
+                password=form.password.data,
+                specialty=form.specialty.data,
                 actor=current_user._get_current_object(),
             )
         except DomainError as error:
@@ -289,8 +325,9 @@ def admin_staff():
         else:
             flash(f"Se creó la cuenta de {user.name}.", "success")
             return redirect(url_for("accounts.admin_staff"))
-    return render_template("accounts/admin_staff.html", form=form,
-                           staff=services.list_staff(), toggle=ConfirmForm())
+    return render_template(
+        "accounts/admin_staff.html", form=form, staff=services.list_staff(), toggle=ConfirmForm()
+    )
 
 
 @bp.post("/admin/asesores/<int:user_id>/estado")

@@ -38,8 +38,13 @@ def drop_user_sockets(user_id, **_extra) -> None:
 
 def broadcast_message(payload: dict, *, skip_sid=None) -> None:
     """Send a stored message to everyone in its room (after it was stored)."""
-    socketio.emit("message", payload, to=room(payload["consultation_id"]), namespace=NAMESPACE,
-                  skip_sid=skip_sid)
+    socketio.emit(
+        "message",
+        payload,
+        to=room(payload["consultation_id"]),
+        namespace=NAMESPACE,
+        skip_sid=skip_sid,
+    )
 
 
 def _fail(code: str) -> dict:
@@ -116,8 +121,9 @@ def join(user, consultation_id, data):
 @socketio.on("send", namespace=NAMESPACE)
 @chat_event
 def send(user, consultation_id, data):
-    posted = services.post_message(consultation_id, user, data.get("body"),
-                                   data.get("client_msg_id"))
+    posted = services.post_message(
+        consultation_id, user, data.get("body"), data.get("client_msg_id")
+    )
     payload = services.message_payload(posted.message)
     if posted.created:
         broadcast_message(payload, skip_sid=request.sid)
@@ -128,8 +134,13 @@ def send(user, consultation_id, data):
 @chat_event
 def typing(user, consultation_id, data):
     services.note_typing(consultation_id, user)
-    socketio.emit("typing", {"consultation_id": consultation_id, "name": user.first_name},
-                  to=room(consultation_id), namespace=NAMESPACE, skip_sid=request.sid)
+    socketio.emit(
+        "typing",
+        {"consultation_id": consultation_id, "name": user.first_name},
+        to=room(consultation_id),
+        namespace=NAMESPACE,
+        skip_sid=request.sid,
+    )
     return {"ok": True}
 
 
@@ -137,7 +148,11 @@ def typing(user, consultation_id, data):
 @chat_event
 def read(user, consultation_id, data):
     mark = services.mark_read(consultation_id, user, data.get("up_to_id"))
-    socketio.emit("read", {"consultation_id": consultation_id, "user_id": user.id,
-                           "up_to_id": mark},
-                  to=room(consultation_id), namespace=NAMESPACE, skip_sid=request.sid)
+    socketio.emit(
+        "read",
+        {"consultation_id": consultation_id, "user_id": user.id, "up_to_id": mark},
+        to=room(consultation_id),
+        namespace=NAMESPACE,
+        skip_sid=request.sid,
+    )
     return {"ok": True, "up_to_id": mark}

@@ -19,41 +19,62 @@ REQUIRED = "Este campo es obligatorio."
 
 
 class ConsultationForm(FlaskForm):
-    area = SelectField("Área de la consulta",
-                       choices={"": "Elige un área", "legal": "Asesoría legal",
-                                "sustainability": "Asesoría en sustentabilidad"},
-                       validators=[InputRequired(REQUIRED)])
-    subject = StringField("Asunto", validators=[InputRequired(REQUIRED), Length(max=200)],
-                          description="En una frase: ¿qué necesitas saber?")
+    area = SelectField(
+        "Área de la consulta",
+        choices={
+            "": "Elige un área",
+            "legal": "Asesoría legal",
+            "sustainability": "Asesoría en sustentabilidad",
+        },
+        validators=[InputRequired(REQUIRED)],
+    )
+    subject = StringField(
+        "Asunto",
+        validators=[InputRequired(REQUIRED), Length(max=200)],
+        description="En una frase: ¿qué necesitas saber?",
+    )
     description = TextAreaField(
-        "Describe tu consulta", validators=[InputRequired(REQUIRED)],
+        "Describe tu consulta",
+        validators=[InputRequired(REQUIRED)],
         description="Cuéntanos el contexto. Puedes usar Markdown (**negrita**, listas). "
-                    "No incluyas claves ni datos bancarios.")
+        "No incluyas claves ni datos bancarios.",
+    )
     attachments = MultipleFileField(
-        "Archivos adjuntos (opcional)",
-        description="Hasta 3 archivos PDF, JPG o PNG.")
+        "Archivos adjuntos (opcional)", description="Hasta 3 archivos PDF, JPG o PNG."
+    )
     suggest = SubmitField("Ver preguntas similares")
     submit = SubmitField("Enviar consulta")
 
 
 class MessageForm(FlaskForm):
-    body = TextAreaField("Tu mensaje", validators=[InputRequired("Escribe un mensaje antes de "
-                                                                 "enviarlo.")])
+    body = TextAreaField(
+        "Tu mensaje", validators=[InputRequired("Escribe un mensaje antes de enviarlo.")]
+    )
     client_msg_id = HiddenField()
     submit = SubmitField("Enviar mensaje")
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField("Nota interna (solo la ve el equipo asesor)",
-                         validators=[InputRequired("Escribe la nota antes de guardarla.")])
+    body = TextAreaField(
+        "Nota interna (solo la ve el equipo asesor)",
+        validators=[InputRequired("Escribe la nota antes de guardarla.")],
+    )
     submit = SubmitField("Guardar nota")
 
 
 class CloseForm(FlaskForm):
-    rating = SelectField("¿Cómo evalúas la asesoría?", choices={
-        "": "Elige una nota", "5": "5 — Excelente", "4": "4 — Buena", "3": "3 — Regular",
-        "2": "2 — Mala", "1": "1 — Muy mala"},
-        validators=[InputRequired("Elige una calificación de 1 a 5.")])
+    rating = SelectField(
+        "¿Cómo evalúas la asesoría?",
+        choices={
+            "": "Elige una nota",
+            "5": "5 — Excelente",
+            "4": "4 — Buena",
+            "3": "3 — Regular",
+            "2": "2 — Mala",
+            "1": "1 — Muy mala",
+        },
+        validators=[InputRequired("Elige una calificación de 1 a 5.")],
+    )
     comment = TextAreaField("Comentario (opcional)", validators=[Optional(), Length(max=1000)])
     submit = SubmitField("Cerrar y calificar")
 
@@ -66,18 +87,23 @@ class AssignForm(FlaskForm):
 class ServiceLevelForm(FlaskForm):
     first_response_days = IntegerField(
         "Primera respuesta (días hábiles)",
-        validators=[InputRequired(REQUIRED), NumberRange(1, 30, "Entre 1 y 30 días hábiles.")])
+        validators=[InputRequired(REQUIRED), NumberRange(1, 30, "Entre 1 y 30 días hábiles.")],
+    )
     resolution_days = IntegerField(
         "Resolución (días hábiles)",
-        validators=[InputRequired(REQUIRED), NumberRange(1, 60, "Entre 1 y 60 días hábiles.")])
+        validators=[InputRequired(REQUIRED), NumberRange(1, 60, "Entre 1 y 60 días hábiles.")],
+    )
     submit = SubmitField("Guardar")
 
 
 class FaqForm(FlaskForm):
     question = StringField("Pregunta", validators=[InputRequired(REQUIRED), Length(max=300)])
-    answer = TextAreaField("Respuesta", validators=[InputRequired(REQUIRED)],
-                           description="Revisa y quita nombres, RUT, montos o cualquier dato "
-                                       "que identifique a la persona.")
+    answer = TextAreaField(
+        "Respuesta",
+        validators=[InputRequired(REQUIRED)],
+        description="Revisa y quita nombres, RUT, montos o cualquier dato "
+        "que identifique a la persona.",
+    )
     tags = StringField("Etiquetas (separadas por comas, opcional)", validators=[Optional()])
     published = BooleanField("Publicar de inmediato")
     submit = SubmitField("Crear pregunta frecuente")

@@ -49,9 +49,7 @@ class Consultation(db.Model):
     user = relationship("User", foreign_keys=[user_id])
     advisor = relationship("User", foreign_keys=[advisor_id])
 
-    __table_args__ = (
-        Index("ix_consultation_area_status", "area", "status"),
-    )
+    __table_args__ = (Index("ix_consultation_area_status", "area", "status"),)
 
     @property
     def area_label(self) -> str:
@@ -101,8 +99,12 @@ class Message(db.Model):
     author = relationship("User")
 
     __table_args__ = (
-        UniqueConstraint("consultation_id", "author_id", "client_msg_id",
-                         name="uq_message_consultation_author_client_msg"),
+        UniqueConstraint(
+            "consultation_id",
+            "author_id",
+            "client_msg_id",
+            name="uq_message_consultation_author_client_msg",
+        ),
         Index("ix_message_consultation_id_id", "consultation_id", "id"),
     )
 

@@ -63,8 +63,11 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
     "auto_close": (("resuelta",), "cerrada", ("system",)),
     "reopen": (("resuelta",), "en_curso", ("entrepreneur",)),
     # The enrolment behind it was cancelled (by its owner, an admin or account deletion).
-    "withdraw": (("en_espera", "nueva", "asignada", "en_curso", "esperando_emprendedor"),
-                 "cerrada", ("system",)),
+    "withdraw": (
+        ("en_espera", "nueva", "asignada", "en_curso", "esperando_emprendedor"),
+        "cerrada",
+        ("system",),
+    ),
 }
 # Advisors act only on consultas assigned to them, except when taking a new one.
 NEEDS_ASSIGNEE = {"respond", "ask", "resolve"}
@@ -82,15 +85,19 @@ class ConsultationClosed(DomainError):
 
 class AlreadyOpen(DomainError):
     status = 409
-    message = ("Ya tienes una consulta abierta en esta área. Continúa la conversación en ella; "
-               "cuando se resuelva podrás abrir otra.")
+    message = (
+        "Ya tienes una consulta abierta en esta área. Continúa la conversación en ella; "
+        "cuando se resuelva podrás abrir otra."
+    )
 
 
 class RateLimited(DomainError):
     code = "rate_limited"
     status = 429
-    message = ("Estás enviando mensajes muy seguido. Espera unos segundos y vuelve a "
-               "intentarlo; tu texto sigue aquí.")
+    message = (
+        "Estás enviando mensajes muy seguido. Espera unos segundos y vuelve a "
+        "intentarlo; tu texto sigue aquí."
+    )
 
 
 class PostResult(NamedTuple):
@@ -107,6 +114,7 @@ class SlaState:
 
 
 # --- access --------------------------------------------------------------------------------
+
 
 def can_view(user, consultation: Consultation) -> bool:
     """Owner, advisors of the consulta's area, and admins; nobody else."""
@@ -143,6 +151,7 @@ def url_for_consultation(consultation_id: int) -> str:
 
 # --- service levels ------------------------------------------------------------------------
 
+
 def service_level(area: str) -> tuple[int, int]:
     """(first response, resolution) targets in business days for an area."""
     row = db.session.scalar(select(ServiceLevel).where(ServiceLevel.area == area))
@@ -155,8 +164,9 @@ def service_levels() -> dict[str, tuple[int, int]]:
     return {area: service_level(area) for area in AREAS}
 
 
-def set_service_level(area: str, first_response_days, resolution_days, *, actor,
-                      now: datetime | None = None) -> ServiceLevel:
+def set_service_level(
+    area: str, first_response_days, resolution_days, *, actor, now: datetime | None = None
+) -> ServiceLevel:
     """Admins set an area's targets (1–30 business days, resolution ≥ first response);
     audited. Applies to consultas opened from now on. Raises NotAllowed, InvalidInput."""
     if actor is None or actor.role != "admin":
@@ -168,23 +178,31 @@ def set_service_level(area: str, first_response_days, resolution_days, *, actor,
     except (TypeError, ValueError) as exc:
         raise InvalidInput("Los plazos deben ser números enteros de días hábiles.") from exc
     if not 1 <= first <= 30:
-        raise InvalidInput("La primera respuesta debe ser entre 1 y 30 días hábiles.",
-                           field="first_response_days")
+        raise InvalidInput(
+            "La primera respuesta debe ser entre 1 y 30 días hábiles.", field="first_response_days"
+        )
     if not 1 <= resolution <= 60 or resolution < first:
-        raise InvalidInput("La resolución debe ser entre 1 y 60 días hábiles y no antes de la "
-                           "primera respuesta.", field="resolution_days")
+        raise InvalidInput(
+            "La resolución debe ser entre 1 y 60 días hábiles y no antes de la primera respuesta.",
+            field="resolution_days",
+        )
     row = db.session.scalar(select(ServiceLevel).where(ServiceLevel.area == area))
-    before = dict(zip(("first_response_days", "resolution_days"), service_level(area),
-                      strict=True))
+    before = dict(zip(("first_response_days", "resolution_days"), service_level(area), strict=True))
     if row is None:
         row = ServiceLevel(area=area, first_response_days=first, resolution_days=resolution)
         db.session.add(row)
     row.first_response_days, row.resolution_days = first, resolution
     row.updated_at = now or utcnow()
     db.session.flush()
-    accounts.record_audit(actor, "set_service_level", "service_level", area, before,
-                          {"first_response_days": first, "resolution_days": resolution},
-                          commit=False)
+    accounts.record_audit(
+        actor,
+        "set_service_level",
+        "service_level",
+        area,
+        before,
+        {"first_response_days": first, "resolution_days": resolution},
+        commit=False,
+    )
     db.session.commit()
     return row
 
@@ -202,8 +220,11 @@ def sla_state(consultation: Consultation, *, now: datetime | None = None) -> Sla
         return None
     now = as_utc(now or utcnow())
     if consultation.first_response_at is None:
-        target, due, name = "first_response", consultation.first_response_due_at, \
-            "Primera respuesta"
+        target, due, name = (
+            "first_response",
+            consultation.first_response_due_at,
+            "Primera respuesta",
+        )
     else:
         target, due, name = "resolution", consultation.resolution_due_at, "Resolución"
     due = as_utc(due)
@@ -230,6 +251,7 @@ def expected_answer(consultation: Consultation) -> str | None:
 
 # --- transitions ---------------------------------------------------------------------------
 
+
 def _role_for(consultation: Consultation, actor) -> str | None:
     if actor is None:
         return "system"
@@ -251,22 +273,31 @@ def check_transition(consultation: Consultation, action: str, actor) -> str:
     role = _role_for(consultation, actor)
     if role not in roles:
         raise NotAllowed("Tu perfil no puede hacer ese cambio en esta consulta.")
-    if (role == "advisor" and action in NEEDS_ASSIGNEE
-            and consultation.advisor_id != actor.id):
+    if role == "advisor" and action in NEEDS_ASSIGNEE and consultation.advisor_id != actor.id:
         raise NotAllowed("Esta consulta está asignada a otra persona.")
     if consultation.status not in sources:
         raise InvalidTransition(
-            f"No se puede hacer eso con una consulta en estado «{consultation.status_label}».")
+            f"No se puede hacer eso con una consulta en estado «{consultation.status_label}»."
+        )
     return target
 
 
-def _apply(consultation: Consultation, action: str, actor, now: datetime,
-           note: str | None = None) -> None:
+def _apply(
+    consultation: Consultation, action: str, actor, now: datetime, note: str | None = None
+) -> None:
     """Inside a transaction: check, change the status and record who/when/from/to."""
     target = check_transition(consultation, action, actor)
-    db.session.add(ConsultationEvent(
-        consultation_id=consultation.id, actor_id=actor.id if actor else None, action=action,
-        from_status=consultation.status, to_status=target, note=note, created_at=now))
+    db.session.add(
+        ConsultationEvent(
+            consultation_id=consultation.id,
+            actor_id=actor.id if actor else None,
+            action=action,
+            from_status=consultation.status,
+            to_status=target,
+            note=note,
+            created_at=now,
+        )
+    )
     consultation.status = target
 
 
@@ -286,8 +317,9 @@ def _locked_for(consultation_id: int, actor) -> Consultation:
     return consultation
 
 
-def _transition(consultation_id: int, action: str, actor, *,
-                now: datetime | None = None) -> Consultation:
+def _transition(
+    consultation_id: int, action: str, actor, *, now: datetime | None = None
+) -> Consultation:
     """Run a lifecycle action that changes nothing but the state, and record it."""
     now = now or utcnow()
     with write_transaction():
@@ -303,8 +335,11 @@ def take(consultation_id: int, advisor, *, now: datetime | None = None) -> Consu
     now = now or utcnow()
     with write_transaction():
         consultation = _locked_for(consultation_id, advisor)
-        if (advisor.role == "advisor" and consultation.advisor_id not in (None, advisor.id)
-                and consultation.status in OPEN_STATUSES):
+        if (
+            advisor.role == "advisor"
+            and consultation.advisor_id not in (None, advisor.id)
+            and consultation.status in OPEN_STATUSES
+        ):
             raise InvalidTransition("Otra persona ya tomó esta consulta.")
         _apply(consultation, "take", advisor, now)
         consultation.advisor_id, consultation.assigned_at = advisor.id, now
@@ -312,8 +347,9 @@ def take(consultation_id: int, advisor, *, now: datetime | None = None) -> Consu
     return consultation
 
 
-def assign(consultation_id: int, advisor_id: int, *, actor,
-           now: datetime | None = None) -> Consultation:
+def assign(
+    consultation_id: int, advisor_id: int, *, actor, now: datetime | None = None
+) -> Consultation:
     """An admin assigns or reassigns a consulta to an active advisor of its area. A new one
     becomes `asignada`; an ongoing one keeps its state. Raises NotFound, NotAllowed,
     InvalidInput, InvalidTransition."""
@@ -323,25 +359,48 @@ def assign(consultation_id: int, advisor_id: int, *, actor,
     with write_transaction():
         consultation = _locked(consultation_id)
         advisor = db.session.get(User, int(advisor_id or 0))
-        if (advisor is None or advisor.role != "advisor" or not advisor.is_active
-                or advisor.specialty != consultation.area):
-            raise InvalidInput("Elige un asesor/a activo/a del área de la consulta.",
-                               field="advisor_id")
+        if (
+            advisor is None
+            or advisor.role != "advisor"
+            or not advisor.is_active
+            or advisor.specialty != consultation.area
+        ):
+            raise InvalidInput(
+                "Elige un asesor/a activo/a del área de la consulta.", field="advisor_id"
+            )
         if consultation.status == "nueva":
             _apply(consultation, "assign", actor, now, note=f"a {advisor.name}")
         elif consultation.status in ("asignada", "en_curso", "esperando_emprendedor"):
-            db.session.add(ConsultationEvent(
-                consultation_id=consultation.id, actor_id=actor.id, action="reassign",
-                from_status=consultation.status, to_status=consultation.status,
-                note=f"a {advisor.name}", created_at=now))
+            db.session.add(
+                ConsultationEvent(
+                    consultation_id=consultation.id,
+                    actor_id=actor.id,
+                    action="reassign",
+                    from_status=consultation.status,
+                    to_status=consultation.status,
+                    note=f"a {advisor.name}",
+                    created_at=now,
+                )
+            )
         else:
             raise InvalidTransition("Solo se reasignan consultas abiertas.")
         before = {"advisor_id": consultation.advisor_id}
         consultation.advisor_id, consultation.assigned_at = advisor.id, now
-        accounts.record_audit(actor, "assign_consultation", "consultation", consultation.id,
-                              before, {"advisor_id": advisor.id}, commit=False)
-        accounts.notify(advisor.id, f"Te asignaron la consulta «{consultation.subject}».",
-                        url_for_consultation(consultation.id), commit=False)
+        accounts.record_audit(
+            actor,
+            "assign_consultation",
+            "consultation",
+            consultation.id,
+            before,
+            {"advisor_id": advisor.id},
+            commit=False,
+        )
+        accounts.notify(
+            advisor.id,
+            f"Te asignaron la consulta «{consultation.subject}».",
+            url_for_consultation(consultation.id),
+            commit=False,
+        )
         db.session.commit()
     return consultation
 
@@ -359,10 +418,13 @@ def resolve(consultation_id: int, advisor, *, now: datetime | None = None) -> Co
         consultation = _locked_for(consultation_id, advisor)
         _apply(consultation, "resolve", advisor, now)
         consultation.resolved_at = now
-        accounts.notify(consultation.user_id,
-                        f"Tu consulta «{consultation.subject}» fue resuelta. Cuéntanos cómo te "
-                        "fue y califícala.", url_for_consultation(consultation.id),
-                        commit=False)
+        accounts.notify(
+            consultation.user_id,
+            f"Tu consulta «{consultation.subject}» fue resuelta. Cuéntanos cómo te "
+            "fue y califícala.",
+            url_for_consultation(consultation.id),
+            commit=False,
+        )
         db.session.commit()
     if consultation.enrollment_id:
         seat = enrollment.get_enrollment(consultation.enrollment_id)
@@ -371,8 +433,9 @@ def resolve(consultation_id: int, advisor, *, now: datetime | None = None) -> Co
     return consultation
 
 
-def close(consultation_id: int, user, *, rating, comment: str | None = None,
-          now: datetime | None = None) -> Consultation:
+def close(
+    consultation_id: int, user, *, rating, comment: str | None = None, now: datetime | None = None
+) -> Consultation:
     """The entrepreneur closes a resolved consulta and rates it (1–5, optional comment).
     Raises NotFound, NotAllowed, InvalidInput, InvalidTransition."""
     try:
@@ -383,8 +446,9 @@ def close(consultation_id: int, user, *, rating, comment: str | None = None,
         raise InvalidInput("Elige una calificación de 1 a 5.", field="rating")
     comment = (comment or "").strip()
     if len(comment) > COMMENT_MAX:
-        raise InvalidInput(f"El comentario puede tener hasta {COMMENT_MAX} caracteres.",
-                           field="comment")
+        raise InvalidInput(
+            f"El comentario puede tener hasta {COMMENT_MAX} caracteres.", field="comment"
+        )
     now = now or utcnow()
     with write_transaction():
         consultation = _locked_for(consultation_id, user)
@@ -403,14 +467,18 @@ def reopen(consultation_id: int, user, *, now: datetime | None = None) -> Consul
         consultation = _locked_for(consultation_id, user)
         check_transition(consultation, "reopen", user)
         if as_utc(consultation.resolved_at) + timedelta(days=REOPEN_DAYS) < as_utc(now):
-            raise InvalidTransition(f"Pasaron más de {REOPEN_DAYS} días desde que se resolvió; "
-                                    "abre una nueva consulta.")
+            raise InvalidTransition(
+                f"Pasaron más de {REOPEN_DAYS} días desde que se resolvió; abre una nueva consulta."
+            )
         _apply(consultation, "reopen", user, now)
         consultation.resolved_at = None
         if consultation.advisor_id:
-            accounts.notify(consultation.advisor_id,
-                            f"Reabrieron la consulta «{consultation.subject}».",
-                            url_for_consultation(consultation.id), commit=False)
+            accounts.notify(
+                consultation.advisor_id,
+                f"Reabrieron la consulta «{consultation.subject}».",
+                url_for_consultation(consultation.id),
+                commit=False,
+            )
         db.session.commit()
     return consultation
 
@@ -420,8 +488,13 @@ def auto_close_due(*, now: datetime | None = None) -> int:
     many closed. Cheap when there is nothing to do (a read, no write lock)."""
     now = now or utcnow()
     limit = now - timedelta(days=REOPEN_DAYS)
-    ids = list(db.session.scalars(select(Consultation.id).where(
-        Consultation.status == "resuelta", Consultation.resolved_at < limit)))
+    ids = list(
+        db.session.scalars(
+            select(Consultation.id).where(
+                Consultation.status == "resuelta", Consultation.resolved_at < limit
+            )
+        )
+    )
     closed = 0
     for consultation_id in ids:
         with write_transaction():
@@ -437,35 +510,47 @@ def auto_close_due(*, now: datetime | None = None) -> int:
 
 
 def events_for(consultation: Consultation) -> list[ConsultationEvent]:
-    return list(db.session.scalars(select(ConsultationEvent).where(
-        ConsultationEvent.consultation_id == consultation.id).order_by(ConsultationEvent.id)))
+    return list(
+        db.session.scalars(
+            select(ConsultationEvent)
+            .where(ConsultationEvent.consultation_id == consultation.id)
+            .order_by(ConsultationEvent.id)
+        )
+    )
 
 
 # --- opening a consulta --------------------------------------------------------------------
 
+
 def _check_fields(area, subject, description) -> tuple[str, str, str]:
     if area not in AREAS:
-        raise InvalidInput("Elige el área de tu consulta: legal o sustentabilidad.",
-                           field="area")
+        raise InvalidInput("Elige el área de tu consulta: legal o sustentabilidad.", field="area")
     subject = " ".join((subject or "").split())
     if len(subject) < SUBJECT_MIN:
-        raise InvalidInput(f"Escribe el asunto de tu consulta (al menos {SUBJECT_MIN} "
-                           "caracteres).", field="subject")
+        raise InvalidInput(
+            f"Escribe el asunto de tu consulta (al menos {SUBJECT_MIN} caracteres).",
+            field="subject",
+        )
     if len(subject) > SUBJECT_MAX:
-        raise InvalidInput(f"El asunto puede tener hasta {SUBJECT_MAX} caracteres.",
-                           field="subject")
+        raise InvalidInput(
+            f"El asunto puede tener hasta {SUBJECT_MAX} caracteres.", field="subject"
+        )
     description = (description or "").strip()
     if len(description) < DESCRIPTION_MIN:
-        raise InvalidInput(f"Cuéntanos un poco más en la descripción (al menos "
-                           f"{DESCRIPTION_MIN} caracteres).", field="description")
+        raise InvalidInput(
+            f"Cuéntanos un poco más en la descripción (al menos {DESCRIPTION_MIN} caracteres).",
+            field="description",
+        )
     if len(description) > DESCRIPTION_MAX:
-        raise InvalidInput(f"La descripción puede tener hasta {DESCRIPTION_MAX} caracteres.",
-                           field="description")
+        raise InvalidInput(
+            f"La descripción puede tener hasta {DESCRIPTION_MAX} caracteres.", field="description"
+        )
     return area, subject, description
 
 
-def open_consultation(user, *, area: str, subject: str, description: str, files=(),
-                      now: datetime | None = None) -> Consultation:
+def open_consultation(
+    user, *, area: str, subject: str, description: str, files=(), now: datetime | None = None
+) -> Consultation:
     """Open a consulta: it takes a cupo of the area's window through the enrolment service
     (reusing an open enrolment that has no consulta yet) or joins the waitlist, in which case
     it waits as `en_espera` until promoted. Attachments: up to 3 PDF/JPG/PNG files checked
@@ -479,8 +564,9 @@ def open_consultation(user, *, area: str, subject: str, description: str, files=
     offering = enrollment.get_offering(OFFERING_SLUGS[area])
     current = enrollment.open_enrollment(user.id, offering.id)
     if current is not None:
-        if db.session.scalar(select(Consultation.id).where(
-                Consultation.enrollment_id == current.id)):
+        if db.session.scalar(
+            select(Consultation.id).where(Consultation.enrollment_id == current.id)
+        ):
             raise AlreadyOpen()
         seat = current
     else:
@@ -492,9 +578,15 @@ def open_consultation(user, *, area: str, subject: str, description: str, files=
     stored: list[str] = []
     with write_transaction():
         status = "nueva" if seat.status == "active" else "en_espera"
-        consultation = Consultation(user_id=user.id, area=area, subject=subject,
-                                    description=description, status=status,
-                                    enrollment_id=seat.id, created_at=now)
+        consultation = Consultation(
+            user_id=user.id,
+            area=area,
+            subject=subject,
+            description=description,
+            status=status,
+            enrollment_id=seat.id,
+            created_at=now,
+        )
         if status == "nueva":
             _set_due_dates(consultation, now)
         db.session.add(consultation)
@@ -503,17 +595,31 @@ def open_consultation(user, *, area: str, subject: str, description: str, files=
         except IntegrityError as exc:
             db.session.rollback()
             raise AlreadyOpen() from exc
-        db.session.add(ConsultationEvent(consultation_id=consultation.id, actor_id=user.id,
-                                         action="create", from_status=None, to_status=status,
-                                         created_at=now))
+        db.session.add(
+            ConsultationEvent(
+                consultation_id=consultation.id,
+                actor_id=user.id,
+                action="create",
+                from_status=None,
+                to_status=status,
+                created_at=now,
+            )
+        )
         try:
             for item in checked:
                 name = uploads.store(upload_dir, item)
                 stored.append(name)
-                db.session.add(Attachment(
-                    consultation_id=consultation.id, uploaded_by=user.id,
-                    original_name=item.original_name, stored_name=name,
-                    content_type=item.content_type, size=item.size, created_at=now))
+                db.session.add(
+                    Attachment(
+                        consultation_id=consultation.id,
+                        uploaded_by=user.id,
+                        original_name=item.original_name,
+                        stored_name=name,
+                        content_type=item.content_type,
+                        size=item.size,
+                        created_at=now,
+                    )
+                )
             db.session.commit()
         except BaseException:
             uploads.remove(upload_dir, stored)
@@ -526,8 +632,9 @@ def _on_promotion(seat) -> None:
     """Enrolment hook: a waitlisted consulta whose enrolment got a cupo opens (nueva)."""
     now = utcnow()
     with write_transaction():
-        consultation = db.session.scalar(select(Consultation).where(
-            Consultation.enrollment_id == seat.id))
+        consultation = db.session.scalar(
+            select(Consultation).where(Consultation.enrollment_id == seat.id)
+        )
         if consultation is None or consultation.status != "en_espera":
             db.session.rollback()
             return
@@ -544,8 +651,9 @@ def _on_cancel(seat) -> None:
     (closed, recorded), so it never lingers in a queue or on the waitlist."""
     now = utcnow()
     with write_transaction():
-        consultation = db.session.scalar(select(Consultation).where(
-            Consultation.enrollment_id == seat.id))
+        consultation = db.session.scalar(
+            select(Consultation).where(Consultation.enrollment_id == seat.id)
+        )
         if consultation is None or consultation.status not in TRANSITIONS["withdraw"][0]:
             db.session.rollback()
             return
@@ -566,8 +674,13 @@ def waitlist_position(consultation: Consultation) -> int | None:
 def consultations_of(user) -> list[Consultation]:
     """An entrepreneur's consultas, open ones first, newest first."""
     order = case((Consultation.status.in_(("cerrada",)), 1), else_=0)
-    return list(db.session.scalars(select(Consultation).where(
-        Consultation.user_id == user.id).order_by(order, Consultation.id.desc())))
+    return list(
+        db.session.scalars(
+            select(Consultation)
+            .where(Consultation.user_id == user.id)
+            .order_by(order, Consultation.id.desc())
+        )
+    )
 
 
 QUEUE_FILTERS = {
@@ -578,8 +691,9 @@ QUEUE_FILTERS = {
 }
 
 
-def advisor_queue(user, *, status: str | None = None,
-                  area: str | None = None) -> list[Consultation]:
+def advisor_queue(
+    user, *, status: str | None = None, area: str | None = None
+) -> list[Consultation]:
     """The staff queue: advisors see their specialty, admins every area (or one).
     Unassigned first, then oldest first. `status` is a state, "abiertas" or "mias"."""
     if user.role not in ("advisor", "admin"):
@@ -593,8 +707,7 @@ def advisor_queue(user, *, status: str | None = None,
     if status == "abiertas":
         query = query.where(Consultation.status.in_(OPEN_STATUSES))
     elif status == "mias":
-        query = query.where(Consultation.advisor_id == user.id,
-                            Consultation.status != "cerrada")
+        query = query.where(Consultation.advisor_id == user.id, Consultation.status != "cerrada")
     elif status in STATUSES:
         query = query.where(Consultation.status == status)
     else:
@@ -605,12 +718,22 @@ def advisor_queue(user, *, status: str | None = None,
 
 
 def advisors_for(area: str) -> list[User]:
-    return list(db.session.scalars(select(User).where(
-        User.role == "advisor", User.specialty == area, User.active.is_(True),
-        User.deleted_at.is_(None)).order_by(User.name)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.role == "advisor",
+                User.specialty == area,
+                User.active.is_(True),
+                User.deleted_at.is_(None),
+            )
+            .order_by(User.name)
+        )
+    )
 
 
 # --- chat ----------------------------------------------------------------------------------
+
 
 def _chat_limiter():
     """Per-user send limit, stored where RATELIMIT_STORAGE_URI says (Redis in production,
@@ -666,8 +789,9 @@ def _check_can_post(consultation: Consultation, author) -> None:
     if status == "cerrada":
         raise ConsultationClosed()
     if status == "resuelta":
-        raise ConsultationClosed("Esta consulta está resuelta. Si necesitas algo más, "
-                                 "reábrela desde esta página.")
+        raise ConsultationClosed(
+            "Esta consulta está resuelta. Si necesitas algo más, reábrela desde esta página."
+        )
     if author.role == "entrepreneur":
         if author.id != consultation.user_id:
             raise NotAllowed("No tienes acceso a esta consulta.")
@@ -679,36 +803,56 @@ def _check_can_post(consultation: Consultation, author) -> None:
 
 
 def _find_message(consultation_id: int, author_id: int, client_msg_id: str) -> Message | None:
-    return db.session.scalar(select(Message).where(
-        Message.consultation_id == consultation_id, Message.author_id == author_id,
-        Message.client_msg_id == client_msg_id))
+    return db.session.scalar(
+        select(Message).where(
+            Message.consultation_id == consultation_id,
+            Message.author_id == author_id,
+            Message.client_msg_id == client_msg_id,
+        )
+    )
 
 
 def _last_read(consultation_id: int, user_id: int) -> int:
-    return db.session.scalar(select(ReadMark.last_read_id).where(
-        ReadMark.consultation_id == consultation_id, ReadMark.user_id == user_id)) or 0
+    return (
+        db.session.scalar(
+            select(ReadMark.last_read_id).where(
+                ReadMark.consultation_id == consultation_id, ReadMark.user_id == user_id
+            )
+        )
+        or 0
+    )
 
 
 def _notify_recipient(consultation: Consultation, author, message: Message) -> None:
     """A notice for the other side when they have not read this far and have no unread
     notice for this consulta yet (reading the consulta clears it)."""
-    recipient = consultation.advisor_id if author.id == consultation.user_id \
-        else consultation.user_id
+    recipient = (
+        consultation.advisor_id if author.id == consultation.user_id else consultation.user_id
+    )
     if recipient is None or recipient == author.id:
         return
     if _last_read(consultation.id, recipient) >= message.id:
         return
     url = url_for_consultation(consultation.id)
-    pending = db.session.scalar(select(Notification.id).where(
-        Notification.user_id == recipient, Notification.url == url,
-        Notification.read_at.is_(None)))
+    pending = db.session.scalar(
+        select(Notification.id).where(
+            Notification.user_id == recipient,
+            Notification.url == url,
+            Notification.read_at.is_(None),
+        )
+    )
     if pending is None:
-        accounts.notify(recipient, f"Nuevo mensaje de {author.name} en «{consultation.subject}».",
-                        url, commit=False)
+        accounts.notify(
+            recipient,
+            f"Nuevo mensaje de {author.name} en «{consultation.subject}».",
+            url,
+            commit=False,
+        )
 
 
-def post_message(consultation_id, author, body, client_msg_id, *,
-                 now: datetime | None = None) -> PostResult:
+def post_message(
+    consultation_id, author, body, client_msg_id, *, now: datetime | None = None
+) -> PostResult:
     """Store a chat message (the socket event and the HTML form both call this). The same
     (author, client_msg_id) returns the stored message instead of a new one. The advisor's
     first message starts the conversation (asignada → en_curso); the entrepreneur's reply
@@ -742,8 +886,13 @@ def post_message(consultation_id, author, body, client_msg_id, *,
                 consultation.first_response_at = now
         elif consultation.status == "esperando_emprendedor":
             _apply(consultation, "reply", author, now)
-        message = Message(consultation_id=consultation.id, author_id=author.id, body=body,
-                          client_msg_id=client_msg_id, created_at=now)
+        message = Message(
+            consultation_id=consultation.id,
+            author_id=author.id,
+            body=body,
+            client_msg_id=client_msg_id,
+            created_at=now,
+        )
         db.session.add(message)
         consultation.last_message_at = now
         try:
@@ -785,10 +934,12 @@ def message_payload(message: Message) -> dict:
     }
 
 
-def _mark_read_locked(consultation_id: int, user_id: int, up_to_id: int,
-                      now: datetime) -> int:
-    mark = db.session.scalar(select(ReadMark).where(
-        ReadMark.consultation_id == consultation_id, ReadMark.user_id == user_id))
+def _mark_read_locked(consultation_id: int, user_id: int, up_to_id: int, now: datetime) -> int:
+    mark = db.session.scalar(
+        select(ReadMark).where(
+            ReadMark.consultation_id == consultation_id, ReadMark.user_id == user_id
+        )
+    )
     if mark is None:
         mark = ReadMark(consultation_id=consultation_id, user_id=user_id, last_read_id=0)
         db.session.add(mark)
@@ -804,21 +955,33 @@ def mark_read(consultation_id, user, up_to_id, *, now: datetime | None = None) -
     up_to_id = _message_id(up_to_id, "up_to_id")
     consultation = get_consultation(consultation_id, user)
     now = now or utcnow()
-    last = db.session.scalar(select(func.max(Message.id)).where(
-        Message.consultation_id == consultation.id)) or 0
+    last = (
+        db.session.scalar(
+            select(func.max(Message.id)).where(Message.consultation_id == consultation.id)
+        )
+        or 0
+    )
     up_to_id = min(up_to_id, last)
     current = _last_read(consultation.id, user.id)
     url = url_for_consultation(consultation.id)
-    unread_notice = db.session.scalar(select(Notification.id).where(
-        Notification.user_id == user.id, Notification.url == url,
-        Notification.read_at.is_(None)))
+    unread_notice = db.session.scalar(
+        select(Notification.id).where(
+            Notification.user_id == user.id, Notification.url == url, Notification.read_at.is_(None)
+        )
+    )
     if up_to_id <= current and unread_notice is None:
         return current
     with write_transaction():
         mark = _mark_read_locked(consultation.id, user.id, up_to_id, now)
-        db.session.execute(update(Notification).where(
-            Notification.user_id == user.id, Notification.url == url,
-            Notification.read_at.is_(None)).values(read_at=now))
+        db.session.execute(
+            update(Notification)
+            .where(
+                Notification.user_id == user.id,
+                Notification.url == url,
+                Notification.read_at.is_(None),
+            )
+            .values(read_at=now)
+        )
         try:
             db.session.commit()
         except IntegrityError:  # two first reads raced: the other one stored the mark
@@ -828,8 +991,13 @@ def mark_read(consultation_id, user, up_to_id, *, now: datetime | None = None) -
 
 
 def read_marks(consultation: Consultation) -> dict[int, int]:
-    return dict(db.session.execute(select(ReadMark.user_id, ReadMark.last_read_id).where(
-        ReadMark.consultation_id == consultation.id)).all())
+    return dict(
+        db.session.execute(
+            select(ReadMark.user_id, ReadMark.last_read_id).where(
+                ReadMark.consultation_id == consultation.id
+            )
+        ).all()
+    )
 
 
 def other_side_read(consultation: Consultation, user) -> int:
@@ -843,6 +1011,7 @@ def other_side_read(consultation: Consultation, user) -> int:
 
 # --- notes, attachments --------------------------------------------------------------------
 
+
 def add_note(consultation_id, author, body, *, now: datetime | None = None) -> InternalNote:
     """An internal note: advisors of the area and admins only. Raises NotFound, NotAllowed,
     InvalidInput."""
@@ -854,8 +1023,9 @@ def add_note(consultation_id, author, body, *, now: datetime | None = None) -> I
         raise InvalidInput("Escribe la nota antes de guardarla.", field="body")
     if len(body) > NOTE_MAX:
         raise InvalidInput(f"La nota puede tener hasta {NOTE_MAX} caracteres.", field="body")
-    note = InternalNote(consultation_id=consultation.id, author_id=author.id, body=body,
-                        created_at=now or utcnow())
+    note = InternalNote(
+        consultation_id=consultation.id, author_id=author.id, body=body, created_at=now or utcnow()
+    )
     db.session.add(note)
     db.session.commit()
     return note
@@ -864,13 +1034,23 @@ def add_note(consultation_id, author, body, *, now: datetime | None = None) -> I
 def notes_for(consultation: Consultation, user) -> list[InternalNote]:
     if not is_staff(user):
         return []
-    return list(db.session.scalars(select(InternalNote).where(
-        InternalNote.consultation_id == consultation.id).order_by(InternalNote.id)))
+    return list(
+        db.session.scalars(
+            select(InternalNote)
+            .where(InternalNote.consultation_id == consultation.id)
+            .order_by(InternalNote.id)
+        )
+    )
 
 
 def attachments_for(consultation: Consultation) -> list[Attachment]:
-    return list(db.session.scalars(select(Attachment).where(
-        Attachment.consultation_id == consultation.id).order_by(Attachment.id)))
+    return list(
+        db.session.scalars(
+            select(Attachment)
+            .where(Attachment.consultation_id == consultation.id)
+            .order_by(Attachment.id)
+        )
+    )
 
 
 def get_attachment(consultation_id, attachment_id, user):
@@ -887,12 +1067,14 @@ def get_attachment(consultation_id, attachment_id, user):
 
 # --- FAQ -----------------------------------------------------------------------------------
 
+
 def _check_faq_author(consultation: Consultation, user) -> None:
     if not is_staff(user):
         raise NotAllowed("Solo el equipo asesor puede publicar preguntas frecuentes.")
     if consultation.status not in ("resuelta", "cerrada"):
-        raise InvalidTransition("Solo una consulta resuelta puede convertirse en pregunta "
-                                "frecuente.")
+        raise InvalidTransition(
+            "Solo una consulta resuelta puede convertirse en pregunta frecuente."
+        )
 
 
 def faq_draft(consultation_id, user) -> dict:
@@ -902,23 +1084,30 @@ def faq_draft(consultation_id, user) -> dict:
     _check_faq_author(consultation, user)
     question = consultation.subject.strip().rstrip("?¿ ")
     question = question if question.startswith("¿") else f"¿{question}"
-    answers = [m.body for m in messages_after(consultation.id, user)
-               if m.author_id != consultation.user_id]
-    return {"question": f"{question}?", "answer": "\n\n".join(answers),
-            "area": consultation.area}
+    answers = [
+        m.body for m in messages_after(consultation.id, user) if m.author_id != consultation.user_id
+    ]
+    return {"question": f"{question}?", "answer": "\n\n".join(answers), "area": consultation.area}
 
 
-def publish_to_faq(consultation_id, user, *, question: str, answer: str, tags=(),
-                   published: bool = False):
+def publish_to_faq(
+    consultation_id, user, *, question: str, answer: str, tags=(), published: bool = False
+):
     """Create a FAQ entry linked to the consulta (the FAQ stores the consulta id).
     Raises NotFound, NotAllowed, InvalidTransition and the FAQ's InvalidEntry."""
     from sv_platform.faq import services as faq
 
     consultation = get_consultation(consultation_id, user)
     _check_faq_author(consultation, user)
-    return faq.create_entry(question=question, answer=answer, area=consultation.area,
-                            tags=tuple(tags), published=bool(published),
-                            source_consultation_id=consultation.id, actor=user)
+    return faq.create_entry(
+        question=question,
+        answer=answer,
+        area=consultation.area,
+        tags=tuple(tags),
+        published=bool(published),
+        source_consultation_id=consultation.id,
+        actor=user,
+    )
 
 
 def faq_suggestions(query: str | None, area: str | None = None) -> list[dict]:
@@ -937,23 +1126,34 @@ def faq_suggestions(query: str | None, area: str | None = None) -> list[dict]:
 
 # --- personal data -------------------------------------------------------------------------
 
+
 def export_user_data(user_id: int) -> dict:
     """The person's consultas and the messages they wrote."""
     items = []
-    for consultation in db.session.scalars(select(Consultation).where(
-            Consultation.user_id == user_id).order_by(Consultation.id)):
-        items.append({
-            "asunto": consultation.subject, "area": consultation.area_label,
-            "descripcion": consultation.description, "estado": consultation.status_label,
-            "creada": as_utc(consultation.created_at).isoformat(),
-            "calificacion": consultation.rating, "comentario": consultation.rating_comment,
-            "mensajes": [
-                {"fecha": as_utc(m.created_at).isoformat(), "texto": m.body}
-                for m in db.session.scalars(select(Message).where(
-                    Message.consultation_id == consultation.id,
-                    Message.author_id == user_id).order_by(Message.id))
-            ],
-        })
+    for consultation in db.session.scalars(
+        select(Consultation).where(Consultation.user_id == user_id).order_by(Consultation.id)
+    ):
+        items.append(
+            {
+                "asunto": consultation.subject,
+                "area": consultation.area_label,
+                "descripcion": consultation.description,
+                "estado": consultation.status_label,
+                "creada": as_utc(consultation.created_at).isoformat(),
+                "calificacion": consultation.rating,
+                "comentario": consultation.rating_comment,
+                "mensajes": [
+                    {"fecha": as_utc(m.created_at).isoformat(), "texto": m.body}
+                    for m in db.session.scalars(
+                        select(Message)
+                        .where(
+                            Message.consultation_id == consultation.id, Message.author_id == user_id
+                        )
+                        .order_by(Message.id)
+                    )
+                ],
+            }
+        )
     return {"consultas": items}
 
 
@@ -961,14 +1161,18 @@ def anonymize_user(user_id: int) -> None:
     """A deleted account: its consultas keep their numbers for statistics, but the texts it
     wrote and its attachments are erased."""
     upload_dir = current_app.config["UPLOAD_DIR"]
-    ids = list(db.session.scalars(select(Consultation.id).where(
-        Consultation.user_id == user_id)))
-    for attachment in db.session.scalars(select(Attachment).where(
-            Attachment.consultation_id.in_(ids))):
+    ids = list(db.session.scalars(select(Consultation.id).where(Consultation.user_id == user_id)))
+    for attachment in db.session.scalars(
+        select(Attachment).where(Attachment.consultation_id.in_(ids))
+    ):
         uploads.remove(upload_dir, [attachment.stored_name])
         db.session.delete(attachment)
-    db.session.execute(update(Consultation).where(Consultation.user_id == user_id).values(
-        subject="(consulta anonimizada)", description="(eliminado)", rating_comment=None))
-    db.session.execute(update(Message).where(Message.author_id == user_id).values(
-        body="(mensaje eliminado)"))
+    db.session.execute(
+        update(Consultation)
+        .where(Consultation.user_id == user_id)
+        .values(subject="(consulta anonimizada)", description="(eliminado)", rating_comment=None)
+    )
+    db.session.execute(
+        update(Message).where(Message.author_id == user_id).values(body="(mensaje eliminado)")
+    )
     db.session.commit()

@@ -57,12 +57,16 @@ def check_files(files, *, max_mb: int) -> list[CheckedFile]:
         if len(data) > limit:
             raise InvalidInput(
                 f"El archivo «{shown}» pesa más de {max_mb} MB, el máximo permitido. "
-                "Reduce su tamaño o envía otro.", field="attachments")
+                "Reduce su tamaño o envía otro.",
+                field="attachments",
+            )
         kind = sniff(data)
         if kind is None:
             raise InvalidInput(
                 f"El archivo «{shown}» no es un PDF, JPG ni PNG válido. Solo aceptamos esos "
-                "formatos.", field="attachments")
+                "formatos.",
+                field="attachments",
+            )
         checked.append(CheckedFile(shown, kind[0], kind[1], bytes(data)))
     return checked
 

@@ -71,28 +71,41 @@ def new_consultation():
     if request.method == "POST" and form.suggest.data:
         suggestions = services.faq_suggestions(form.subject.data, form.area.data)
     elif form.validate_on_submit():
-        files = [(f.filename, f.stream) for f in request.files.getlist(form.attachments.name)
-                 if f and f.filename]
+        files = [
+            (f.filename, f.stream)
+            for f in request.files.getlist(form.attachments.name)
+            if f and f.filename
+        ]
         try:
             consultation = services.open_consultation(
-                _user(), area=form.area.data, subject=form.subject.data,
-                description=form.description.data, files=files)
+                _user(),
+                area=form.area.data,
+                subject=form.subject.data,
+                description=form.description.data,
+                files=files,
+            )
         except DomainError as error:
             attach_error(form, error)
         else:
             if consultation.status == "en_espera":
-                flash("Los cupos de esta área están agotados por ahora: tu consulta quedó en "
-                      f"lista de espera (posición {services.waitlist_position(consultation)}). "
-                      "Te avisaremos en «Avisos» cuando se abra.", "warning")
+                flash(
+                    "Los cupos de esta área están agotados por ahora: tu consulta quedó en "
+                    f"lista de espera (posición {services.waitlist_position(consultation)}). "
+                    "Te avisaremos en «Avisos» cuando se abra.",
+                    "warning",
+                )
             else:
-                flash("Recibimos tu consulta. Una persona asesora del área la tomará pronto.",
-                      "success")
+                flash(
+                    "Recibimos tu consulta. Una persona asesora del área la tomará pronto.",
+                    "success",
+                )
             return redirect(url_for("advisory.consultation", consultation_id=consultation.id))
     elif request.method == "POST":
         flash("Revisa los campos marcados.", "danger")
     status = 422 if request.method == "POST" and form.errors else 200
-    return render_template("advisory/new.html", form=form, suggestions=suggestions,
-                           states=_area_states(), areas=AREAS), status
+    return render_template(
+        "advisory/new.html", form=form, suggestions=suggestions, states=_area_states(), areas=AREAS
+    ), status
 
 
 def _page(consultation, *, message_form=None, note_form=None, close_form=None, status=200):
@@ -103,23 +116,31 @@ def _page(consultation, *, message_form=None, note_form=None, close_form=None, s
     if user.role == "admin":
         assign_form = AssignForm()
         assign_form.advisor_id.choices = {
-            a.id: a.name for a in services.advisors_for(consultation.area)}
+            a.id: a.name for a in services.advisors_for(consultation.area)
+        }
         assign_form.advisor_id.data = consultation.advisor_id
     if message_form is None:
         message_form = MessageForm(formdata=None)
         message_form.client_msg_id.data = uuid.uuid4().hex
     return render_template(
-        "advisory/consultation.html", c=consultation, messages=messages,
+        "advisory/consultation.html",
+        c=consultation,
+        messages=messages,
         payloads=[services.message_payload(m) for m in messages],
         attachments=services.attachments_for(consultation),
-        notes=services.notes_for(consultation, user), events=services.events_for(consultation),
-        message_form=message_form, note_form=note_form or NoteForm(formdata=None),
-        close_form=close_form or CloseForm(formdata=None), assign_form=assign_form,
-        action_form=ConfirmForm(), sla=services.sla_state(consultation, now=now),
+        notes=services.notes_for(consultation, user),
+        events=services.events_for(consultation),
+        message_form=message_form,
+        note_form=note_form or NoteForm(formdata=None),
+        close_form=close_form or CloseForm(formdata=None),
+        assign_form=assign_form,
+        action_form=ConfirmForm(),
+        sla=services.sla_state(consultation, now=now),
         expected=services.expected_answer(consultation),
         position=services.waitlist_position(consultation),
         other_read=services.other_side_read(consultation, user),
-        can_post=services.can_post(consultation, user), is_staff=services.is_staff(user),
+        can_post=services.can_post(consultation, user),
+        is_staff=services.is_staff(user),
         waiting=waiting_time(consultation, now),
         description_html=render_markdown(consultation.description, images=False),
         status_labels=STAFF_STATUSES if services.is_staff(user) else STATUSES,
@@ -138,15 +159,24 @@ def consultation(consultation_id: int):
     form = MessageForm()
     if form.validate_on_submit():
         try:
-            posted = services.post_message(consultation.id, _user(), form.body.data,
-                                           form.client_msg_id.data or uuid.uuid4().hex)
+            posted = services.post_message(
+                consultation.id,
+                _user(),
+                form.body.data,
+                form.client_msg_id.data or uuid.uuid4().hex,
+            )
         except DomainError as error:
             attach_error(form, error)
             return _page(consultation, message_form=form, status=error.status)
         if posted.created:
             broadcast_message(services.message_payload(posted.message))
-        return redirect(url_for("advisory.consultation", consultation_id=consultation.id,
-                                _anchor=f"m{posted.message.id}"))
+        return redirect(
+            url_for(
+                "advisory.consultation",
+                consultation_id=consultation.id,
+                _anchor=f"m{posted.message.id}",
+            )
+        )
     flash("Escribe un mensaje antes de enviarlo.", "danger")
     return _page(consultation, message_form=form, status=422)
 
@@ -182,8 +212,9 @@ def close_consultation(consultation_id: int):
     form = CloseForm()
     if form.validate_on_submit():
         try:
-            services.close(consultation.id, _user(), rating=form.rating.data,
-                           comment=form.comment.data)
+            services.close(
+                consultation.id, _user(), rating=form.rating.data, comment=form.comment.data
+            )
         except DomainError as error:
             if error.status in (403, 404):
                 raise
@@ -210,8 +241,9 @@ def add_note(consultation_id: int):
             attach_error(form, error)
         else:
             flash("Nota interna guardada.", "success")
-            return redirect(url_for("advisory.consultation", consultation_id=consultation.id,
-                                    _anchor="notas"))
+            return redirect(
+                url_for("advisory.consultation", consultation_id=consultation.id, _anchor="notas")
+            )
     return _page(consultation, note_form=form, status=422)
 
 
@@ -237,8 +269,13 @@ def assign(consultation_id: int):
 @bp.get("/consultas/<int:consultation_id>/adjuntos/<int:attachment_id>")
 def attachment(consultation_id: int, attachment_id: int):
     item, path = services.get_attachment(consultation_id, attachment_id, _user())
-    response = send_file(path, mimetype=item.content_type, as_attachment=True,
-                         download_name=item.original_name, max_age=0)
+    response = send_file(
+        path,
+        mimetype=item.content_type,
+        as_attachment=True,
+        download_name=item.original_name,
+        max_age=0,
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -259,8 +296,13 @@ def faq_draft(consultation_id: int):
         tags = [t.strip() for t in (form.tags.data or "").split(",") if t.strip()]
         try:
             entry = services.publish_to_faq(
-                consultation.id, _user(), question=form.question.data,
-                answer=form.answer.data, tags=tags, published=form.published.data)
+                consultation.id,
+                _user(),
+                question=form.question.data,
+                answer=form.answer.data,
+                tags=tags,
+                published=form.published.data,
+            )
         except DomainError as error:
             attach_error(form, error)
         else:
@@ -280,11 +322,19 @@ def advisor_queue():
     if status not in services.QUEUE_FILTERS:
         status = "abiertas"
     now = utcnow()
-    items = [(c, services.sla_state(c, now=now), waiting_time(c, now))
-             for c in services.advisor_queue(user, status=status, area=area)]
-    return render_template("advisory/queue.html", items=items, status=status, area=area,
-                           filters=services.QUEUE_FILTERS, areas=AREAS,
-                           take_form=ConfirmForm())
+    items = [
+        (c, services.sla_state(c, now=now), waiting_time(c, now))
+        for c in services.advisor_queue(user, status=status, area=area)
+    ]
+    return render_template(
+        "advisory/queue.html",
+        items=items,
+        status=status,
+        area=area,
+        filters=services.QUEUE_FILTERS,
+        areas=AREAS,
+        take_form=ConfirmForm(),
+    )
 
 
 @bp.route("/admin/niveles-de-servicio", methods=["GET", "POST"])
@@ -295,8 +345,11 @@ def admin_service_levels():
     for area, (first, resolution) in levels.items():
         data = {"first_response_days": first, "resolution_days": resolution}
         posted = request.method == "POST" and request.form.get("area") == area
-        forms[area] = ServiceLevelForm(prefix=area, formdata=None if not posted else
-                                       request.form, data=None if posted else data)
+        forms[area] = ServiceLevelForm(
+            prefix=area,
+            formdata=None if not posted else request.form,
+            data=None if posted else data,
+        )
     area = request.form.get("area")
     if request.method == "POST":
         form = forms.get(area)
@@ -304,15 +357,20 @@ def admin_service_levels():
             abort(400)
         if form.validate_on_submit():
             try:
-                services.set_service_level(area, form.first_response_days.data,
-                                           form.resolution_days.data, actor=_user())
+                services.set_service_level(
+                    area, form.first_response_days.data, form.resolution_days.data, actor=_user()
+                )
             except DomainError as error:
                 attach_error(form, error)
             else:
-                flash(f"Plazos de {AREAS[area].lower()} guardados. Rigen para las consultas "
-                      "que se abran desde ahora.", "success")
+                flash(
+                    f"Plazos de {AREAS[area].lower()} guardados. Rigen para las consultas "
+                    "que se abran desde ahora.",
+                    "success",
+                )
                 return redirect(url_for("advisory.admin_service_levels"))
         else:
             flash("Revisa los plazos marcados.", "danger")
-    return render_template("advisory/admin_service_levels.html", forms=forms, areas=AREAS), \
-        422 if request.method == "POST" else 200
+    return render_template(
+        "advisory/admin_service_levels.html", forms=forms, areas=AREAS
+    ), 422 if request.method == "POST" else 200

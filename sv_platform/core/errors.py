@@ -12,20 +12,29 @@ from sv_platform.core.domain import DomainError
 log = logging.getLogger("sv_platform.security")
 
 MESSAGES = {
-    400: ("Solicitud no válida", "No pudimos procesar lo que enviaste. Revisa los datos e "
-          "inténtalo de nuevo."),
+    400: (
+        "Solicitud no válida",
+        "No pudimos procesar lo que enviaste. Revisa los datos e inténtalo de nuevo.",
+    ),
     401: ("Debes ingresar", "Ingresa con tu cuenta para continuar."),
     403: ("Acceso no permitido", "Tu cuenta no tiene permiso para ver esta página."),
     404: ("Página no encontrada", "La página que buscas no existe o fue movida."),
     405: ("Acción no permitida", "Esta página no acepta esa acción."),
     413: ("Archivo demasiado grande", "Lo que enviaste supera el tamaño permitido."),
-    429: ("Demasiados intentos", "Hiciste demasiados intentos seguidos. Espera unos minutos "
-          "e inténtalo de nuevo."),
-    500: ("Algo salió mal", "Tuvimos un problema de nuestro lado. Lo que escribiste no se "
-          "envió; vuelve atrás e inténtalo otra vez en unos minutos."),
+    429: (
+        "Demasiados intentos",
+        "Hiciste demasiados intentos seguidos. Espera unos minutos e inténtalo de nuevo.",
+    ),
+    500: (
+        "Algo salió mal",
+        "Tuvimos un problema de nuestro lado. Lo que escribiste no se "
+        "envió; vuelve atrás e inténtalo otra vez en unos minutos.",
+    ),
 }
-CSRF_MESSAGE = ("Tu formulario expiró o no trae su código de seguridad. Vuelve atrás, "
-                "recarga la página e inténtalo de nuevo.")
+CSRF_MESSAGE = (
+    "Tu formulario expiró o no trae su código de seguridad. Vuelve atrás, "
+    "recarga la página e inténtalo de nuevo."
+)
 
 
 def _render(code: int, message: str | None = None):
@@ -40,8 +49,10 @@ def handle_http(error: HTTPException):
     code = error.code or 500
     if code == 403:
         log.warning(
-            "access refused path=%s user=%s ip=%s", request.path,
-            getattr(current_user, "id", None), request.remote_addr,
+            "access refused path=%s user=%s ip=%s",
+            request.path,
+            getattr(current_user, "id", None),
+            request.remote_addr,
         )
     if code == 429:
         log.warning("rate limited path=%s ip=%s", request.path, request.remote_addr)
@@ -51,8 +62,12 @@ def handle_http(error: HTTPException):
 def handle_domain(error: DomainError):
     """A rule said no and the view did not handle it: its status and its Spanish message."""
     if error.status == 403:
-        log.warning("access refused path=%s user=%s ip=%s", request.path,
-                    getattr(current_user, "id", None), request.remote_addr)
+        log.warning(
+            "access refused path=%s user=%s ip=%s",
+            request.path,
+            getattr(current_user, "id", None),
+            request.remote_addr,
+        )
     return _render(error.status, error.message)
 
 

@@ -5,10 +5,45 @@ import nh3
 from markupsafe import Markup
 
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
-    "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s",
-    "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr",
-    "ul", "mark",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "dd",
+    "del",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "kbd",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+    "mark",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -37,8 +72,7 @@ def sanitize_html(html: str, *, images: bool = True) -> str:
     )
 
 
-def render_markdown(text: str | None, *, hard_breaks: bool = False,
-                    images: bool = True) -> Markup:
+def render_markdown(text: str | None, *, hard_breaks: bool = False, images: bool = True) -> Markup:
     """Markdown to sanitized HTML. `hard_breaks` keeps single newlines (chat messages);
     `images=False` for text written by users rather than by content editors."""
     if not text:

@@ -17,8 +17,7 @@ RED = (213, 43, 30)
 
 def qr_png(url: str) -> bytes:
     """The verification URL as a PNG QR code."""
-    qr = qrcode.QRCode(border=2, box_size=8,
-                       error_correction=qrcode.constants.ERROR_CORRECT_M)
+    qr = qrcode.QRCode(border=2, box_size=8, error_correction=qrcode.constants.ERROR_CORRECT_M)
     qr.add_data(url)
     qr.make(fit=True)
     buffer = io.BytesIO()
@@ -50,12 +49,17 @@ def build_pdf(certificate, verify_url: str) -> bytes:
     pdf.set_xy(20, 26)
     pdf.set_text_color(*BLUE)
     pdf.set_font("DejaVu", "B", 14)
-    pdf.cell(width, 8, "Servicios Virtuales · Portal de Capacitación", align="C",
-             new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(
+        width,
+        8,
+        "Servicios Virtuales · Portal de Capacitación",
+        align="C",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
     pdf.set_x(20)
     pdf.set_font("DejaVu", "B", 28)
-    pdf.cell(width, 18, "Certificado de egreso", align="C", new_x=XPos.LMARGIN,
-             new_y=YPos.NEXT)
+    pdf.cell(width, 18, "Certificado de egreso", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     pdf.set_text_color(27, 27, 27)
     pdf.set_font("DejaVu", "", 13)
@@ -63,39 +67,68 @@ def build_pdf(certificate, verify_url: str) -> bytes:
     pdf.cell(width, 10, "Se certifica que", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_x(20)
     pdf.set_font("DejaVu", "B", 22)
-    pdf.multi_cell(width, 11, certificate.name, align="C", new_x=XPos.LMARGIN,
-                   new_y=YPos.NEXT)
+    pdf.multi_cell(width, 11, certificate.name, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_x(20)
     pdf.set_font("DejaVu", "", 13)
-    pdf.cell(width, 8, f"RUT {format_rut(certificate.rut)}", align="C", new_x=XPos.LMARGIN,
-             new_y=YPos.NEXT)
+    pdf.cell(
+        width,
+        8,
+        f"RUT {format_rut(certificate.rut)}",
+        align="C",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
     pdf.ln(3)
     pdf.set_x(20)
-    pdf.cell(width, 8, "completó y aprobó el curso", align="C", new_x=XPos.LMARGIN,
-             new_y=YPos.NEXT)
+    pdf.cell(width, 8, "completó y aprobó el curso", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_x(30)
     pdf.set_font("DejaVu", "B", 17)
-    pdf.multi_cell(width - 20, 9, f"«{certificate.course_title}»", align="C",
-                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(
+        width - 20,
+        9,
+        f"«{certificate.course_title}»",
+        align="C",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
     pdf.set_x(20)
     pdf.set_font("DejaVu", "", 13)
     hours = "1 hora" if certificate.hours == 1 else f"{certificate.hours} horas"
-    pdf.cell(width, 9, f"con una duración de {hours}, el {date_cl(certificate.issued_at)}.",
-             align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(
+        width,
+        9,
+        f"con una duración de {hours}, el {date_cl(certificate.issued_at)}.",
+        align="C",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
 
     qr_size = 38
     top = pdf.h - 24 - qr_size
-    pdf.image(io.BytesIO(qr_png(verify_url)), x=pdf.w - 20 - qr_size, y=top, w=qr_size,
-              h=qr_size, alt_text="Código QR para verificar el certificado")
+    pdf.image(
+        io.BytesIO(qr_png(verify_url)),
+        x=pdf.w - 20 - qr_size,
+        y=top,
+        w=qr_size,
+        h=qr_size,
+        alt_text="Código QR para verificar el certificado",
+    )
     pdf.set_xy(20, top + 8)
     pdf.set_font("DejaVu", "", 11)
-    pdf.cell(width - qr_size - 10, 7, f"Código de verificación: {certificate.code}",
-             new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(
+        width - qr_size - 10,
+        7,
+        f"Código de verificación: {certificate.code}",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
     pdf.set_x(20)
-    pdf.cell(width - qr_size - 10, 7, "Verifica su autenticidad en:", new_x=XPos.LMARGIN,
-             new_y=YPos.NEXT)
+    pdf.cell(
+        width - qr_size - 10, 7, "Verifica su autenticidad en:", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+    )
     pdf.set_x(20)
     pdf.set_text_color(*BLUE)
-    pdf.cell(width - qr_size - 10, 7, verify_url, link=verify_url, new_x=XPos.LMARGIN,
-             new_y=YPos.NEXT)
+    pdf.cell(
+        width - qr_size - 10, 7, verify_url, link=verify_url, new_x=XPos.LMARGIN, new_y=YPos.NEXT
+    )
     return bytes(pdf.output())

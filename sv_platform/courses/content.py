@@ -48,13 +48,20 @@ class CourseData:
 
     @property
     def content_hash(self) -> str:
-        return _hash({
-            "title": self.title, "summary": self.summary, "area": self.area,
-            "hours": self.hours, "passing_score": self.passing_score,
-            "modules": self.modules, "quiz": self.quiz,
-            "lessons": [(x.slug, x.module_index, x.position, x.content_hash)
-                        for x in self.lessons],
-        })
+        return _hash(
+            {
+                "title": self.title,
+                "summary": self.summary,
+                "area": self.area,
+                "hours": self.hours,
+                "passing_score": self.passing_score,
+                "modules": self.modules,
+                "quiz": self.quiz,
+                "lessons": [
+                    (x.slug, x.module_index, x.position, x.content_hash) for x in self.lessons
+                ],
+            }
+        )
 
 
 def _hash(value) -> str:
@@ -79,6 +86,7 @@ class ContentProblems:
 
 
 # --- YAML helpers with line numbers -----------------------------------------------------
+
 
 def _parse_yaml(text: str, path: Path, problems: ContentProblems, line_offset: int = 0):
     """(value, node) or (None, None) after recording a syntax problem with its line."""
@@ -140,6 +148,7 @@ def _positive_int(value, *, minimum=1, maximum=10_000) -> int | None:
 
 # --- files ------------------------------------------------------------------------------
 
+
 def read_courses(root: Path) -> tuple[list[CourseData], list[str]]:
     """Every course under `root/courses`, validated. Returns (courses, problems)."""
     base = Path(root) / "courses"
@@ -160,8 +169,11 @@ def _read_course(folder: Path, problems: ContentProblems) -> CourseData | None:
     before = len(problems.items)
     course_file = folder / "course.yml"
     if not SLUG_RE.match(folder.name):
-        problems.add(folder, None, "el nombre de la carpeta debe ser un slug en minúsculas "
-                     "(letras, números y guiones).")
+        problems.add(
+            folder,
+            None,
+            "el nombre de la carpeta debe ser un slug en minúsculas (letras, números y guiones).",
+        )
     if not course_file.exists():
         problems.add(course_file, None, "falta el archivo course.yml.")
         return None
@@ -169,8 +181,11 @@ def _read_course(folder: Path, problems: ContentProblems) -> CourseData | None:
     if node is None:
         return None
     if not isinstance(data, dict):
-        problems.add(course_file, _line(node), "debe ser un mapa con title, summary, area, "
-                     "hours, passing_score y modules.")
+        problems.add(
+            course_file,
+            _line(node),
+            "debe ser un mapa con title, summary, area, hours, passing_score y modules.",
+        )
         return None
 
     def need_text(key: str, label: str):
@@ -183,26 +198,40 @@ def _read_course(folder: Path, problems: ContentProblems) -> CourseData | None:
     summary = need_text("summary", "el resumen")
     area = data.get("area")
     if area not in AREAS:
-        problems.add(course_file, _key_line(node, "area"),
-                     f"el área debe ser una de: {', '.join(AREAS)}.")
+        problems.add(
+            course_file, _key_line(node, "area"), f"el área debe ser una de: {', '.join(AREAS)}."
+        )
     hours = _positive_int(data.get("hours"), maximum=1000)
     if hours is None:
-        problems.add(course_file, _key_line(node, "hours"),
-                     "las horas (hours) deben ser un número entero mayor que cero.")
+        problems.add(
+            course_file,
+            _key_line(node, "hours"),
+            "las horas (hours) deben ser un número entero mayor que cero.",
+        )
     passing = _positive_int(data.get("passing_score"), maximum=100)
     if passing is None:
-        problems.add(course_file, _key_line(node, "passing_score"),
-                     "el puntaje de aprobación (passing_score) debe ser un entero entre 1 "
-                     "y 100.")
+        problems.add(
+            course_file,
+            _key_line(node, "passing_score"),
+            "el puntaje de aprobación (passing_score) debe ser un entero entre 1 y 100.",
+        )
 
     module_titles, listed = _read_modules(data, node, course_file, problems)
     lessons = _read_lessons(folder, listed, problems)
     quiz = _read_quiz(folder, problems)
     if len(problems.items) > before:
         return None
-    return CourseData(slug=folder.name, title=title, summary=summary, area=area, hours=hours,
-                      passing_score=passing, modules=module_titles, lessons=lessons,
-                      quiz=quiz)
+    return CourseData(
+        slug=folder.name,
+        title=title,
+        summary=summary,
+        area=area,
+        hours=hours,
+        passing_score=passing,
+        modules=module_titles,
+        lessons=lessons,
+        quiz=quiz,
+    )
 
 
 def _read_modules(data, node, path, problems) -> tuple[list[str], dict[str, tuple]]:
@@ -211,8 +240,11 @@ def _read_modules(data, node, path, problems) -> tuple[list[str], dict[str, tupl
     modules_node = _child(node, "modules")
     titles, listed = [], {}
     if not isinstance(modules, list) or not modules:
-        problems.add(path, _key_line(node, "modules"),
-                     "falta la lista de módulos (modules) con sus lecciones.")
+        problems.add(
+            path,
+            _key_line(node, "modules"),
+            "falta la lista de módulos (modules) con sus lecciones.",
+        )
         return titles, listed
     for index, module in enumerate(modules):
         module_node = _item(modules_node, index)
@@ -221,14 +253,20 @@ def _read_modules(data, node, path, problems) -> tuple[list[str], dict[str, tupl
             continue
         title = _text(module.get("title"))
         if title is None:
-            problems.add(path, _key_line(module_node, "title"),
-                         f"al módulo {index + 1} le falta el título (title).")
+            problems.add(
+                path,
+                _key_line(module_node, "title"),
+                f"al módulo {index + 1} le falta el título (title).",
+            )
         titles.append(title or "")
         lessons = module.get("lessons")
         lessons_node = _child(module_node, "lessons")
         if not isinstance(lessons, list) or not lessons:
-            problems.add(path, _key_line(module_node, "lessons"),
-                         f"el módulo {index + 1} no tiene lecciones (lessons).")
+            problems.add(
+                path,
+                _key_line(module_node, "lessons"),
+                f"el módulo {index + 1} no tiene lecciones (lessons).",
+            )
             continue
         for position, slug in enumerate(lessons):
             line = _line(_item(lessons_node, position))
@@ -246,8 +284,11 @@ def _read_lessons(folder: Path, listed: dict, problems) -> list[LessonData]:
     for path in sorted(folder.glob("*.md")):
         match = LESSON_FILE_RE.match(path.name)
         if not match:
-            problems.add(path, None, "el nombre debe ser NN-slug-de-la-leccion.md "
-                         "(número, guion y slug en minúsculas).")
+            problems.add(
+                path,
+                None,
+                "el nombre debe ser NN-slug-de-la-leccion.md (número, guion y slug en minúsculas).",
+            )
             continue
         slug = match.group(2)
         if slug in RESERVED_SLUGS:
@@ -263,10 +304,12 @@ def _read_lessons(folder: Path, listed: dict, problems) -> list[LessonData]:
             problems.add(path, None, "esta lección no aparece en ningún módulo de course.yml.")
     course_file = folder / "course.yml"
     for slug, (_module, line) in listed.items():
-        if slug not in found and not any(p.name.endswith(f"-{slug}.md")
-                                         for p in folder.glob("*.md")):
-            problems.add(course_file, line, f"no existe el archivo de la lección «{slug}» "
-                         f"(NN-{slug}.md).")
+        if slug not in found and not any(
+            p.name.endswith(f"-{slug}.md") for p in folder.glob("*.md")
+        ):
+            problems.add(
+                course_file, line, f"no existe el archivo de la lección «{slug}» (NN-{slug}.md)."
+            )
     lessons = []
     for position, (slug, (module_index, _line_no)) in enumerate(listed.items()):
         if slug in found:
@@ -280,8 +323,9 @@ def _read_lesson(path: Path, slug: str, problems) -> LessonData | None:
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
-        problems.add(path, 1, "debe comenzar con un encabezado YAML entre líneas «---» "
-                     "(title y minutes).")
+        problems.add(
+            path, 1, "debe comenzar con un encabezado YAML entre líneas «---» (title y minutes)."
+        )
         return None
     end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
     if end is None:
@@ -301,10 +345,13 @@ def _read_lesson(path: Path, slug: str, problems) -> LessonData | None:
         ok = False
     minutes = _positive_int(data.get("minutes"), maximum=600)
     if minutes is None:
-        problems.add(path, _key_line(node, "minutes", 1) or 1,
-                     "los minutos (minutes) deben ser un número entero mayor que cero.")
+        problems.add(
+            path,
+            _key_line(node, "minutes", 1) or 1,
+            "los minutos (minutes) deben ser un número entero mayor que cero.",
+        )
         ok = False
-    body = "".join(lines[end + 1:]).strip("\n")
+    body = "".join(lines[end + 1 :]).strip("\n")
     if not body.strip():
         problems.add(path, end + 2, "la lección no tiene contenido.")
         ok = False
@@ -324,40 +371,54 @@ def _read_quiz(folder: Path, problems) -> list[dict]:
     questions = data.get("questions") if isinstance(data, dict) else None
     questions_node = _child(node, "questions")
     if not isinstance(questions, list) or not questions:
-        problems.add(path, _key_line(node, "questions"),
-                     "falta la lista de preguntas (questions).")
+        problems.add(path, _key_line(node, "questions"), "falta la lista de preguntas (questions).")
         return []
     quiz = []
     for index, question in enumerate(questions):
         q_node = _item(questions_node, index)
         number = index + 1
         if not isinstance(question, dict):
-            problems.add(path, _line(q_node), f"la pregunta {number} debe tener text, options "
-                         "y answer.")
+            problems.add(
+                path, _line(q_node), f"la pregunta {number} debe tener text, options y answer."
+            )
             continue
         text = _text(question.get("text"))
         if text is None:
-            problems.add(path, _key_line(q_node, "text"),
-                         f"a la pregunta {number} le falta el enunciado (text).")
+            problems.add(
+                path,
+                _key_line(q_node, "text"),
+                f"a la pregunta {number} le falta el enunciado (text).",
+            )
         options = question.get("options")
         clean = [_text(o) for o in options] if isinstance(options, list) else []
         if len(clean) < 2 or any(o is None for o in clean):
-            problems.add(path, _key_line(q_node, "options"),
-                         f"la pregunta {number} necesita al menos dos opciones (options).")
+            problems.add(
+                path,
+                _key_line(q_node, "options"),
+                f"la pregunta {number} necesita al menos dos opciones (options).",
+            )
             continue
         if len(set(clean)) != len(clean):
-            problems.add(path, _key_line(q_node, "options"),
-                         f"la pregunta {number} tiene opciones repetidas.")
+            problems.add(
+                path,
+                _key_line(q_node, "options"),
+                f"la pregunta {number} tiene opciones repetidas.",
+            )
             continue
         answer = _text(question.get("answer"))
         if answer is None:
-            problems.add(path, _key_line(q_node, "answer"),
-                         f"a la pregunta {number} le falta la respuesta correcta (answer).")
+            problems.add(
+                path,
+                _key_line(q_node, "answer"),
+                f"a la pregunta {number} le falta la respuesta correcta (answer).",
+            )
             continue
         if answer not in clean:
-            problems.add(path, _key_line(q_node, "answer"),
-                         f"la respuesta «{answer}» de la pregunta {number} no está entre "
-                         "sus opciones.")
+            problems.add(
+                path,
+                _key_line(q_node, "answer"),
+                f"la respuesta «{answer}» de la pregunta {number} no está entre sus opciones.",
+            )
             continue
         if text is not None:
             quiz.append({"text": text, "options": clean, "answer": clean.index(answer)})

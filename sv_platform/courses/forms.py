@@ -14,8 +14,7 @@ class CatalogFilterForm(FlaskForm):
         csrf = False
 
     q = SearchField("Buscar cursos", validators=[Length(max=100)])
-    area = SelectField("Área", choices={"": "Todas las áreas", **AREAS},
-                       validate_choice=False)
+    area = SelectField("Área", choices={"": "Todas las áreas", **AREAS}, validate_choice=False)
     submit = SubmitField("Buscar")
 
 
@@ -31,11 +30,15 @@ def quiz_form(questions: list[dict], formdata=None):
         submit = SubmitField("Enviar respuestas")
 
     for index, question in enumerate(questions):
-        setattr(QuizForm, f"q{index}", RadioField(
-            question["text"],
-            choices={str(i): option for i, option in enumerate(question["options"])},
-            validators=[InputRequired("Elige una respuesta para esta pregunta.")],
-        ))
+        setattr(
+            QuizForm,
+            f"q{index}",
+            RadioField(
+                question["text"],
+                choices={str(i): option for i, option in enumerate(question["options"])},
+                validators=[InputRequired("Elige una respuesta para esta pregunta.")],
+            ),
+        )
     form = QuizForm() if formdata is None else QuizForm(formdata=formdata)
     form.question_fields = [form[f"q{i}"] for i in range(len(questions))]
     return form

@@ -47,11 +47,14 @@ class LoginRequired(DomainError):
 
 
 class NotEnrolled(NotAllowed):
-    message = ("Para ver esta lección debes estar inscrito/a en el curso. La primera "
-               "lección es de libre acceso; inscríbete para continuar.")
+    message = (
+        "Para ver esta lección debes estar inscrito/a en el curso. La primera "
+        "lección es de libre acceso; inscríbete para continuar."
+    )
 
 
 # --- content import ---------------------------------------------------------------------
+
 
 def load_content(root, *, now: datetime | None = None) -> str:
     """`flask sv content load`: import `root/courses/*` idempotently. Everything is
@@ -62,12 +65,15 @@ def load_content(root, *, now: datetime | None = None) -> str:
     now = now or utcnow()
     courses, problems = content.read_courses(Path(root))
     if problems:
-        raise ContentError("El contenido de los cursos tiene errores; no se cargó nada.\n"
-                           + "\n".join(problems))
-    offerings = {c.slug: enrollment.ensure_offering("course", c.slug, c.slug, c.title).id
-                 for c in courses}
-    stats = dict.fromkeys(("new", "updated", "same", "retired", "l_new", "l_updated",
-                           "l_retired"), 0)
+        raise ContentError(
+            "El contenido de los cursos tiene errores; no se cargó nada.\n" + "\n".join(problems)
+        )
+    offerings = {
+        c.slug: enrollment.ensure_offering("course", c.slug, c.slug, c.title).id for c in courses
+    }
+    stats = dict.fromkeys(
+        ("new", "updated", "same", "retired", "l_new", "l_updated", "l_retired"), 0
+    )
     with write_transaction():
         existing = {c.slug: c for c in db.session.scalars(select(Course))}
         for data in courses:
@@ -78,17 +84,22 @@ def load_content(root, *, now: datetime | None = None) -> str:
                 course.retired_at, course.updated_at = now, now
                 stats["retired"] += 1
         db.session.commit()
-    summary = (f"Cursos: {len(courses)} ({stats['new']} nuevos, {stats['updated']} "
-               f"actualizados, {stats['same']} sin cambios, {stats['retired']} retirados). "
-               f"Lecciones: {stats['l_new']} nuevas, {stats['l_updated']} actualizadas, "
-               f"{stats['l_retired']} retiradas.")
+    summary = (
+        f"Cursos: {len(courses)} ({stats['new']} nuevos, {stats['updated']} "
+        f"actualizados, {stats['same']} sin cambios, {stats['retired']} retirados). "
+        f"Lecciones: {stats['l_new']} nuevas, {stats['l_updated']} actualizadas, "
+        f"{stats['l_retired']} retiradas."
+    )
     log.info("content load: %s", summary)
     return summary
 
 
 def _upsert_course(course: Course | None, data, offering_id: int, now, stats) -> None:
-    if course is not None and course.content_hash == data.content_hash \
-            and course.retired_at is None:
+    if (
+        course is not None
+        and course.content_hash == data.content_hash
+        and course.retired_at is None
+    ):
         stats["same"] += 1
         return
     if course is None:
@@ -104,8 +115,13 @@ def _upsert_course(course: Course | None, data, offering_id: int, now, stats) ->
     course.retired_at, course.updated_at = None, now
     db.session.flush()
 
-    modules = list(db.session.scalars(select(CourseModule).where(
-        CourseModule.course_id == course.id).order_by(CourseModule.position)))
+    modules = list(
+        db.session.scalars(
+            select(CourseModule)
+            .where(CourseModule.course_id == course.id)
+            .order_by(CourseModule.position)
+        )
+    )
     for index, title in enumerate(data.modules):
         if index < len(modules):
             modules[index].title, modules[index].position = title, index
@@ -114,23 +130,32 @@ def _upsert_course(course: Course | None, data, offering_id: int, now, stats) ->
             db.session.add(modules[-1])
     db.session.flush()
 
-    lessons = {x.slug: x for x in db.session.scalars(
-        select(Lesson).where(Lesson.course_id == course.id))}
+    lessons = {
+        x.slug: x for x in db.session.scalars(select(Lesson).where(Lesson.course_id == course.id))
+    }
     for item in data.lessons:
         lesson = lessons.pop(item.slug, None)
         module_id = modules[item.module_index].id
         if lesson is None:
-            db.session.add(Lesson(course_id=course.id, module_id=module_id, slug=item.slug,
-                                  title=item.title, minutes=item.minutes,
-                                  position=item.position, body_md=item.body_md,
-                                  content_hash=item.content_hash, updated_at=now))
+            db.session.add(
+                Lesson(
+                    course_id=course.id,
+                    module_id=module_id,
+                    slug=item.slug,
+                    title=item.title,
+                    minutes=item.minutes,
+                    position=item.position,
+                    body_md=item.body_md,
+                    content_hash=item.content_hash,
+                    updated_at=now,
+                )
+            )
             stats["l_new"] += 1
             continue
-        changed = (lesson.content_hash != item.content_hash or lesson.retired_at is not None)
+        changed = lesson.content_hash != item.content_hash or lesson.retired_at is not None
         lesson.module_id, lesson.position, lesson.retired_at = module_id, item.position, None
         if changed:
-            lesson.title, lesson.minutes, lesson.body_md = item.title, item.minutes, \
-                item.body_md
+            lesson.title, lesson.minutes, lesson.body_md = item.title, item.minutes, item.body_md
             lesson.content_hash, lesson.updated_at = item.content_hash, now
             stats["l_updated"] += 1
     for lesson in lessons.values():  # no longer on disk: retired, progress kept
@@ -139,12 +164,13 @@ def _upsert_course(course: Course | None, data, offering_id: int, now, stats) ->
             stats["l_retired"] += 1
         lesson.module_id = None
     db.session.flush()
-    for extra in modules[len(data.modules):]:
+    for extra in modules[len(data.modules) :]:
         db.session.delete(extra)
     db.session.flush()
 
 
 # --- reading courses --------------------------------------------------------------------
+
 
 def _fold(text: str) -> str:
     """Lower case without accents, for forgiving search ("formalizacion" finds "ó")."""
@@ -161,14 +187,14 @@ def list_courses(*, area: str | None = None, query: str | None = None) -> list[C
     courses = list(db.session.scalars(select_courses))
     words = _fold(query or "").split()
     if words:
-        courses = [c for c in courses
-                   if all(w in _fold(f"{c.title} {c.summary}") for w in words)]
+        courses = [c for c in courses if all(w in _fold(f"{c.title} {c.summary}") for w in words)]
     return courses
 
 
 def get_course(slug: str) -> Course:
-    course = db.session.scalar(select(Course).where(Course.slug == slug,
-                                                    Course.retired_at.is_(None)))
+    course = db.session.scalar(
+        select(Course).where(Course.slug == slug, Course.retired_at.is_(None))
+    )
     if course is None:
         raise NotFound("Ese curso no existe o ya no está disponible.")
     return course
@@ -190,10 +216,18 @@ class LessonItem:
 def course_lessons(course_id: int) -> list[LessonItem]:
     """Current lessons in order, as light rows (no ORM objects, no bodies)."""
     rows = db.session.execute(
-        select(Lesson.id, Lesson.slug, Lesson.title, Lesson.minutes, Lesson.position,
-               Lesson.module_id, Lesson.content_hash)
+        select(
+            Lesson.id,
+            Lesson.slug,
+            Lesson.title,
+            Lesson.minutes,
+            Lesson.position,
+            Lesson.module_id,
+            Lesson.content_hash,
+        )
         .where(Lesson.course_id == course_id, Lesson.retired_at.is_(None))
-        .order_by(Lesson.position))
+        .order_by(Lesson.position)
+    )
     return [LessonItem(*row) for row in rows]
 
 
@@ -202,12 +236,23 @@ def _lessons_and_progress(course_id: int, user_id: int | None):
     if not user_id:
         return course_lessons(course_id), set()
     rows = db.session.execute(
-        select(Lesson.id, Lesson.slug, Lesson.title, Lesson.minutes, Lesson.position,
-               Lesson.module_id, Lesson.content_hash, LessonProgress.id)
-        .outerjoin(LessonProgress, (LessonProgress.lesson_id == Lesson.id)
-                   & (LessonProgress.user_id == user_id))
+        select(
+            Lesson.id,
+            Lesson.slug,
+            Lesson.title,
+            Lesson.minutes,
+            Lesson.position,
+            Lesson.module_id,
+            Lesson.content_hash,
+            LessonProgress.id,
+        )
+        .outerjoin(
+            LessonProgress,
+            (LessonProgress.lesson_id == Lesson.id) & (LessonProgress.user_id == user_id),
+        )
         .where(Lesson.course_id == course_id, Lesson.retired_at.is_(None))
-        .order_by(Lesson.position))
+        .order_by(Lesson.position)
+    )
     lessons, completed = [], set()
     for *fields, progress_id in rows:
         lessons.append(LessonItem(*fields))
@@ -240,8 +285,13 @@ def has_seat(user, course: Course) -> bool:
 def completed_lesson_ids(user_id: int | None, course_id: int) -> set[int]:
     if not user_id:
         return set()
-    return set(db.session.scalars(select(LessonProgress.lesson_id).where(
-        LessonProgress.user_id == user_id, LessonProgress.course_id == course_id)))
+    return set(
+        db.session.scalars(
+            select(LessonProgress.lesson_id).where(
+                LessonProgress.user_id == user_id, LessonProgress.course_id == course_id
+            )
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -281,11 +331,15 @@ def lesson_html(lesson) -> Markup:
         if html is not None:
             _HTML_CACHE.move_to_end(key)
             return html
-    body = db.session.scalar(select(Lesson.body_md).where(
-        Lesson.id == lesson.id, Lesson.content_hash == lesson.content_hash))
+    body = db.session.scalar(
+        select(Lesson.body_md).where(
+            Lesson.id == lesson.id, Lesson.content_hash == lesson.content_hash
+        )
+    )
     if body is None:  # edited meanwhile: render the current text, cache nothing stale
-        return render_markdown(db.session.scalar(
-            select(Lesson.body_md).where(Lesson.id == lesson.id)))
+        return render_markdown(
+            db.session.scalar(select(Lesson.body_md).where(Lesson.id == lesson.id))
+        )
     html = render_markdown(body)
     with _HTML_LOCK:
         _HTML_CACHE[key] = html
@@ -296,6 +350,7 @@ def lesson_html(lesson) -> Markup:
 
 # --- pages (what a view shows, gathered by one service call) ----------------------------
 
+
 @dataclass
 class CourseCard:
     course: Course
@@ -303,25 +358,36 @@ class CourseCard:
     progress: Progress | None
 
 
-def catalog(user, *, area: str | None = None, query: str | None = None,
-            now: datetime | None = None) -> list[CourseCard]:
+def catalog(
+    user, *, area: str | None = None, query: str | None = None, now: datetime | None = None
+) -> list[CourseCard]:
     """Catalog cards: the course, its cupos state for this person and their progress."""
     courses = list_courses(area=area, query=query)
     if not courses:
         return []
     ids = [c.id for c in courses]
-    totals = dict(db.session.execute(
-        select(Lesson.course_id, func.count()).where(Lesson.course_id.in_(ids),
-                                                     Lesson.retired_at.is_(None))
-        .group_by(Lesson.course_id)).all())
+    totals = dict(
+        db.session.execute(
+            select(Lesson.course_id, func.count())
+            .where(Lesson.course_id.in_(ids), Lesson.retired_at.is_(None))
+            .group_by(Lesson.course_id)
+        ).all()
+    )
     done = {}
     user_id = _user_id(user)
     if user_id:
-        done = dict(db.session.execute(
-            select(LessonProgress.course_id, func.count()).join(Lesson)
-            .where(LessonProgress.user_id == user_id, LessonProgress.course_id.in_(ids),
-                   Lesson.retired_at.is_(None))
-            .group_by(LessonProgress.course_id)).all())
+        done = dict(
+            db.session.execute(
+                select(LessonProgress.course_id, func.count())
+                .join(Lesson)
+                .where(
+                    LessonProgress.user_id == user_id,
+                    LessonProgress.course_id.in_(ids),
+                    Lesson.retired_at.is_(None),
+                )
+                .group_by(LessonProgress.course_id)
+            ).all()
+        )
     cards = []
     for course in courses:
         state = enrollment.offering_state(user, course.offering, now=now)
@@ -359,8 +425,12 @@ def course_page(user, slug: str, *, now: datetime | None = None) -> CoursePage:
     modules = [(m, by_module.get(m.id, [])) for m in course.modules]
     attempt = last_attempt(user_id, course.id) if user_id else None
     return CoursePage(
-        course=course, modules=modules, lessons=lessons, completed=completed,
-        progress=_progress(lessons, completed), resume=resume_lesson(lessons, completed),
+        course=course,
+        modules=modules,
+        lessons=lessons,
+        completed=completed,
+        progress=_progress(lessons, completed),
+        resume=resume_lesson(lessons, completed),
         state=enrollment.offering_state(user, course.offering, now=now),
         has_seat=has_seat(user, course),
         quiz_passed=bool(user_id) and quiz_passed(user_id, course.id),
@@ -384,8 +454,7 @@ class LessonPage:
     state: object = None
 
 
-def lesson_page(user, slug: str, lesson_slug: str, *,
-                now: datetime | None = None) -> LessonPage:
+def lesson_page(user, slug: str, lesson_slug: str, *, now: datetime | None = None) -> LessonPage:
     """A lesson to read. The first lesson is a free preview for everyone; the others need
     a seat (enrolment active or graduated). Raises NotFound, LoginRequired (anonymous),
     NotEnrolled (logged in without a seat)."""
@@ -403,11 +472,16 @@ def lesson_page(user, slug: str, lesson_slug: str, *,
             raise LoginRequired()
         raise NotEnrolled()
     return LessonPage(
-        course=course, lesson=lesson, lessons=lessons, completed=completed,
-        progress=_progress(lessons, completed), html=lesson_html(lesson),
+        course=course,
+        lesson=lesson,
+        lessons=lessons,
+        completed=completed,
+        progress=_progress(lessons, completed),
+        html=lesson_html(lesson),
         previous=lessons[index - 1] if index > 0 else None,
         next=lessons[index + 1] if index + 1 < len(lessons) else None,
-        has_seat=seat, is_preview=is_preview,
+        has_seat=seat,
+        is_preview=is_preview,
         state=None if seat else enrollment.offering_state(user, course.offering, now=now),
     )
 
@@ -420,6 +494,7 @@ def enrol_prompt(user, slug: str, *, now: datetime | None = None):
 
 # --- progress and egreso ----------------------------------------------------------------
 
+
 def _require_seat(user, course: Course):
     current = _seat(user, course)
     if current is None:
@@ -427,8 +502,9 @@ def _require_seat(user, course: Course):
     return current
 
 
-def complete_lesson(user, slug: str, lesson_slug: str, *,
-                    now: datetime | None = None) -> LessonItem | None:
+def complete_lesson(
+    user, slug: str, lesson_slug: str, *, now: datetime | None = None
+) -> LessonItem | None:
     """Mark a lesson as completed (idempotent: a double submit keeps one row), then check
     egreso. Only people with a seat in the course. Returns the next lesson, or None at the
     end. Raises NotFound, NotEnrolled."""
@@ -441,11 +517,17 @@ def complete_lesson(user, slug: str, lesson_slug: str, *,
     _require_seat(user, course)
     user_id, course_id, lesson_id = user.id, course.id, lesson.id
     with write_transaction():
-        exists = db.session.scalar(select(LessonProgress.id).where(
-            LessonProgress.user_id == user_id, LessonProgress.lesson_id == lesson_id))
+        exists = db.session.scalar(
+            select(LessonProgress.id).where(
+                LessonProgress.user_id == user_id, LessonProgress.lesson_id == lesson_id
+            )
+        )
         if exists is None:
-            db.session.add(LessonProgress(user_id=user_id, lesson_id=lesson_id,
-                                          course_id=course_id, completed_at=now))
+            db.session.add(
+                LessonProgress(
+                    user_id=user_id, lesson_id=lesson_id, course_id=course_id, completed_at=now
+                )
+            )
             try:
                 db.session.commit()
             except IntegrityError:  # a concurrent double submit already stored it
@@ -490,30 +572,42 @@ def _new_code() -> str:
 
 def _issue_certificate(user, course: Course, graduated, now) -> Certificate:
     with write_transaction():
-        existing = db.session.scalar(select(Certificate).where(
-            Certificate.enrollment_id == graduated.id))
+        existing = db.session.scalar(
+            select(Certificate).where(Certificate.enrollment_id == graduated.id)
+        )
         if existing is not None:
             db.session.commit()
             return existing
         certificate = Certificate(
-            code=_new_code(), user_id=user.id, course_id=course.id,
-            enrollment_id=graduated.id, issued_at=as_utc(graduated.graduated_at) or now,
-            name=user.name, rut=user.rut, course_title=course.title, hours=course.hours)
+            code=_new_code(),
+            user_id=user.id,
+            course_id=course.id,
+            enrollment_id=graduated.id,
+            issued_at=as_utc(graduated.graduated_at) or now,
+            name=user.name,
+            rut=user.rut,
+            course_title=course.title,
+            hours=course.hours,
+        )
         db.session.add(certificate)
         try:
             db.session.commit()
         except IntegrityError:  # issued by a concurrent request
             db.session.rollback()
-            return db.session.scalar(select(Certificate).where(
-                Certificate.enrollment_id == graduated.id))
-    accounts.notify(user.id, f"¡Felicitaciones! Egresaste de «{course.title}». Tu "
-                    "certificado ya está disponible.", f"/cursos/{course.slug}/certificado")
-    log.info("egreso user=%s course=%s certificate=%s", user.id, course.slug,
-             certificate.code)
+            return db.session.scalar(
+                select(Certificate).where(Certificate.enrollment_id == graduated.id)
+            )
+    accounts.notify(
+        user.id,
+        f"¡Felicitaciones! Egresaste de «{course.title}». Tu certificado ya está disponible.",
+        f"/cursos/{course.slug}/certificado",
+    )
+    log.info("egreso user=%s course=%s certificate=%s", user.id, course.slug, certificate.code)
     return certificate
 
 
 # --- quiz -------------------------------------------------------------------------------
+
 
 def quiz_questions(course: Course) -> list[dict]:
     """The quiz as the browser may see it: statements and options, never the answers."""
@@ -521,15 +615,26 @@ def quiz_questions(course: Course) -> list[dict]:
 
 
 def last_attempt(user_id: int, course_id: int) -> QuizAttempt | None:
-    return db.session.scalars(select(QuizAttempt).where(
-        QuizAttempt.user_id == user_id, QuizAttempt.course_id == course_id)
-        .order_by(QuizAttempt.id.desc())).first()
+    return db.session.scalars(
+        select(QuizAttempt)
+        .where(QuizAttempt.user_id == user_id, QuizAttempt.course_id == course_id)
+        .order_by(QuizAttempt.id.desc())
+    ).first()
 
 
 def quiz_passed(user_id: int, course_id: int) -> bool:
-    return db.session.scalar(select(QuizAttempt.id).where(
-        QuizAttempt.user_id == user_id, QuizAttempt.course_id == course_id,
-        QuizAttempt.passed.is_(True)).limit(1)) is not None
+    return (
+        db.session.scalar(
+            select(QuizAttempt.id)
+            .where(
+                QuizAttempt.user_id == user_id,
+                QuizAttempt.course_id == course_id,
+                QuizAttempt.passed.is_(True),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _quiz_course(user, slug: str) -> Course:
@@ -562,13 +667,21 @@ def quiz_page(user, slug: str) -> QuizPage:
     lessons = course_lessons(course.id)
     questions = quiz_questions(course)
     passed = quiz_passed(user.id, course.id)
-    retry = [] if passed or attempt is None else \
-        list(attempt.answers.get("chosen", []))[:len(questions)]
-    return QuizPage(course=course, questions=questions, last_attempt=attempt, passed=passed,
-                    progress=_progress(lessons, completed_lesson_ids(user.id, course.id)),
-                    certificate=certificate_for(user.id, course.id),
-                    wrong=list(attempt.answers.get("wrong", [])) if attempt else [],
-                    retry_choices=retry)
+    retry = (
+        []
+        if passed or attempt is None
+        else list(attempt.answers.get("chosen", []))[: len(questions)]
+    )
+    return QuizPage(
+        course=course,
+        questions=questions,
+        last_attempt=attempt,
+        passed=passed,
+        progress=_progress(lessons, completed_lesson_ids(user.id, course.id)),
+        certificate=certificate_for(user.id, course.id),
+        wrong=list(attempt.answers.get("wrong", [])) if attempt else [],
+        retry_choices=retry,
+    )
 
 
 def submit_quiz(user, slug: str, chosen: list, *, now: datetime | None = None) -> QuizAttempt:
@@ -587,13 +700,17 @@ def submit_quiz(user, slug: str, chosen: list, *, now: datetime | None = None) -
         raise InvalidInput("Una de las respuestas no es válida. Vuelve a elegirla.") from exc
     if any(not 0 <= p < len(q["options"]) for p, q in zip(picks, questions, strict=True)):
         raise InvalidInput("Una de las respuestas no es válida. Vuelve a elegirla.")
-    wrong = [i for i, (p, q) in enumerate(zip(picks, questions, strict=True))
-             if p != q["answer"]]
+    wrong = [i for i, (p, q) in enumerate(zip(picks, questions, strict=True)) if p != q["answer"]]
     score = round(100 * (len(questions) - len(wrong)) / len(questions))
-    attempt = QuizAttempt(user_id=user.id, course_id=course.id, score=score,
-                          passed=score >= course.passing_score,
-                          answers={"chosen": picks, "wrong": wrong},
-                          quiz_hash=course.quiz_hash, created_at=now)
+    attempt = QuizAttempt(
+        user_id=user.id,
+        course_id=course.id,
+        score=score,
+        passed=score >= course.passing_score,
+        answers={"chosen": picks, "wrong": wrong},
+        quiz_hash=course.quiz_hash,
+        created_at=now,
+    )
     db.session.add(attempt)
     db.session.commit()
     if attempt.passed:
@@ -603,12 +720,15 @@ def submit_quiz(user, slug: str, chosen: list, *, now: datetime | None = None) -
 
 # --- certificates -----------------------------------------------------------------------
 
+
 def certificate_for(user_id: int | None, course_id: int) -> Certificate | None:
     if not user_id:
         return None
-    return db.session.scalars(select(Certificate).where(
-        Certificate.user_id == user_id, Certificate.course_id == course_id)
-        .order_by(Certificate.id.desc())).first()
+    return db.session.scalars(
+        select(Certificate)
+        .where(Certificate.user_id == user_id, Certificate.course_id == course_id)
+        .order_by(Certificate.id.desc())
+    ).first()
 
 
 def normalize_code(code: str) -> str:
@@ -620,8 +740,7 @@ def get_certificate(code: str) -> Certificate:
     normalized = normalize_code(code)
     certificate = None
     if 12 <= len(normalized) <= 32:
-        certificate = db.session.scalar(select(Certificate).where(
-            Certificate.code == normalized))
+        certificate = db.session.scalar(select(Certificate).where(Certificate.code == normalized))
     if certificate is None:
         raise NotFound("No encontramos este certificado.")
     return certificate
@@ -641,8 +760,10 @@ def course_certificate(user, slug: str) -> Certificate:
     course = get_course(slug)
     certificate = certificate_for(user.id, course.id) or check_completion(user, course)
     if certificate is None:
-        raise NotFound("Aún no tienes certificado en este curso: completa todas las "
-                       "lecciones y aprueba la evaluación.")
+        raise NotFound(
+            "Aún no tienes certificado en este curso: completa todas las "
+            "lecciones y aprueba la evaluación."
+        )
     return certificate
 
 
@@ -672,6 +793,7 @@ def mask_rut(rut: str | None) -> str:
 
 # --- "Mis cursos" -----------------------------------------------------------------------
 
+
 @dataclass
 class MyCourse:
     course: Course
@@ -687,8 +809,7 @@ def my_courses(user) -> list[MyCourse]:
     progress, last activity and certificate."""
     rows, seen = [], set()
     for item in enrollment.enrollments_for(user.id):
-        if item.offering.kind != "course" or item.status == "cancelled" \
-                or item.offering_id in seen:
+        if item.offering.kind != "course" or item.status == "cancelled" or item.offering_id in seen:
             continue
         seen.add(item.offering_id)
         course = db.session.scalar(select(Course).where(Course.offering_id == item.offering_id))
@@ -696,21 +817,34 @@ def my_courses(user) -> list[MyCourse]:
             continue
         lessons = course_lessons(course.id)
         completed = completed_lesson_ids(user.id, course.id)
-        activity = [db.session.scalar(select(func.max(LessonProgress.completed_at)).where(
-                        LessonProgress.user_id == user.id,
-                        LessonProgress.course_id == course.id)),
-                    db.session.scalar(select(func.max(QuizAttempt.created_at)).where(
-                        QuizAttempt.user_id == user.id, QuizAttempt.course_id == course.id))]
+        activity = [
+            db.session.scalar(
+                select(func.max(LessonProgress.completed_at)).where(
+                    LessonProgress.user_id == user.id, LessonProgress.course_id == course.id
+                )
+            ),
+            db.session.scalar(
+                select(func.max(QuizAttempt.created_at)).where(
+                    QuizAttempt.user_id == user.id, QuizAttempt.course_id == course.id
+                )
+            ),
+        ]
         activity = [as_utc(a) for a in activity if a is not None]
-        rows.append(MyCourse(course=course, enrollment=item,
-                             progress=_progress(lessons, completed),
-                             last_activity=max(activity) if activity else None,
-                             certificate=certificate_for(user.id, course.id),
-                             resume=resume_lesson(lessons, completed)))
+        rows.append(
+            MyCourse(
+                course=course,
+                enrollment=item,
+                progress=_progress(lessons, completed),
+                last_activity=max(activity) if activity else None,
+                certificate=certificate_for(user.id, course.id),
+                resume=resume_lesson(lessons, completed),
+            )
+        )
     return rows
 
 
 # --- personal data ----------------------------------------------------------------------
+
 
 def export_user_data(user_id: int) -> dict:
     """The person's course data (progress, quiz attempts, certificates), nobody else's."""
@@ -718,28 +852,44 @@ def export_user_data(user_id: int) -> dict:
         select(Course.title, Lesson.title, LessonProgress.completed_at)
         .join(Lesson, Lesson.id == LessonProgress.lesson_id)
         .join(Course, Course.id == LessonProgress.course_id)
-        .where(LessonProgress.user_id == user_id).order_by(LessonProgress.id)).all()
+        .where(LessonProgress.user_id == user_id)
+        .order_by(LessonProgress.id)
+    ).all()
     attempts = db.session.execute(
         select(Course.title, QuizAttempt.score, QuizAttempt.passed, QuizAttempt.created_at)
         .join(Course, Course.id == QuizAttempt.course_id)
-        .where(QuizAttempt.user_id == user_id).order_by(QuizAttempt.id)).all()
-    certificates = db.session.scalars(select(Certificate).where(
-        Certificate.user_id == user_id).order_by(Certificate.id)).all()
-    return {"cursos": {
-        "lecciones_completadas": [
-            {"curso": c, "leccion": t, "fecha": as_utc(d).isoformat()} for c, t, d in progress],
-        "evaluaciones": [
-            {"curso": c, "puntaje": s, "aprobada": p, "fecha": as_utc(d).isoformat()}
-            for c, s, p, d in attempts],
-        "certificados": [
-            {"curso": x.course_title, "codigo": x.code, "horas": x.hours,
-             "emitido": as_utc(x.issued_at).isoformat()} for x in certificates],
-    }}
+        .where(QuizAttempt.user_id == user_id)
+        .order_by(QuizAttempt.id)
+    ).all()
+    certificates = db.session.scalars(
+        select(Certificate).where(Certificate.user_id == user_id).order_by(Certificate.id)
+    ).all()
+    return {
+        "cursos": {
+            "lecciones_completadas": [
+                {"curso": c, "leccion": t, "fecha": as_utc(d).isoformat()} for c, t, d in progress
+            ],
+            "evaluaciones": [
+                {"curso": c, "puntaje": s, "aprobada": p, "fecha": as_utc(d).isoformat()}
+                for c, s, p, d in attempts
+            ],
+            "certificados": [
+                {
+                    "curso": x.course_title,
+                    "codigo": x.code,
+                    "horas": x.hours,
+                    "emitido": as_utc(x.issued_at).isoformat(),
+                }
+                for x in certificates
+            ],
+        }
+    }
 
 
 def anonymize_user(user_id: int) -> None:
     """A deleted account's certificates keep the course and date but lose name and RUT."""
-    for certificate in db.session.scalars(select(Certificate).where(
-            Certificate.user_id == user_id)):
+    for certificate in db.session.scalars(
+        select(Certificate).where(Certificate.user_id == user_id)
+    ):
         certificate.name, certificate.rut = "Persona eliminada", None
     db.session.commit()

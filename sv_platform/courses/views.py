@@ -30,8 +30,9 @@ def _refused(error: DomainError, slug: str):
         return redirect(url_for("accounts.login", next=request.path))
     if isinstance(error, services.NotEnrolled):
         course, state = services.enrol_prompt(_me(), slug)
-        return render_template("courses/enrol_required.html", course=course, state=state,
-                               message=error.message), 403
+        return render_template(
+            "courses/enrol_required.html", course=course, state=state, message=error.message
+        ), 403
     raise error
 
 
@@ -43,8 +44,9 @@ def catalog():
     area = form.area.data if form.area.data in AREAS else None
     query = (form.q.data or "").strip()[:100]
     cards = services.catalog(_me(), area=area, query=query)
-    return render_template("courses/catalog.html", form=form, cards=cards, area=area,
-                           query=query, areas=AREAS)
+    return render_template(
+        "courses/catalog.html", form=form, cards=cards, area=area, query=query, areas=AREAS
+    )
 
 
 @bp.get("/cursos/<slug>")
@@ -61,8 +63,9 @@ def lesson(slug: str, lesson_slug: str):
         page = services.lesson_page(_me(), slug, lesson_slug)
     except DomainError as error:
         return _refused(error, slug)
-    return render_template("courses/lesson.html", page=page, course=page.course,
-                           form=CompleteLessonForm())
+    return render_template(
+        "courses/lesson.html", page=page, course=page.course, form=CompleteLessonForm()
+    )
 
 
 @bp.post("/cursos/<slug>/<lesson_slug>/completar")
@@ -101,9 +104,12 @@ def quiz(slug: str):
                 if attempt.passed:
                     flash(f"¡Aprobaste la evaluación con {attempt.score} %!", "success")
                 else:
-                    flash(f"Obtuviste {attempt.score} %. Necesitas "
-                          f"{page.course.passing_score} % para aprobar: revisa las "
-                          "preguntas marcadas e inténtalo de nuevo.", "warning")
+                    flash(
+                        f"Obtuviste {attempt.score} %. Necesitas "
+                        f"{page.course.passing_score} % para aprobar: revisa las "
+                        "preguntas marcadas e inténtalo de nuevo.",
+                        "warning",
+                    )
                 return redirect(url_for("courses.quiz", slug=slug))
         else:
             flash("Responde todas las preguntas antes de enviar la evaluación.", "danger")
@@ -115,16 +121,18 @@ def certificate(slug: str):
     cert = services.course_certificate(_me(), slug)
     verify_url = _verify_url(cert)
     qr = base64.b64encode(qr_png(verify_url)).decode()
-    return render_template("courses/certificate.html", cert=cert, verify_url=verify_url,
-                           qr=qr)
+    return render_template("courses/certificate.html", cert=cert, verify_url=verify_url, qr=qr)
 
 
 @bp.get("/certificados/<code>/pdf")
 def certificate_pdf(code: str):
     cert = services.own_certificate(_me(), code)
     pdf = build_pdf(cert, _verify_url(cert))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="certificado-{cert.code}.pdf"'})
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="certificado-{cert.code}.pdf"'},
+    )
 
 
 @bp.get("/certificados/<code>")
@@ -134,11 +142,11 @@ def verify_certificate(code: str):
         cert = services.get_certificate(code)
     except DomainError:
         return render_template("courses/verify_missing.html", code=code[:64]), 404
-    return render_template("courses/verify.html", cert=cert,
-                           masked_rut=services.mask_rut(cert.rut))
+    return render_template("courses/verify.html", cert=cert, masked_rut=services.mask_rut(cert.rut))
 
 
 @bp.get("/mis-cursos")
 def my_courses():
-    return render_template("courses/my_courses.html", rows=services.my_courses(_me()),
-                           form=ConfirmForm())
+    return render_template(
+        "courses/my_courses.html", rows=services.my_courses(_me()), form=ConfirmForm()
+    )

@@ -10,16 +10,17 @@ REQUIRED = "Este campo es obligatorio."
 
 
 class WindowForm(FlaskForm):
-    name = StringField("Nombre de la ventana", validators=[DataRequired(REQUIRED),
-                                                           Length(max=120)])
-    capacity = IntegerField("Cupos", validators=[
-        InputRequired("Indica cuántos cupos tiene la ventana."),
-        NumberRange(min=0, max=1_000_000, message="Los cupos deben estar entre 0 y 1.000.000."),
-    ])
+    name = StringField("Nombre de la ventana", validators=[DataRequired(REQUIRED), Length(max=120)])
+    capacity = IntegerField(
+        "Cupos",
+        validators=[
+            InputRequired("Indica cuántos cupos tiene la ventana."),
+            NumberRange(min=0, max=1_000_000, message="Los cupos deben estar entre 0 y 1.000.000."),
+        ],
+    )
     region_code = SelectField("Región", choices=[], validate_choice=True)
     opens_on = DateField("Abre el", validators=[InputRequired(REQUIRED)], format="%Y-%m-%d")
-    closes_on = DateField("Cierra el", validators=[InputRequired(REQUIRED)],
-                          format="%Y-%m-%d")
+    closes_on = DateField("Cierra el", validators=[InputRequired(REQUIRED)], format="%Y-%m-%d")
     submit = SubmitField("Guardar ventana")
 
     def __init__(self, *args, **kwargs):

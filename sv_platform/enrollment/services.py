@@ -81,6 +81,7 @@ def register_cancel_hook(kind: str, fn: Callable[[Enrollment], None]) -> None:
 
 # --- offerings --------------------------------------------------------------------------
 
+
 def ensure_offering(kind: str, reference: str, slug: str, title: str) -> Offering:
     """Create or update the offering with this slug (idempotent; used by content loads)."""
     offering = db.session.scalar(select(Offering).where(Offering.slug == slug))
@@ -94,8 +95,10 @@ def ensure_offering(kind: str, reference: str, slug: str, title: str) -> Offerin
 
 
 def ensure_advisory_offerings() -> list[Offering]:
-    return [ensure_offering("advisory", area, slug, title)
-            for area, (slug, title) in ADVISORY_OFFERINGS.items()]
+    return [
+        ensure_offering("advisory", area, slug, title)
+        for area, (slug, title) in ADVISORY_OFFERINGS.items()
+    ]
 
 
 def load_content(_root) -> str:
@@ -110,8 +113,14 @@ def ensure_demo_data(*, now: datetime | None = None) -> list[EnrollmentWindow]:
     created = []
     for offering in list_offerings():
         if offering.active and not offering.windows:
-            created.append(create_window(offering_slug=offering.slug, capacity=100,
-                                         name=f"{offering.title} · demostración", now=now))
+            created.append(
+                create_window(
+                    offering_slug=offering.slug,
+                    capacity=100,
+                    name=f"{offering.title} · demostración",
+                    now=now,
+                )
+            )
     return created
 
 
@@ -128,6 +137,7 @@ def list_offerings() -> list[Offering]:
 
 # --- windows ----------------------------------------------------------------------------
 
+
 def _end_of_year(now: datetime) -> date:
     return date(now.astimezone(CHILE).year, 12, 31)
 
@@ -136,26 +146,38 @@ def _check_window_fields(name, capacity, region_code, opens_at, closes_at):
     if not name or not name.strip():
         raise InvalidInput("Ponle un nombre a la ventana.", field="name")
     if capacity is None or capacity < 0:
-        raise InvalidInput("Los cupos deben ser un número mayor o igual a cero.",
-                           field="capacity")
+        raise InvalidInput("Los cupos deben ser un número mayor o igual a cero.", field="capacity")
     if region_code and region_code not in territory.region_names():
-        raise InvalidInput("Esa región no existe. Usa un código entre 01 y 16.",
-                           field="region_code")
+        raise InvalidInput(
+            "Esa región no existe. Usa un código entre 01 y 16.", field="region_code"
+        )
     if closes_at <= opens_at:
-        raise InvalidInput("La fecha de cierre debe ser posterior a la de apertura.",
-                           field="closes_on")
+        raise InvalidInput(
+            "La fecha de cierre debe ser posterior a la de apertura.", field="closes_on"
+        )
 
 
 def _window_snapshot(window: EnrollmentWindow) -> dict:
-    return {"name": window.name, "capacity": window.capacity,
-            "region_code": window.region_code, "opens_at": window.opens_at.isoformat(),
-            "closes_at": window.closes_at.isoformat()}
+    return {
+        "name": window.name,
+        "capacity": window.capacity,
+        "region_code": window.region_code,
+        "opens_at": window.opens_at.isoformat(),
+        "closes_at": window.closes_at.isoformat(),
+    }
 
 
-def create_window(*, offering_slug: str, capacity: int, region_code: str | None = None,
-                  opens_on: date | None = None, closes_on: date | None = None,
-                  name: str | None = None, actor=None,
-                  now: datetime | None = None) -> EnrollmentWindow:
+def create_window(
+    *,
+    offering_slug: str,
+    capacity: int,
+    region_code: str | None = None,
+    opens_on: date | None = None,
+    closes_on: date | None = None,
+    name: str | None = None,
+    actor=None,
+    now: datetime | None = None,
+) -> EnrollmentWindow:
     """Open a window of `capacity` cupos. Opens today (now) by default, closes on 31
     December. Raises NotFound, InvalidInput."""
     now = now or utcnow()
@@ -164,17 +186,29 @@ def create_window(*, offering_slug: str, capacity: int, region_code: str | None 
     opens_at = chile_day_start(opens_on) if opens_on else now
     closes_at = chile_day_end(closes_on or _end_of_year(now))
     if not name:
-        place = territory.region_names().get(region_code, "Nacional") if region_code \
-            else "Nacional"
+        place = territory.region_names().get(region_code, "Nacional") if region_code else "Nacional"
         name = f"{offering.title} {opens_at.astimezone(CHILE).year} · {place}"
     _check_window_fields(name, capacity, region_code, opens_at, closes_at)
-    window = EnrollmentWindow(offering_id=offering.id, name=name.strip(), capacity=capacity,
-                              region_code=region_code, opens_at=opens_at,
-                              closes_at=closes_at, used=0)
+    window = EnrollmentWindow(
+        offering_id=offering.id,
+        name=name.strip(),
+        capacity=capacity,
+        region_code=region_code,
+        opens_at=opens_at,
+        closes_at=closes_at,
+        used=0,
+    )
     db.session.add(window)
     db.session.flush()
-    accounts.record_audit(actor, "create_window", "enrollment_window", window.id, None,
-                          _window_snapshot(window), commit=False)
+    accounts.record_audit(
+        actor,
+        "create_window",
+        "enrollment_window",
+        window.id,
+        None,
+        _window_snapshot(window),
+        commit=False,
+    )
     db.session.commit()
     return window
 
@@ -186,9 +220,17 @@ def get_window(window_id: int) -> EnrollmentWindow:
     return window
 
 
-def update_window(window_id: int, *, name: str, capacity: int, region_code: str | None,
-                  opens_on: date, closes_on: date, actor=None,
-                  now: datetime | None = None) -> EnrollmentWindow:
+def update_window(
+    window_id: int,
+    *,
+    name: str,
+    capacity: int,
+    region_code: str | None,
+    opens_on: date,
+    closes_on: date,
+    actor=None,
+    now: datetime | None = None,
+) -> EnrollmentWindow:
     """Edit a window. Capacity can never go below the seats already used; raising it
     promotes from the waitlist. Raises NotFound, InvalidInput, CapacityBelowUsed."""
     region_code = region_code or None
@@ -199,12 +241,21 @@ def update_window(window_id: int, *, name: str, capacity: int, region_code: str 
         if capacity < window.used:
             raise CapacityBelowUsed(
                 f"No puedes dejar {capacity} cupos: ya hay {window.used} ocupados. "
-                f"El mínimo es {window.used}.", field="capacity")
+                f"El mínimo es {window.used}.",
+                field="capacity",
+            )
         before = _window_snapshot(window)
         window.name, window.capacity, window.region_code = name.strip(), capacity, region_code
         window.opens_at, window.closes_at = opens_at, closes_at
-        accounts.record_audit(actor, "update_window", "enrollment_window", window.id, before,
-                              _window_snapshot(window), commit=False)
+        accounts.record_audit(
+            actor,
+            "update_window",
+            "enrollment_window",
+            window.id,
+            before,
+            _window_snapshot(window),
+            commit=False,
+        )
         promoted = _promote_locked(window.id, now=now or utcnow())
         db.session.commit()
     _after_promotion(promoted)
@@ -212,8 +263,9 @@ def update_window(window_id: int, *, name: str, capacity: int, region_code: str 
 
 
 def list_windows(offering_id: int | None = None) -> list[EnrollmentWindow]:
-    query = select(EnrollmentWindow).order_by(EnrollmentWindow.offering_id,
-                                              EnrollmentWindow.opens_at)
+    query = select(EnrollmentWindow).order_by(
+        EnrollmentWindow.offering_id, EnrollmentWindow.opens_at
+    )
     if offering_id:
         query = query.where(EnrollmentWindow.offering_id == offering_id)
     return list(db.session.scalars(query))
@@ -221,8 +273,9 @@ def list_windows(offering_id: int | None = None) -> list[EnrollmentWindow]:
 
 def window_counts(window_ids: list[int]) -> dict[int, dict]:
     """Live counts per window: active, waitlisted, graduated (one grouped query)."""
-    counts = {wid: {"active": 0, "waitlisted": 0, "graduated": 0, "cancelled": 0}
-              for wid in window_ids}
+    counts = {
+        wid: {"active": 0, "waitlisted": 0, "graduated": 0, "cancelled": 0} for wid in window_ids
+    }
     if not window_ids:
         return counts
     rows = db.session.execute(
@@ -238,11 +291,13 @@ def window_counts(window_ids: list[int]) -> dict[int, dict]:
 def describe_window(window: EnrollmentWindow) -> str:
     counts = window_counts([window.id])[window.id]
     region = window.region_code or "nacional"
-    return (f"#{window.id} {window.offering.slug} «{window.name}» región={region} "
-            f"{window.opens_at.astimezone(CHILE):%Y-%m-%d} → "
-            f"{window.closes_at.astimezone(CHILE):%Y-%m-%d} cupos={window.capacity} "
-            f"usados={window.used} disponibles={window.remaining} "
-            f"en_espera={counts['waitlisted']} egresados={counts['graduated']}")
+    return (
+        f"#{window.id} {window.offering.slug} «{window.name}» región={region} "
+        f"{window.opens_at.astimezone(CHILE):%Y-%m-%d} → "
+        f"{window.closes_at.astimezone(CHILE):%Y-%m-%d} cupos={window.capacity} "
+        f"usados={window.used} disponibles={window.remaining} "
+        f"en_espera={counts['waitlisted']} egresados={counts['graduated']}"
+    )
 
 
 def _fitting_windows(offering_id: int, region_code: str | None):
@@ -251,21 +306,25 @@ def _fitting_windows(offering_id: int, region_code: str | None):
     regions = [EnrollmentWindow.region_code.is_(None)]
     if region_code:
         regions.append(EnrollmentWindow.region_code == region_code)
-    return select(EnrollmentWindow).where(EnrollmentWindow.offering_id == offering_id,
-                                          or_(*regions))
+    return select(EnrollmentWindow).where(
+        EnrollmentWindow.offering_id == offering_id, or_(*regions)
+    )
 
 
-def _candidate_windows(offering_id: int, region_code: str | None,
-                       now: datetime) -> list[EnrollmentWindow]:
+def _candidate_windows(
+    offering_id: int, region_code: str | None, now: datetime
+) -> list[EnrollmentWindow]:
     """Open windows that fit the person: their región's first, then national ones."""
     query = _fitting_windows(offering_id, region_code).where(
-        EnrollmentWindow.opens_at <= now, EnrollmentWindow.closes_at > now)
+        EnrollmentWindow.opens_at <= now, EnrollmentWindow.closes_at > now
+    )
     windows = list(db.session.scalars(query.order_by(EnrollmentWindow.id)))
     return sorted(windows, key=lambda w: (w.region_code is None, w.closes_at, w.id))
 
 
-def _next_window(offering_id: int, region_code: str | None,
-                 now: datetime) -> EnrollmentWindow | None:
+def _next_window(
+    offering_id: int, region_code: str | None, now: datetime
+) -> EnrollmentWindow | None:
     query = _fitting_windows(offering_id, region_code).where(EnrollmentWindow.opens_at > now)
     return db.session.scalars(query.order_by(EnrollmentWindow.opens_at)).first()
 
@@ -279,16 +338,23 @@ def _closed_message(upcoming: EnrollmentWindow | None) -> str:
 
 # --- enrolments -------------------------------------------------------------------------
 
+
 def open_enrollment(user_id: int, offering_id: int) -> Enrollment | None:
-    return db.session.scalar(select(Enrollment).where(
-        Enrollment.user_id == user_id, Enrollment.offering_id == offering_id,
-        Enrollment.status.in_(OPEN_STATUSES)))
+    return db.session.scalar(
+        select(Enrollment).where(
+            Enrollment.user_id == user_id,
+            Enrollment.offering_id == offering_id,
+            Enrollment.status.in_(OPEN_STATUSES),
+        )
+    )
 
 
 def latest_enrollment(user_id: int, offering_id: int) -> Enrollment | None:
-    return db.session.scalars(select(Enrollment).where(
-        Enrollment.user_id == user_id, Enrollment.offering_id == offering_id)
-        .order_by(Enrollment.id.desc())).first()
+    return db.session.scalars(
+        select(Enrollment)
+        .where(Enrollment.user_id == user_id, Enrollment.offering_id == offering_id)
+        .order_by(Enrollment.id.desc())
+    ).first()
 
 
 def get_enrollment(enrollment_id: int) -> Enrollment:
@@ -302,8 +368,7 @@ def _take_seat(window_id: int) -> bool:
     """One conditional UPDATE: its row count says whether a seat was taken (atomic)."""
     result = db.session.execute(
         update(EnrollmentWindow)
-        .where(EnrollmentWindow.id == window_id,
-               EnrollmentWindow.used < EnrollmentWindow.capacity)
+        .where(EnrollmentWindow.id == window_id, EnrollmentWindow.used < EnrollmentWindow.capacity)
         .values(used=EnrollmentWindow.used + 1)
         .execution_options(synchronize_session=False)
     )
@@ -327,11 +392,16 @@ def enroll(user, offering: Offering, *, now: datetime | None = None) -> Enrollme
     with write_transaction():
         if open_enrollment(user_id, offering_id):
             raise AlreadyEnrolled()
-        if kind == "course" and db.session.scalar(select(Enrollment.id).where(
-                Enrollment.user_id == user_id, Enrollment.offering_id == offering_id,
-                Enrollment.status == "graduated")):
-            raise AlreadyEnrolled("Ya egresaste de este curso. Revisa tu certificado en "
-                                  "«Mis cursos».")
+        if kind == "course" and db.session.scalar(
+            select(Enrollment.id).where(
+                Enrollment.user_id == user_id,
+                Enrollment.offering_id == offering_id,
+                Enrollment.status == "graduated",
+            )
+        ):
+            raise AlreadyEnrolled(
+                "Ya egresaste de este curso. Revisa tu certificado en «Mis cursos»."
+            )
         windows = _candidate_windows(offering_id, region_code, now)
         if not windows:
             raise WindowClosed(_closed_message(_next_window(offering_id, region_code, now)))
@@ -340,8 +410,14 @@ def enroll(user, offering: Offering, *, now: datetime | None = None) -> Enrollme
             if _take_seat(window.id):
                 chosen, status = window, "active"
                 break
-        enrollment = Enrollment(user_id=user_id, window_id=chosen.id, offering_id=offering_id,
-                                status=status, created_at=now, open_slot=offering_id)
+        enrollment = Enrollment(
+            user_id=user_id,
+            window_id=chosen.id,
+            offering_id=offering_id,
+            status=status,
+            created_at=now,
+            open_slot=offering_id,
+        )
         db.session.add(enrollment)
         try:
             db.session.commit()
@@ -355,9 +431,15 @@ def enroll(user, offering: Offering, *, now: datetime | None = None) -> Enrollme
 def waitlist_position(enrollment: Enrollment) -> int | None:
     if enrollment.status != "waitlisted":
         return None
-    return db.session.scalar(select(func.count()).select_from(Enrollment).where(
-        Enrollment.window_id == enrollment.window_id, Enrollment.status == "waitlisted",
-        Enrollment.id <= enrollment.id))
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Enrollment)
+        .where(
+            Enrollment.window_id == enrollment.window_id,
+            Enrollment.status == "waitlisted",
+            Enrollment.id <= enrollment.id,
+        )
+    )
 
 
 def _promote_locked(window_id: int, *, now: datetime) -> list[int]:
@@ -365,9 +447,10 @@ def _promote_locked(window_id: int, *, now: datetime) -> list[int]:
     promoted = []
     while True:
         first = db.session.scalars(
-            select(Enrollment).where(Enrollment.window_id == window_id,
-                                     Enrollment.status == "waitlisted")
-            .order_by(Enrollment.id).limit(1)
+            select(Enrollment)
+            .where(Enrollment.window_id == window_id, Enrollment.status == "waitlisted")
+            .order_by(Enrollment.id)
+            .limit(1)
         ).first()
         if first is None or not _take_seat(window_id):
             break
@@ -382,9 +465,11 @@ def _after_promotion(enrollment_ids: list[int]) -> None:
     for enrollment_id in enrollment_ids:
         enrollment = db.session.get(Enrollment, enrollment_id)
         offering = enrollment.offering
-        accounts.notify(enrollment.user_id,
-                        f"¡Se liberó un cupo! Ya tienes tu lugar en «{offering.title}».",
-                        _offering_url(offering))
+        accounts.notify(
+            enrollment.user_id,
+            f"¡Se liberó un cupo! Ya tienes tu lugar en «{offering.title}».",
+            _offering_url(offering),
+        )
         for hook in _promotion_hooks.get(offering.kind, []):
             hook(enrollment)
 
@@ -408,18 +493,26 @@ def cancel(enrollment_id: int, *, actor=None, now: datetime | None = None) -> En
             raise InvalidTransition("Esta inscripción ya no está vigente.")
         before = {"status": enrollment.status}
         held_seat = enrollment.status == "active"
-        enrollment.status, enrollment.cancelled_at, enrollment.open_slot = \
-            "cancelled", now, None
+        enrollment.status, enrollment.cancelled_at, enrollment.open_slot = "cancelled", now, None
         promoted = []
         if held_seat:
             db.session.execute(
-                update(EnrollmentWindow).where(EnrollmentWindow.id == enrollment.window_id)
+                update(EnrollmentWindow)
+                .where(EnrollmentWindow.id == enrollment.window_id)
                 .values(used=EnrollmentWindow.used - 1)
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)
+            )
             promoted = _promote_locked(enrollment.window_id, now=now)
         if actor is not None and actor.role == "admin":
-            accounts.record_audit(actor, "cancel_enrollment", "enrollment", enrollment.id,
-                                  before, {"status": "cancelled"}, commit=False)
+            accounts.record_audit(
+                actor,
+                "cancel_enrollment",
+                "enrollment",
+                enrollment.id,
+                before,
+                {"status": "cancelled"},
+                commit=False,
+            )
         db.session.commit()
     for hook in _cancel_hooks.get(enrollment.offering.kind, []):
         hook(enrollment)
@@ -435,7 +528,8 @@ def graduate(enrollment_id: int, *, now: datetime | None = None) -> Enrollment:
         update(Enrollment)
         .where(Enrollment.id == enrollment_id, Enrollment.status == "active")
         .values(status="graduated", graduated_at=now, open_slot=None)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
     enrollment = get_enrollment(enrollment_id)
     db.session.refresh(enrollment)
@@ -452,18 +546,22 @@ def offering_state(user, offering: Offering, *, now: datetime | None = None) -> 
     if authenticated:
         current = open_enrollment(user.id, offering.id)
         if current is not None and current.status == "active":
-            return OfferingState("enrolled", "Inscrito/a", enrollment=current,
-                                 window=current.window)
+            return OfferingState(
+                "enrolled", "Inscrito/a", enrollment=current, window=current.window
+            )
         if current is not None:
             position = waitlist_position(current)
-            return OfferingState("waitlisted", f"En lista de espera (posición {position})",
-                                 position=position, enrollment=current,
-                                 window=current.window)
+            return OfferingState(
+                "waitlisted",
+                f"En lista de espera (posición {position})",
+                position=position,
+                enrollment=current,
+                window=current.window,
+            )
         if offering.kind == "course":
             last = latest_enrollment(user.id, offering.id)
             if last is not None and last.status == "graduated":
-                return OfferingState("graduated", "Egresado/a", enrollment=last,
-                                     window=last.window)
+                return OfferingState("graduated", "Egresado/a", enrollment=last, window=last.window)
     windows = _candidate_windows(offering.id, region_code, now)
     if not authenticated and not windows:
         windows = _candidate_windows_any_region(offering.id, now)
@@ -473,43 +571,78 @@ def offering_state(user, offering: Offering, *, now: datetime | None = None) -> 
             label = "Queda 1 cupo" if remaining == 1 else f"Quedan {remaining} cupos"
             return OfferingState("open", label, remaining=remaining, window=windows[0])
         waiting = window_counts([windows[0].id])[windows[0].id]["waitlisted"]
-        return OfferingState("full", "Cupos agotados: puedes unirte a la lista de espera"
-                             f" ({waiting} en espera)", window=windows[0])
+        return OfferingState(
+            "full",
+            f"Cupos agotados: puedes unirte a la lista de espera ({waiting} en espera)",
+            window=windows[0],
+        )
     upcoming = _next_window(offering.id, region_code, now)
-    return OfferingState("closed" if upcoming else "none", _closed_message(upcoming),
-                         window=upcoming)
+    return OfferingState(
+        "closed" if upcoming else "none", _closed_message(upcoming), window=upcoming
+    )
 
 
 def _candidate_windows_any_region(offering_id: int, now: datetime) -> list[EnrollmentWindow]:
-    return list(db.session.scalars(select(EnrollmentWindow).where(
-        EnrollmentWindow.offering_id == offering_id, EnrollmentWindow.opens_at <= now,
-        EnrollmentWindow.closes_at > now).order_by(EnrollmentWindow.id)))
+    return list(
+        db.session.scalars(
+            select(EnrollmentWindow)
+            .where(
+                EnrollmentWindow.offering_id == offering_id,
+                EnrollmentWindow.opens_at <= now,
+                EnrollmentWindow.closes_at > now,
+            )
+            .order_by(EnrollmentWindow.id)
+        )
+    )
 
 
 def enrollments_for(user_id: int) -> list[Enrollment]:
-    return list(db.session.scalars(select(Enrollment).where(Enrollment.user_id == user_id)
-                                   .order_by(Enrollment.id.desc())))
+    return list(
+        db.session.scalars(
+            select(Enrollment).where(Enrollment.user_id == user_id).order_by(Enrollment.id.desc())
+        )
+    )
 
 
 def window_enrollments(window_id: int) -> list[Enrollment]:
-    order = case((Enrollment.status == "active", 0), (Enrollment.status == "waitlisted", 1),
-                 (Enrollment.status == "graduated", 2), else_=3)
-    return list(db.session.scalars(select(Enrollment).where(Enrollment.window_id == window_id)
-                                   .order_by(order, Enrollment.id)))
+    order = case(
+        (Enrollment.status == "active", 0),
+        (Enrollment.status == "waitlisted", 1),
+        (Enrollment.status == "graduated", 2),
+        else_=3,
+    )
+    return list(
+        db.session.scalars(
+            select(Enrollment)
+            .where(Enrollment.window_id == window_id)
+            .order_by(order, Enrollment.id)
+        )
+    )
 
 
 def export_user_data(user_id: int) -> dict:
-    return {"inscripciones": [
-        {"servicio": e.offering.title, "ventana": e.window.name, "estado": e.status,
-         "creada": as_utc(e.created_at).isoformat(),
-         "egreso": e.graduated_at.isoformat() if e.graduated_at else None}
-        for e in enrollments_for(user_id)
-    ]}
+    return {
+        "inscripciones": [
+            {
+                "servicio": e.offering.title,
+                "ventana": e.window.name,
+                "estado": e.status,
+                "creada": as_utc(e.created_at).isoformat(),
+                "egreso": e.graduated_at.isoformat() if e.graduated_at else None,
+            }
+            for e in enrollments_for(user_id)
+        ]
+    }
 
 
 def anonymize_user(user_id: int) -> None:
     """Open enrolments of a deleted account are cancelled so their seats are freed."""
-    ids = list(db.session.scalars(select(Enrollment.id).where(
-        and_(Enrollment.user_id == user_id, Enrollment.status.in_(OPEN_STATUSES)))))
+    ids = list(
+        db.session.scalars(
+            select(Enrollment.id).where(
+                and_(Enrollment.user_id == user_id, Enrollment.status.in_(OPEN_STATUSES))
+            )
+        )
+    )
     for enrollment_id in ids:
         cancel(enrollment_id)

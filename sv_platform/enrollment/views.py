@@ -36,15 +36,17 @@ def enroll(slug: str):
         flash(f"¡Listo! Quedaste inscrito/a en «{offering.title}».", "success")
     else:
         position = services.waitlist_position(enrollment)
-        flash(f"Los cupos están agotados: quedaste en lista de espera (posición {position}). "
-              "Te avisaremos aquí cuando se libere un cupo.", "warning")
+        flash(
+            f"Los cupos están agotados: quedaste en lista de espera (posición {position}). "
+            "Te avisaremos aquí cuando se libere un cupo.",
+            "warning",
+        )
     return redirect(back)
 
 
 @bp.get("/mis-inscripciones")
 def my_enrollments():
-    items = [(e, services.waitlist_position(e))
-             for e in services.enrollments_for(current_user.id)]
+    items = [(e, services.waitlist_position(e)) for e in services.enrollments_for(current_user.id)]
     return render_template("enrollment/my_enrollments.html", items=items, form=ConfirmForm())
 
 
@@ -60,8 +62,9 @@ def cancel(enrollment_id: int):
     else:
         flash(f"Cancelaste tu inscripción en «{enrollment.offering.title}».", "info")
     if current_user.role == "admin":
-        return redirect(_safe_next(request.form.get("next")) or
-                        url_for("enrollment.admin_offerings"))
+        return redirect(
+            _safe_next(request.form.get("next")) or url_for("enrollment.admin_offerings")
+        )
     return redirect(url_for("enrollment.my_enrollments"))
 
 
@@ -74,8 +77,13 @@ def admin_offerings():
     by_offering = {}
     for window in windows:
         by_offering.setdefault(window.offering_id, []).append(window)
-    return render_template("enrollment/admin_offerings.html", offerings=offerings,
-                           by_offering=by_offering, counts=counts, now=utcnow())
+    return render_template(
+        "enrollment/admin_offerings.html",
+        offerings=offerings,
+        by_offering=by_offering,
+        counts=counts,
+        now=utcnow(),
+    )
 
 
 @bp.route("/admin/servicios/<slug>/ventanas/nueva", methods=["GET", "POST"])
@@ -83,46 +91,72 @@ def admin_offerings():
 def admin_new_window(slug: str):
     offering = services.get_offering(slug)
     today = utcnow().astimezone(CHILE).date()
-    form = WindowForm(data={"name": f"{offering.title} {today.year}", "opens_on": today,
-                            "closes_on": today.replace(month=12, day=31)})
+    form = WindowForm(
+        data={
+            "name": f"{offering.title} {today.year}",
+            "opens_on": today,
+            "closes_on": today.replace(month=12, day=31),
+        }
+    )
     if form.validate_on_submit():
         try:
             services.create_window(
-                offering_slug=slug, capacity=form.capacity.data,
-                region_code=form.region_code.data, opens_on=form.opens_on.data,
-                closes_on=form.closes_on.data, name=form.name.data,
-                actor=current_user._get_current_object())
+                offering_slug=slug,
+                capacity=form.capacity.data,
+                region_code=form.region_code.data,
+                opens_on=form.opens_on.data,
+                closes_on=form.closes_on.data,
+                name=form.name.data,
+                actor=current_user._get_current_object(),
+            )
         except DomainError as error:
             attach_error(form, error)
         else:
             flash("La ventana fue creada.", "success")
             return redirect(url_for("enrollment.admin_offerings"))
-    return render_template("enrollment/admin_window.html", form=form, offering=offering,
-                           window=None)
+    return render_template(
+        "enrollment/admin_window.html", form=form, offering=offering, window=None
+    )
 
 
 @bp.route("/admin/ventanas/<int:window_id>", methods=["GET", "POST"])
 @role_required("admin")
 def admin_window(window_id: int):
     window = services.get_window(window_id)
-    form = WindowForm(data=None if request.method == "POST" else {
-        "name": window.name, "capacity": window.capacity,
-        "region_code": window.region_code or "",
-        "opens_on": window.opens_at.astimezone(CHILE).date(),
-        "closes_on": window.closes_at.astimezone(CHILE).date()})
+    form = WindowForm(
+        data=None
+        if request.method == "POST"
+        else {
+            "name": window.name,
+            "capacity": window.capacity,
+            "region_code": window.region_code or "",
+            "opens_on": window.opens_at.astimezone(CHILE).date(),
+            "closes_on": window.closes_at.astimezone(CHILE).date(),
+        }
+    )
     if form.validate_on_submit():
         try:
             services.update_window(
-                window_id, name=form.name.data, capacity=form.capacity.data,
-                region_code=form.region_code.data, opens_on=form.opens_on.data,
-                closes_on=form.closes_on.data, actor=current_user._get_current_object())
+                window_id,
+                name=form.name.data,
+                capacity=form.capacity.data,
+                region_code=form.region_code.data,
+                opens_on=form.opens_on.data,
+                closes_on=form.closes_on.data,
+                actor=current_user._get_current_object(),
+            )
         except DomainError as error:
             attach_error(form, error)
         else:
             flash("La ventana fue actualizada.", "success")
             return redirect(url_for("enrollment.admin_window", window_id=window_id))
     counts = services.window_counts([window.id])[window.id]
-    return render_template("enrollment/admin_window.html", form=form, offering=window.offering,
-                           window=window, counts=counts,
-                           enrollments=services.window_enrollments(window.id),
-                           cancel_form=ConfirmForm())
+    return render_template(
+        "enrollment/admin_window.html",
+        form=form,
+        offering=window.offering,
+        window=window,
+        counts=counts,
+        enrollments=services.window_enrollments(window.id),
+        cancel_form=ConfirmForm(),
+    )

@@ -12,19 +12,29 @@ REQUIRED = "Este campo es obligatorio."
 
 
 class EntryForm(FlaskForm):
-    question = StringField("Pregunta", validators=[DataRequired(REQUIRED),
-                                                   Length(max=QUESTION_MAX)],
-                           description="Como la escribiría una persona emprendedora.")
-    answer = TextAreaField("Respuesta", validators=[DataRequired(REQUIRED),
-                                                    Length(max=ANSWER_MAX)],
-                           render_kw={"rows": 14},
-                           description="En Markdown: **negrita**, listas con «-», enlaces "
-                                       "[texto](https://…). Usa «Vista previa» para revisarla.")
-    area = SelectField("Área", choices={"": "Elige un área", **AREAS},
-                       validators=[DataRequired(REQUIRED)],
-                       validate_choice=False)  # the service checks it, with a clear message
-    tags = StringField("Etiquetas", validators=[Optional(), Length(max=800)],
-                       description="Separadas por comas, por ejemplo: boleta, honorarios, SII.")
+    question = StringField(
+        "Pregunta",
+        validators=[DataRequired(REQUIRED), Length(max=QUESTION_MAX)],
+        description="Como la escribiría una persona emprendedora.",
+    )
+    answer = TextAreaField(
+        "Respuesta",
+        validators=[DataRequired(REQUIRED), Length(max=ANSWER_MAX)],
+        render_kw={"rows": 14},
+        description="En Markdown: **negrita**, listas con «-», enlaces "
+        "[texto](https://…). Usa «Vista previa» para revisarla.",
+    )
+    area = SelectField(
+        "Área",
+        choices={"": "Elige un área", **AREAS},
+        validators=[DataRequired(REQUIRED)],
+        validate_choice=False,
+    )  # the service checks it, with a clear message
+    tags = StringField(
+        "Etiquetas",
+        validators=[Optional(), Length(max=800)],
+        description="Separadas por comas, por ejemplo: boleta, honorarios, SII.",
+    )
     published = BooleanField("Publicada (visible para todas las personas)")
     preview = SubmitField("Vista previa")
     submit = SubmitField("Guardar")

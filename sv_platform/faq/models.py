@@ -39,12 +39,9 @@ class FaqEntry(db.Model):
     tags_norm: Mapped[str] = mapped_column(Text, default="")
     answer_norm: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow,
-                                                 onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
-    __table_args__ = (
-        Index("ix_faq_entry_published_views", "published", "view_count"),
-    )
+    __table_args__ = (Index("ix_faq_entry_published_views", "published", "view_count"),)
 
     @property
     def area_label(self) -> str:
@@ -66,8 +63,7 @@ class FaqVote(db.Model):
     session_key: Mapped[str | None] = mapped_column(String(64))
     helpful: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow,
-                                                 onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
         UniqueConstraint("entry_id", "user_id", name="uq_faq_vote_entry_user"),

@@ -18,7 +18,8 @@ MIN_RESTEM = 7
 
 # A short list: articles, prepositions, pronouns, question words and very common verbs.
 # Written without accents because they are compared after accents are stripped.
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a al algo algun alguna algunas alguno algunos ante antes aqui asi aun cada como con
 contra cual cuales cuando cuanto cuanta cuantos cuantas de del desde donde dos e el ella
 ellas ellos en entre era eres es esa esas ese eso esos esta estan estas este esto estos
@@ -26,13 +27,14 @@ estoy fue fueron ha han has hay he hace hacer hago la las le les lo los mas me m
 mucho muy nada ni no nos nosotros o os otra otro para pero poco por porque puede puedo
 que quien quienes se sea ser si sin sobre solo son soy su sus tambien tan te tengo tiene
 tienen toda todas todo todos tu tus u un una unas uno unos usted ustedes vez y ya yo
-""".split())
+""".split()
+)
 
 _stemmer = snowballstemmer.stemmer("spanish")
 
 
 def strip_accents(text: str) -> str:
-    """"Energía, Ñuñoa" → "Energia, Nunoa" (combining marks removed after NFKD)."""
+    """ "Energía, Ñuñoa" → "Energia, Nunoa" (combining marks removed after NFKD)."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -99,8 +101,7 @@ def word_stems(raw_word: str) -> tuple[str, ...]:
 
 def stem_matches(stemmed: str, forms: tuple[Form, ...]) -> bool:
     """Does an indexed stem match one of the query forms (exactly or as a prefix)?"""
-    return any(stemmed == form or (prefix and stemmed.startswith(form))
-               for form, prefix in forms)
+    return any(stemmed == form or (prefix and stemmed.startswith(form)) for form, prefix in forms)
 
 
 def matches(word: str, forms: tuple[Form, ...]) -> bool:

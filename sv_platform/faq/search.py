@@ -45,12 +45,10 @@ def fts5_expression(groups: list[tuple[Form, ...]], mode: str = "all") -> str:
     return (" AND " if mode == "all" else " OR ").join(parts)
 
 
-def tsquery_expression(groups: list[tuple[Form, ...]], mode: str = "all",
-                       weights: str = "") -> str:
+def tsquery_expression(groups: list[tuple[Form, ...]], mode: str = "all", weights: str = "") -> str:
     """`('sociedad':* | 'socied') & 'iva':*` for to_tsquery('simple', …); `weights="AB"`
     restricts every lexeme to the question and tags."""
-    parts = ["(" + " | ".join(_tsquery_term(f, weights) for f in group) + ")"
-             for group in groups]
+    parts = ["(" + " | ".join(_tsquery_term(f, weights) for f in group) + ")" for group in groups]
     return (" & " if mode == "all" else " | ").join(parts)
 
 
@@ -64,8 +62,10 @@ def _sqlite_match(groups, mode, area, question_only: bool) -> str:
 
 
 def _sqlite_ids(match: str, limit: int) -> list[int]:
-    sql = (f"SELECT rowid FROM faq_fts WHERE faq_fts MATCH :q "  # noqa: S608 - constants
-           f"ORDER BY bm25(faq_fts, {SQLITE_WEIGHTS}), rowid LIMIT :limit")
+    sql = (
+        f"SELECT rowid FROM faq_fts WHERE faq_fts MATCH :q "  # noqa: S608 - constants
+        f"ORDER BY bm25(faq_fts, {SQLITE_WEIGHTS}), rowid LIMIT :limit"
+    )
     return list(db.session.execute(text(sql), {"q": match, "limit": limit}).scalars())
 
 
@@ -73,16 +73,18 @@ def _postgres_ids(query: str, area: str | None, limit: int) -> list[int]:
     area_sql = " AND e.area = :area" if area else ""
     sql = (
         "SELECT e.id FROM faq_entry e, to_tsquery('simple', :q) query "  # noqa: S608
-        "WHERE e.search_vector @@ query AND e.published" + area_sql +
-        f" ORDER BY ts_rank('{POSTGRES_WEIGHTS}'::float4[], e.search_vector, query) DESC,"
+        "WHERE e.search_vector @@ query AND e.published"
+        + area_sql
+        + f" ORDER BY ts_rank('{POSTGRES_WEIGHTS}'::float4[], e.search_vector, query) DESC,"
         " e.id LIMIT :limit"
     )
     params = {"q": query, "area": area, "limit": limit}
     return list(db.session.execute(text(sql), params).scalars())
 
 
-def ranked_ids(groups: list[tuple[Form, ...]], *, mode: str = "all", area: str | None = None,
-               limit: int = 20) -> list[int]:
+def ranked_ids(
+    groups: list[tuple[Form, ...]], *, mode: str = "all", area: str | None = None, limit: int = 20
+) -> list[int]:
     """Ids of published entries matching the groups, best first (see the tiers above)."""
     if not groups:
         return []
@@ -103,8 +105,10 @@ def ranked_ids(groups: list[tuple[Form, ...]], *, mode: str = "all", area: str |
 def has_match(group: tuple[Form, ...]) -> bool:
     """Does any published entry contain one of these forms?"""
     if dialect() == "postgresql":
-        sql = ("SELECT 1 FROM faq_entry WHERE published AND "
-               "search_vector @@ to_tsquery('simple', :q) LIMIT 1")
+        sql = (
+            "SELECT 1 FROM faq_entry WHERE published AND "
+            "search_vector @@ to_tsquery('simple', :q) LIMIT 1"
+        )
         query = tsquery_expression([group])
     else:
         sql = "SELECT 1 FROM faq_fts WHERE faq_fts MATCH :q LIMIT 1"
@@ -130,17 +134,22 @@ def add_terms(terms: set[str]) -> None:
         from sqlalchemy.dialects.sqlite import insert
     from sv_platform.faq.models import FaqTerm
 
-    db.session.execute(insert(FaqTerm).on_conflict_do_nothing(),
-                       [{"term": t} for t in sorted(terms)])
+    db.session.execute(
+        insert(FaqTerm).on_conflict_do_nothing(), [{"term": t} for t in sorted(terms)]
+    )
 
 
 def rebuild_vocabulary() -> None:
     """Make the vocabulary exactly the index's stems (after a bulk load). Caller commits."""
     db.session.execute(text("DELETE FROM faq_term"))
     if dialect() == "postgresql":
-        sql = ("INSERT INTO faq_term (term) SELECT word FROM ts_stat("
-               "'SELECT search_vector FROM faq_entry') WHERE length(word) <= 80")
+        sql = (
+            "INSERT INTO faq_term (term) SELECT word FROM ts_stat("
+            "'SELECT search_vector FROM faq_entry') WHERE length(word) <= 80"
+        )
     else:
-        sql = ("INSERT OR IGNORE INTO faq_term (term) SELECT DISTINCT term FROM faq_fts_vocab "
-               "WHERE col != 'facets' AND length(term) <= 80")
+        sql = (
+            "INSERT OR IGNORE INTO faq_term (term) SELECT DISTINCT term FROM faq_fts_vocab "
+            "WHERE col != 'facets' AND length(term) <= 80"
+        )
     db.session.execute(text(sql))

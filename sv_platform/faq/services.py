@@ -56,6 +56,7 @@ class InvalidContent(InvalidInput):
 
 # --- search ----------------------------------------------------------------------------
 
+
 @dataclass
 class SearchHit:
     entry: FaqEntry
@@ -86,8 +87,7 @@ class SearchResults:
         return not self.terms
 
 
-def search(query: str | None, area: str | None = None, limit: int = SEARCH_LIMIT
-           ) -> SearchResults:
+def search(query: str | None, area: str | None = None, limit: int = SEARCH_LIMIT) -> SearchResults:
     """Published entries matching `query`, most relevant first (question above answer).
 
     Rule: accent-, case- and inflection-insensitive (stems, prefix matching); every word
@@ -120,21 +120,25 @@ def search(query: str | None, area: str | None = None, limit: int = SEARCH_LIMIT
         ranked = _by_coverage(ranked, groups)[:limit]
     results.hits = [_hit(entry, groups) for entry in ranked]
     if results.corrected and results.hits:
-        results.corrected = _display_correction(query, terms, results.corrected,
-                                                results.hits[0].entry)
+        results.corrected = _display_correction(
+            query, terms, results.corrected, results.hits[0].entry
+        )
     else:
         results.corrected = None
     return results
 
 
-def suggest(query: str | None, area: str | None = None, limit: int = SUGGEST_LIMIT
-            ) -> list[dict]:
+def suggest(query: str | None, area: str | None = None, limit: int = SUGGEST_LIMIT) -> list[dict]:
     """Top entries for search-as-you-type and for the new-consulta form:
     `[{id, question, url, snippet}]` in plain text (callers escape them). Never raises."""
     limit = max(1, min(int(limit or SUGGEST_LIMIT), 10))
     return [
-        {"id": hit.entry.id, "question": hit.entry.question, "url": entry_url(hit.entry),
-         "snippet": hit.snippet}
+        {
+            "id": hit.entry.id,
+            "question": hit.entry.question,
+            "url": entry_url(hit.entry),
+            "snippet": hit.snippet,
+        }
         for hit in search(query, area=area, limit=limit)
     ]
 
@@ -142,6 +146,7 @@ def suggest(query: str | None, area: str | None = None, limit: int = SUGGEST_LIM
 def _by_coverage(entries: list[FaqEntry], groups: list[tuple[Form, ...]]) -> list[FaqEntry]:
     """Entries matching more of the query's words first (the backend order breaks ties),
     each word counting double when it is in the question."""
+
     def score(entry: FaqEntry) -> int:
         question = set(entry.question_norm.split())
         rest = set(f"{entry.tags_norm} {entry.answer_norm}".split())
@@ -157,8 +162,10 @@ def _by_coverage(entries: list[FaqEntry], groups: list[tuple[Form, ...]]) -> lis
 
 
 def _stems_match(stems: set[str], group: tuple[Form, ...]) -> bool:
-    return any(form in stems or (prefix and any(s.startswith(form) for s in stems))
-               for form, prefix in group)
+    return any(
+        form in stems or (prefix and any(s.startswith(form) for s in stems))
+        for form, prefix in group
+    )
 
 
 def _correct(terms: list[str]) -> list[str] | None:
@@ -185,14 +192,16 @@ def _closest(term: str, vocabulary: list[str]) -> str | None:
     best = difflib.get_close_matches(term, near, n=1, cutoff=cutoff)
     if best:
         return best[0]
-    scored = [(difflib.SequenceMatcher(None, term[:len(v)], v).ratio(), len(v), v)
-              for v in vocabulary if 5 <= len(v) < len(term)]
+    scored = [
+        (difflib.SequenceMatcher(None, term[: len(v)], v).ratio(), len(v), v)
+        for v in vocabulary
+        if 5 <= len(v) < len(term)
+    ]
     scored = [item for item in scored if item[0] >= 0.8]
     return max(scored)[2] if scored else None
 
 
-def _display_correction(query: str, terms: list[str], corrected: list[str],
-                        entry: FaqEntry) -> str:
+def _display_correction(query: str, terms: list[str], corrected: list[str], entry: FaqEntry) -> str:
     """The user's query with each corrected word replaced by a real word of the top hit
     ("contartos laborales" → "contratos laborales")."""
     replacements = {old: new for old, new in zip(terms, corrected, strict=True) if old != new}
@@ -203,8 +212,14 @@ def _display_correction(query: str, terms: list[str], corrected: list[str],
         stem = query_terms(word)
         if stem and stem[0] in replacements:
             target = replacements[stem[0]]
-            surface = next((w for w in WORD.findall(source)
-                            if any(matches(n, ((target, True),)) for n in words(w))), target)
+            surface = next(
+                (
+                    w
+                    for w in WORD.findall(source)
+                    if any(matches(n, ((target, True),)) for n in words(w))
+                ),
+                target,
+            )
             shown.append(surface.lower())
         elif normalized:
             shown.append(word)
@@ -214,13 +229,16 @@ def _display_correction(query: str, terms: list[str], corrected: list[str],
 def _hit(entry: FaqEntry, groups: list[tuple[Form, ...]]) -> SearchHit:
     plain = plain_text(entry.answer)
     snippet = _snippet(plain, groups)
-    return SearchHit(entry=entry, question_html=highlight(entry.question, groups),
-                     snippet_html=highlight(snippet, groups), snippet=snippet)
+    return SearchHit(
+        entry=entry,
+        question_html=highlight(entry.question, groups),
+        snippet_html=highlight(snippet, groups),
+        snippet=snippet,
+    )
 
 
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_BLOCKS = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+|[-*+][ \t]+|\d+[.)][ \t]+|>[ \t]?)+",
-                        re.MULTILINE)
+_MD_BLOCKS = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+|[-*+][ \t]+|\d+[.)][ \t]+|>[ \t]?)+", re.MULTILINE)
 _MD_INLINE = re.compile(r"[*_`~|]+")
 
 
@@ -316,6 +334,7 @@ def search_groups(query: str | None) -> list[tuple[Form, ...]]:
 
 # --- reading, views and votes ----------------------------------------------------------
 
+
 def entry_url(entry: FaqEntry) -> str:
     from flask import url_for
 
@@ -345,8 +364,11 @@ def most_viewed(limit: int = 5, area: str | None = None) -> list[FaqEntry]:
 def related(entry: FaqEntry, limit: int = 3) -> list[FaqEntry]:
     """Other published entries of the same area sharing the most words with this question."""
     groups = search_groups(entry.question)
-    ids = [i for i in backend.ranked_ids(groups, mode="any", area=entry.area, limit=30)
-           if i != entry.id]
+    ids = [
+        i
+        for i in backend.ranked_ids(groups, mode="any", area=entry.area, limit=30)
+        if i != entry.id
+    ]
     if not ids:
         return []
     found = {e.id: e for e in db.session.scalars(select(FaqEntry).where(FaqEntry.id.in_(ids)))}
@@ -378,8 +400,9 @@ def new_session_key() -> str:
     return secrets.token_urlsafe(24)
 
 
-def current_vote(entry_id: int, *, user_id: int | None = None,
-                 session_key: str | None = None) -> bool | None:
+def current_vote(
+    entry_id: int, *, user_id: int | None = None, session_key: str | None = None
+) -> bool | None:
     """The voter's answer to "¿Te sirvió?" for this entry, or None."""
     vote = _find_vote(entry_id, user_id, session_key)
     return None if vote is None else vote.helpful
@@ -395,8 +418,14 @@ def _find_vote(entry_id, user_id, session_key) -> FaqVote | None:
     return db.session.scalar(select(FaqVote).where(FaqVote.entry_id == entry_id, condition))
 
 
-def vote(entry_id: int, helpful: bool, *, user_id: int | None = None,
-         session_key: str | None = None, now: datetime | None = None) -> FaqEntry:
+def vote(
+    entry_id: int,
+    helpful: bool,
+    *,
+    user_id: int | None = None,
+    session_key: str | None = None,
+    now: datetime | None = None,
+) -> FaqEntry:
     """Record "¿Te sirvió?": one vote per entry per user (or per anonymous session key).
     Voting again with the other answer changes the vote; the same answer changes nothing.
     Raises EntryNotFound (missing or unpublished entry) or InvalidInput (no voter)."""
@@ -408,9 +437,16 @@ def vote(entry_id: int, helpful: bool, *, user_id: int | None = None,
         entry = get_entry(entry_id)
         existing = _find_vote(entry_id, user_id, session_key)
         if existing is None:
-            session.add(FaqVote(entry_id=entry_id, user_id=user_id,
-                                session_key=None if user_id is not None else session_key,
-                                helpful=helpful, created_at=now, updated_at=now))
+            session.add(
+                FaqVote(
+                    entry_id=entry_id,
+                    user_id=user_id,
+                    session_key=None if user_id is not None else session_key,
+                    helpful=helpful,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             delta = {"helpful": 1 if helpful else 0, "not_helpful": 0 if helpful else 1}
         elif existing.helpful != helpful:
             existing.helpful = helpful
@@ -420,10 +456,13 @@ def vote(entry_id: int, helpful: bool, *, user_id: int | None = None,
             session.commit()
             return entry
         session.execute(
-            update(FaqEntry).where(FaqEntry.id == entry_id)
-            .values(helpful_count=FaqEntry.helpful_count + delta["helpful"],
-                    not_helpful_count=FaqEntry.not_helpful_count + delta["not_helpful"],
-                    updated_at=FaqEntry.updated_at)
+            update(FaqEntry)
+            .where(FaqEntry.id == entry_id)
+            .values(
+                helpful_count=FaqEntry.helpful_count + delta["helpful"],
+                not_helpful_count=FaqEntry.not_helpful_count + delta["not_helpful"],
+                updated_at=FaqEntry.updated_at,
+            )
             .execution_options(synchronize_session=False)
         )
         session.commit()
@@ -432,6 +471,7 @@ def vote(entry_id: int, helpful: bool, *, user_id: int | None = None,
 
 
 # --- editing ---------------------------------------------------------------------------
+
 
 def slugify(text: str) -> str:
     slug = "-".join(words(text))[:80].strip("-")
@@ -465,8 +505,9 @@ def _clean_tags(tags) -> list[str]:
         if not tag:
             continue
         if len(tag) > TAG_MAX_CHARS:
-            raise InvalidEntry(f"Cada etiqueta puede tener hasta {TAG_MAX_CHARS} caracteres.",
-                               field="tags")
+            raise InvalidEntry(
+                f"Cada etiqueta puede tener hasta {TAG_MAX_CHARS} caracteres.", field="tags"
+            )
         if tag.lower() not in (t.lower() for t in cleaned):
             cleaned.append(tag)
     if len(cleaned) > TAGS_MAX:
@@ -480,13 +521,16 @@ def _clean(question, answer, area, tags) -> tuple[str, str, str, list[str]]:
     if len(question) < QUESTION_MIN:
         raise InvalidEntry("Escribe la pregunta (al menos 8 caracteres).", field="question")
     if len(question) > QUESTION_MAX:
-        raise InvalidEntry(f"La pregunta puede tener hasta {QUESTION_MAX} caracteres.",
-                           field="question")
+        raise InvalidEntry(
+            f"La pregunta puede tener hasta {QUESTION_MAX} caracteres.", field="question"
+        )
     if not answer:
         raise InvalidEntry("Escribe la respuesta.", field="answer")
     if len(answer) > ANSWER_MAX:
-        raise InvalidEntry(f"La respuesta puede tener hasta {ANSWER_MAX:,} caracteres."
-                           .replace(",", "."), field="answer")
+        raise InvalidEntry(
+            f"La respuesta puede tener hasta {ANSWER_MAX:,} caracteres.".replace(",", "."),
+            field="answer",
+        )
     if area not in AREAS:
         raise InvalidEntry("Elige un área: legal, sustentabilidad o general.", field="area")
     return question, answer, area, _clean_tags(tags)
@@ -504,9 +548,15 @@ def _entry_terms(entry: FaqEntry) -> set[str]:
 
 
 def _snapshot(entry: FaqEntry) -> dict:
-    return {"slug": entry.slug, "question": entry.question, "answer": entry.answer,
-            "area": entry.area, "tags": list(entry.tags or []), "published": entry.published,
-            "source_consultation_id": entry.source_consultation_id}
+    return {
+        "slug": entry.slug,
+        "question": entry.question,
+        "answer": entry.answer,
+        "area": entry.area,
+        "tags": list(entry.tags or []),
+        "published": entry.published,
+        "source_consultation_id": entry.source_consultation_id,
+    }
 
 
 def _audit(actor, action, entry, before, after) -> None:
@@ -515,9 +565,18 @@ def _audit(actor, action, entry, before, after) -> None:
     record_audit(actor, action, "faq_entry", entry.id, before, after, commit=False)
 
 
-def create_entry(*, question: str, answer: str, area: str, tags=(), published: bool = False,
-                 source_consultation_id: int | None = None, slug: str | None = None,
-                 actor=None, now: datetime | None = None) -> FaqEntry:
+def create_entry(
+    *,
+    question: str,
+    answer: str,
+    area: str,
+    tags=(),
+    published: bool = False,
+    source_consultation_id: int | None = None,
+    slug: str | None = None,
+    actor=None,
+    now: datetime | None = None,
+) -> FaqEntry:
     """Create an entry (any staff member may draft one; `actor` is recorded in the audit
     log). The slug comes from the question when not given and is made unique.
     Raises InvalidEntry with the offending field."""
@@ -525,15 +584,21 @@ def create_entry(*, question: str, answer: str, area: str, tags=(), published: b
     if slug:
         slug = slug.strip().lower()
         if not _valid_slug(slug):
-            raise InvalidEntry("El identificador solo puede tener minúsculas, números y "
-                               "guiones.", field="slug")
+            raise InvalidEntry(
+                "El identificador solo puede tener minúsculas, números y guiones.", field="slug"
+            )
         if db.session.scalar(select(FaqEntry.id).where(FaqEntry.slug == slug)):
             raise InvalidEntry("Ya existe una pregunta con ese identificador.", field="slug")
     else:
         slug = _unique_slug(slugify(question))
     now = now or utcnow()
-    entry = FaqEntry(slug=slug, published=bool(published), created_at=now, updated_at=now,
-                     source_consultation_id=source_consultation_id)
+    entry = FaqEntry(
+        slug=slug,
+        published=bool(published),
+        created_at=now,
+        updated_at=now,
+        source_consultation_id=source_consultation_id,
+    )
     _apply(entry, question, answer, area, tags)
     db.session.add(entry)
     try:
@@ -550,9 +615,18 @@ def create_entry(*, question: str, answer: str, area: str, tags=(), published: b
 _UNSET = object()
 
 
-def update_entry(entry_id: int, *, question=_UNSET, answer=_UNSET, area=_UNSET, tags=_UNSET,
-                 published=_UNSET, source_consultation_id=_UNSET, actor=None,
-                 now: datetime | None = None) -> FaqEntry:
+def update_entry(
+    entry_id: int,
+    *,
+    question=_UNSET,
+    answer=_UNSET,
+    area=_UNSET,
+    tags=_UNSET,
+    published=_UNSET,
+    source_consultation_id=_UNSET,
+    actor=None,
+    now: datetime | None = None,
+) -> FaqEntry:
     """Change the given fields of an entry (others stay); the search index follows at once.
     Raises EntryNotFound or InvalidEntry."""
     entry = get_entry(entry_id, include_unpublished=True)
@@ -598,14 +672,14 @@ def admin_entries(area: str | None = None) -> list[FaqEntry]:
     stmt = select(FaqEntry)
     if area in AREAS:
         stmt = stmt.where(FaqEntry.area == area)
-    return list(db.session.scalars(stmt.order_by(FaqEntry.updated_at.desc(),
-                                                  FaqEntry.id.desc())))
+    return list(db.session.scalars(stmt.order_by(FaqEntry.updated_at.desc(), FaqEntry.id.desc())))
 
 
 def counts() -> dict:
     """Entries per state, for the admin list."""
-    rows = db.session.execute(select(FaqEntry.published, func.count()).group_by(
-        FaqEntry.published)).all()
+    rows = db.session.execute(
+        select(FaqEntry.published, func.count()).group_by(FaqEntry.published)
+    ).all()
     by_state = {bool(published): n for published, n in rows}
     return {"published": by_state.get(True, 0), "drafts": by_state.get(False, 0)}
 
@@ -639,8 +713,9 @@ def _read_content(folder: Path) -> list[dict]:
                 raise InvalidContent(f"{label}: falta {', '.join(missing)}.")
             slug = item["slug"]
             if not _valid_slug(slug):
-                raise InvalidContent(f"{label}: el slug {slug!r} solo puede tener minúsculas, "
-                                     "números y guiones.")
+                raise InvalidContent(
+                    f"{label}: el slug {slug!r} solo puede tener minúsculas, números y guiones."
+                )
             label = f"{name}, entrada {index} ({slug})"
             if slug in seen:
                 raise InvalidContent(f"{label}: el slug ya se usa en {seen[slug]}.")
@@ -648,12 +723,14 @@ def _read_content(folder: Path) -> list[dict]:
             if not isinstance(item["tags"], list):
                 raise InvalidContent(f"{label}: tags debe ser una lista.")
             try:
-                question, answer, area, tags = _clean(item["question"], item["answer"],
-                                                      item["area"], item["tags"])
+                question, answer, area, tags = _clean(
+                    item["question"], item["answer"], item["area"], item["tags"]
+                )
             except InvalidEntry as error:
                 raise InvalidContent(f"{label}: {error.message}") from error
-            entries.append({"slug": slug, "question": question, "answer": answer,
-                            "area": area, "tags": tags})
+            entries.append(
+                {"slug": slug, "question": question, "answer": answer, "area": area, "tags": tags}
+            )
     return entries
 
 
@@ -667,8 +744,18 @@ def _same(entry: FaqEntry, item: dict) -> bool:
     """Is the stored entry (text and its normalized form) already what the file says?"""
     probe = FaqEntry()
     _apply(probe, item["question"], item["answer"], item["area"], item["tags"])
-    return all(getattr(entry, name) == getattr(probe, name) for name in (
-        "question", "answer", "area", "tags", "question_norm", "tags_norm", "answer_norm"))
+    return all(
+        getattr(entry, name) == getattr(probe, name)
+        for name in (
+            "question",
+            "answer",
+            "area",
+            "tags",
+            "question_norm",
+            "tags_norm",
+            "answer_norm",
+        )
+    )
 
 
 def load_content(root) -> str:
@@ -680,8 +767,12 @@ def load_content(root) -> str:
     if not folder.is_dir():
         return "Preguntas frecuentes: no hay carpeta faq/."
     items = _read_content(folder)
-    existing = {e.slug: e for e in db.session.scalars(
-        select(FaqEntry).where(FaqEntry.slug.in_([i["slug"] for i in items])))}
+    existing = {
+        e.slug: e
+        for e in db.session.scalars(
+            select(FaqEntry).where(FaqEntry.slug.in_([i["slug"] for i in items]))
+        )
+    }
     created = updated = 0
     now = utcnow()
     for item in items:
@@ -701,25 +792,36 @@ def load_content(root) -> str:
         rebuild_vocabulary()
     db.session.commit()
     unchanged = len(items) - created - updated
-    return (f"Preguntas frecuentes: {created} nuevas, {updated} actualizadas, "
-            f"{unchanged} sin cambios.")
+    return (
+        f"Preguntas frecuentes: {created} nuevas, {updated} actualizadas, {unchanged} sin cambios."
+    )
 
 
 # --- personal data ---------------------------------------------------------------------
 
+
 def export_user_data(user_id: int) -> dict:
     """The user's "¿Te sirvió?" votes (nothing else here is personal)."""
     rows = db.session.execute(
-        select(FaqVote, FaqEntry.question).join(FaqEntry, FaqEntry.id == FaqVote.entry_id)
-        .where(FaqVote.user_id == user_id).order_by(FaqVote.id)
+        select(FaqVote, FaqEntry.question)
+        .join(FaqEntry, FaqEntry.id == FaqVote.entry_id)
+        .where(FaqVote.user_id == user_id)
+        .order_by(FaqVote.id)
     ).all()
-    return {"votos_preguntas_frecuentes": [
-        {"pregunta": question, "me_sirvio": vote_.helpful,
-         "fecha": vote_.created_at.isoformat()} for vote_, question in rows
-    ]}
+    return {
+        "votos_preguntas_frecuentes": [
+            {
+                "pregunta": question,
+                "me_sirvio": vote_.helpful,
+                "fecha": vote_.created_at.isoformat(),
+            }
+            for vote_, question in rows
+        ]
+    }
 
 
 def anonymize_user(user_id: int) -> None:
     """Detach the user's votes from them; the counts stay."""
-    db.session.execute(update(FaqVote).where(FaqVote.user_id == user_id)
-                       .values(user_id=None, session_key=None))
+    db.session.execute(
+        update(FaqVote).where(FaqVote.user_id == user_id).values(user_id=None, session_key=None)
+    )

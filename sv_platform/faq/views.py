@@ -44,9 +44,15 @@ def index():
     area = _area_arg()
     results = services.search(query, area=area) if query else None
     listing = services.published_entries(area) if not query else []
-    return render_template("faq/index.html", query=query, area=area,
-                           results=results, listing=listing, areas=AREAS,
-                           popular=services.most_viewed(5, area=area))
+    return render_template(
+        "faq/index.html",
+        query=query,
+        area=area,
+        results=results,
+        listing=listing,
+        areas=AREAS,
+        popular=services.most_viewed(5, area=area),
+    )
 
 
 @bp.get("/preguntas-frecuentes/<int:entry_id>-<slug>")
@@ -55,16 +61,24 @@ def entry(entry_id: int, slug: str):
     item = services.get_entry(entry_id)
     query = (request.args.get("q") or "").strip()[:200]
     if slug != item.slug:
-        return redirect(url_for("faq.entry", entry_id=item.id, slug=item.slug,
-                                **({"q": query} if query else {})), 301)
+        return redirect(
+            url_for(
+                "faq.entry", entry_id=item.id, slug=item.slug, **({"q": query} if query else {})
+            ),
+            301,
+        )
     services.record_view(item.id)
     answer_html = render_markdown(item.answer)
     if query:
         answer_html = services.highlight_html(answer_html, query)
     return render_template(
-        "faq/entry.html", entry=item, query=query, answer_html=answer_html,
+        "faq/entry.html",
+        entry=item,
+        query=query,
+        answer_html=answer_html,
         question_html=services.highlight(item.question, services.search_groups(query)),
-        vote_form=ConfirmForm(), current_vote=services.current_vote(item.id, **_voter()),
+        vote_form=ConfirmForm(),
+        current_vote=services.current_vote(item.id, **_voter()),
         related=services.related(item),
     )
 
@@ -94,13 +108,19 @@ def suggestions():
 
 # --- admin -----------------------------------------------------------------------------
 
+
 @bp.get("/admin/preguntas-frecuentes")
 @role_required("admin")
 def admin_list():
     area = _area_arg()
-    return render_template("faq/admin_list.html", entries=services.admin_entries(area),
-                           area=area, areas=AREAS, counts=services.counts(),
-                           form=ConfirmForm())
+    return render_template(
+        "faq/admin_list.html",
+        entries=services.admin_entries(area),
+        area=area,
+        areas=AREAS,
+        counts=services.counts(),
+        form=ConfirmForm(),
+    )
 
 
 def _editor(form: EntryForm, item=None):
@@ -111,9 +131,14 @@ def _editor(form: EntryForm, item=None):
         if request.method == "POST":
             flash("Revisa los campos marcados.", "danger")
         return None
-    values = dict(question=form.question.data, answer=form.answer.data,
-                  area=form.area.data, tags=form.tag_list(), published=form.published.data,
-                  actor=current_user._get_current_object())
+    values = dict(
+        question=form.question.data,
+        answer=form.answer.data,
+        area=form.area.data,
+        tags=form.tag_list(),
+        published=form.published.data,
+        actor=current_user._get_current_object(),
+    )
     try:
         if item is None:
             item = services.create_entry(**values)
@@ -130,8 +155,9 @@ def _editor(form: EntryForm, item=None):
 def _render_editor(form: EntryForm, item=None):
     preview = render_markdown(form.answer.data) if form.preview.data else None
     status = 422 if form.errors else 200
-    return render_template("faq/admin_edit.html", form=form, entry=item, preview=preview,
-                           confirm=ConfirmForm()), status
+    return render_template(
+        "faq/admin_edit.html", form=form, entry=item, preview=preview, confirm=ConfirmForm()
+    ), status
 
 
 @bp.route("/admin/preguntas-frecuentes/nueva", methods=["GET", "POST"])
@@ -147,8 +173,11 @@ def admin_edit(entry_id: int):
     item = services.get_entry(entry_id, include_unpublished=True)
     form = EntryForm()
     if request.method == "GET":
-        form.question.data, form.answer.data, form.area.data = (item.question, item.answer,
-                                                                item.area)
+        form.question.data, form.answer.data, form.area.data = (
+            item.question,
+            item.answer,
+            item.area,
+        )
         form.tags.data = ", ".join(item.tags or [])
         form.published.data = item.published
     return _editor(form, item) or _render_editor(form, item)
@@ -161,8 +190,9 @@ def admin_publish(entry_id: int):
         abort(400)
     publish = request.form.get("published") == "1"
     services.set_published(entry_id, publish, actor=current_user._get_current_object())
-    flash("Pregunta publicada." if publish else "Pregunta despublicada: ya no es visible.",
-          "success")
+    flash(
+        "Pregunta publicada." if publish else "Pregunta despublicada: ya no es visible.", "success"
+    )
     return redirect(url_for("faq.admin_list"))
 
 

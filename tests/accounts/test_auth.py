@@ -41,19 +41,22 @@ def test_wrong_password_and_unknown_account_get_the_same_message(client, auth, m
 
 
 def test_rate_limit_per_account_same_message_whether_or_not_it_exists(make_app, make_user):
-    app = make_app(LOGIN_LIMIT_PER_ACCOUNT="3 per 15 minutes",
-                   LOGIN_LIMIT_PER_IP="100 per 15 minutes")
+    app = make_app(
+        LOGIN_LIMIT_PER_ACCOUNT="3 per 15 minutes", LOGIN_LIMIT_PER_IP="100 per 15 minutes"
+    )
     with app.app_context():
         make_user(email="ana@ejemplo.cl")
     client = app.test_client()
     pages = {}
     for identifier in ("ana@ejemplo.cl", "nadie@ejemplo.cl"):
-        codes = [client.post("/ingresar", data={"identifier": identifier,
-                                                "password": "equivocada-123"}).status_code
-                 for _ in range(3)]
+        codes = [
+            client.post(
+                "/ingresar", data={"identifier": identifier, "password": "equivocada-123"}
+            ).status_code
+            for _ in range(3)
+        ]
         assert codes == [401, 401, 401]
-        blocked = client.post("/ingresar", data={"identifier": identifier,
-                                                 "password": PASSWORD})
+        blocked = client.post("/ingresar", data={"identifier": identifier, "password": PASSWORD})
         assert blocked.status_code == 429
         # Identical but for the signed CSRF token, which carries a timestamp.
         pages[identifier] = re.sub(r'content="[^"]+"', "", blocked.get_data(as_text=True))
@@ -64,9 +67,12 @@ def test_rate_limit_per_account_same_message_whether_or_not_it_exists(make_app, 
 def test_rate_limit_per_ip(make_app, make_user):
     app = make_app(LOGIN_LIMIT_PER_IP="4 per 15 minutes")
     client = app.test_client()
-    codes = [client.post("/ingresar", data={"identifier": f"x{i}@ejemplo.cl",
-                                            "password": "equivocada-123"}).status_code
-             for i in range(5)]
+    codes = [
+        client.post(
+            "/ingresar", data={"identifier": f"x{i}@ejemplo.cl", "password": "equivocada-123"}
+        ).status_code
+        for i in range(5)
+    ]
     assert codes == [401, 401, 401, 401, 429]
 
 
@@ -77,8 +83,10 @@ def test_successful_logins_do_not_count_towards_the_limit(make_app, make_user):
         email = user.email
     client = app.test_client()
     for _ in range(4):
-        assert client.post("/ingresar", data={"identifier": email,
-                                              "password": PASSWORD}).status_code == 302
+        assert (
+            client.post("/ingresar", data={"identifier": email, "password": PASSWORD}).status_code
+            == 302
+        )
         client.post("/salir")
 
 
@@ -96,8 +104,10 @@ def test_password_change_ends_other_sessions_keeps_this_one(app, client, auth, u
     other = app.test_client()
     other.post("/ingresar", data={"identifier": user.email, "password": PASSWORD})
     assert other.get("/perfil").status_code == 200
-    response = client.post("/perfil/contrasena", data={
-        "w-current_password": PASSWORD, "w-new_password": "otra-clave-bien-larga"})
+    response = client.post(
+        "/perfil/contrasena",
+        data={"w-current_password": PASSWORD, "w-new_password": "otra-clave-bien-larga"},
+    )
     assert response.status_code == 302
     assert client.get("/perfil").status_code == 200
     assert other.get("/perfil").status_code == 302
@@ -107,8 +117,10 @@ def test_password_change_ends_other_sessions_keeps_this_one(app, client, auth, u
 
 def test_password_change_requires_current_password(client, auth, user):
     auth.login(user)
-    response = client.post("/perfil/contrasena", data={
-        "w-current_password": "no-es-la-actual", "w-new_password": "otra-clave-bien-larga"})
+    response = client.post(
+        "/perfil/contrasena",
+        data={"w-current_password": "no-es-la-actual", "w-new_password": "otra-clave-bien-larga"},
+    )
     assert response.status_code == 422
     assert "La contraseña actual no es correcta." in response.get_data(as_text=True)
 
@@ -136,17 +148,34 @@ def test_session_is_renewed_at_login(client, auth, user):
 
 def test_profile_and_company_update(client, auth, user):
     auth.login(user)
-    response = client.post("/perfil", data={
-        "p-name": "Nombre Nuevo Apellido", "p-email": user.email, "p-phone": "+56 2 2222 3333",
-        "p-region_code": "16", "p-comuna_code": "16101", "p-sex": "otro",
-        "p-birth_date": "1990-02-03", "p-education_level": "postgrado"})
+    response = client.post(
+        "/perfil",
+        data={
+            "p-name": "Nombre Nuevo Apellido",
+            "p-email": user.email,
+            "p-phone": "+56 2 2222 3333",
+            "p-region_code": "16",
+            "p-comuna_code": "16101",
+            "p-sex": "otro",
+            "p-birth_date": "1990-02-03",
+            "p-education_level": "postgrado",
+        },
+    )
     assert response.status_code == 302
     db.session.refresh(user)
     assert (user.name, user.comuna_code) == ("Nombre Nuevo Apellido", "16101")
-    response = client.post("/perfil/empresa", data={
-        "c-company_rut": "76.086.428-5", "c-legal_name": "Mi Pyme SpA", "c-sector": "comercio",
-        "c-company_region": "16", "c-company_comuna": "16101", "c-started_on": "2020-03-01",
-        "c-size": "micro"})
+    response = client.post(
+        "/perfil/empresa",
+        data={
+            "c-company_rut": "76.086.428-5",
+            "c-legal_name": "Mi Pyme SpA",
+            "c-sector": "comercio",
+            "c-company_region": "16",
+            "c-company_comuna": "16101",
+            "c-started_on": "2020-03-01",
+            "c-size": "micro",
+        },
+    )
     assert response.status_code == 302
     db.session.refresh(user)
     assert (user.company.rut, user.company.size) == ("76086428-5", "micro")
@@ -154,8 +183,9 @@ def test_profile_and_company_update(client, auth, user):
 
 def test_company_with_bad_rut_changes_nothing(client, auth, user):
     auth.login(user)
-    response = client.post("/perfil/empresa", data={"c-company_rut": "76.086.428-1",
-                                                    "c-legal_name": "Mi Pyme SpA"})
+    response = client.post(
+        "/perfil/empresa", data={"c-company_rut": "76.086.428-1", "c-legal_name": "Mi Pyme SpA"}
+    )
     assert response.status_code == 422
     assert "dígito verificador" in response.get_data(as_text=True)
     db.session.refresh(user)
@@ -200,8 +230,9 @@ def test_post_without_csrf_token_is_refused(make_app, make_user):
         email = user.email
     page = client.get("/ingresar").get_data(as_text=True)
     token = csrf_from(page)
-    ok = client.post("/ingresar", data={"identifier": email, "password": PASSWORD,
-                                        "csrf_token": token})
+    ok = client.post(
+        "/ingresar", data={"identifier": email, "password": PASSWORD, "csrf_token": token}
+    )
     assert ok.status_code == 302
 
 
@@ -222,9 +253,16 @@ def test_admin_pages_refuse_other_roles(client, auth, make_user, role):
 
 def test_admin_creates_advisor_and_it_is_audited(client, auth, admin_user):
     auth.login(admin_user)
-    response = client.post("/admin/asesores", data={
-        "rut": "9.876.543-3", "name": "Asesora Nueva", "email": "asesora@ejemplo.cl",
-        "specialty": "sustainability", "password": "clave-inicial-larga"})
+    response = client.post(
+        "/admin/asesores",
+        data={
+            "rut": "9.876.543-3",
+            "name": "Asesora Nueva",
+            "email": "asesora@ejemplo.cl",
+            "specialty": "sustainability",
+            "password": "clave-inicial-larga",
+        },
+    )
     assert response.status_code == 302
     advisor = services.find_by_identifier("9876543-3")
     assert (advisor.role, advisor.specialty) == ("advisor", "sustainability")
@@ -255,11 +293,11 @@ def test_notifications_are_marked_read_only_by_a_post(client, auth, user):
 
 def test_admin_cannot_disable_own_account_or_an_entrepreneur(client, auth, admin_user, user):
     auth.login(admin_user)
-    response = client.post(f"/admin/asesores/{admin_user.id}/estado", data={"active": "0"},
-                           follow_redirects=True)
+    response = client.post(
+        f"/admin/asesores/{admin_user.id}/estado", data={"active": "0"}, follow_redirects=True
+    )
     assert "No puedes desactivar tu propia cuenta." in response.get_data(as_text=True)
-    assert client.post(f"/admin/asesores/{user.id}/estado",
-                       data={"active": "0"}).status_code == 404
+    assert client.post(f"/admin/asesores/{user.id}/estado", data={"active": "0"}).status_code == 404
     db.session.refresh(user)
     db.session.refresh(admin_user)
     assert user.active and admin_user.active

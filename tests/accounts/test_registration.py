@@ -7,10 +7,17 @@ from sv_platform.accounts.models import User
 from sv_platform.extensions import db
 
 VALID = {
-    "rut": "12.345.678-5", "name": "María José Rojas", "email": "maria@ejemplo.cl",
-    "phone": "+56 9 5555 1234", "password": "mi-negocio-crece-2026", "region_code": "13",
-    "comuna_code": "13101", "sex": "femenino", "birth_date": "1985-06-15",
-    "education_level": "universitaria", "consent": "y",
+    "rut": "12.345.678-5",
+    "name": "María José Rojas",
+    "email": "maria@ejemplo.cl",
+    "phone": "+56 9 5555 1234",
+    "password": "mi-negocio-crece-2026",
+    "region_code": "13",
+    "comuna_code": "13101",
+    "sex": "femenino",
+    "birth_date": "1985-06-15",
+    "education_level": "universitaria",
+    "consent": "y",
 }
 
 
@@ -35,19 +42,22 @@ def test_rut_with_k_is_upper_case(client):
     assert db.session.scalar(select(User.rut)) == "16666666-K"
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"rut": "12.345.678-9"}, "El dígito verificador del RUT no es correcto"),
-    ({"rut": "abc"}, "El RUT no es válido"),
-    ({"comuna_code": "08101"}, "La comuna elegida no pertenece a la región seleccionada"),
-    ({"consent": ""}, "debes aceptar el uso de tus datos personales"),
-    ({"password": "corta"}, "al menos 8 caracteres"),
-    ({"password": "password1"}, "muy común"),
-    ({"password": "12345678-5"}, "no puede ser tu RUT"),
-    ({"password": "maria@ejemplo.cl"}, "no puede ser tu correo"),
-    ({"region_code": "99"}, "Opción inválida"),
-    ({"birth_date": "2024-01-01"}, "debes tener entre 15 y 110 años"),
-    ({"name": ""}, "Este campo es obligatorio"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"rut": "12.345.678-9"}, "El dígito verificador del RUT no es correcto"),
+        ({"rut": "abc"}, "El RUT no es válido"),
+        ({"comuna_code": "08101"}, "La comuna elegida no pertenece a la región seleccionada"),
+        ({"consent": ""}, "debes aceptar el uso de tus datos personales"),
+        ({"password": "corta"}, "al menos 8 caracteres"),
+        ({"password": "password1"}, "muy común"),
+        ({"password": "12345678-5"}, "no puede ser tu RUT"),
+        ({"password": "maria@ejemplo.cl"}, "no puede ser tu correo"),
+        ({"region_code": "99"}, "Opción inválida"),
+        ({"birth_date": "2024-01-01"}, "debes tener entre 15 y 110 años"),
+        ({"name": ""}, "Este campo es obligatorio"),
+    ],
+)
 def test_invalid_registration_rejected_with_spanish_message(client, changes, message):
     response = client.post("/registro", data={**VALID, **changes})
     assert response.status_code == 422
@@ -80,8 +90,18 @@ def test_duplicate_email_with_other_case_rejected(client, make_user):
 
 def test_registration_page_labels_and_privacy_link(client):
     html = client.get("/registro").get_data(as_text=True)
-    for label in ("RUT", "Nombre completo", "Correo electrónico", "Teléfono", "Contraseña",
-                  "Región", "Comuna", "Sexo", "Fecha de nacimiento", "Nivel educacional"):
+    for label in (
+        "RUT",
+        "Nombre completo",
+        "Correo electrónico",
+        "Teléfono",
+        "Contraseña",
+        "Región",
+        "Comuna",
+        "Sexo",
+        "Fecha de nacimiento",
+        "Nivel educacional",
+    ):
         assert f">{label}</label>" in html
     assert 'href="/privacidad"' in html
     assert '<optgroup label="Ñuble">' in html

@@ -21,8 +21,12 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 def make_window(app):
     def factory(area="legal", capacity=10):
         return enrollment.create_window(
-            offering_slug=services.OFFERING_SLUGS[area], capacity=capacity,
-            opens_on=date(2020, 1, 1), closes_on=date(2035, 12, 31))
+            offering_slug=services.OFFERING_SLUGS[area],
+            capacity=capacity,
+            opens_on=date(2020, 1, 1),
+            closes_on=date(2035, 12, 31),
+        )
+
     return factory
 
 
@@ -33,12 +37,20 @@ def windows(make_window):
 
 @pytest.fixture
 def make_consultation(windows, make_user):
-    def factory(user=None, *, area="legal", subject="¿Cómo registro mi marca?",
-                description="Tengo una pyme de alimentos y quiero proteger el nombre.",
-                files=(), now=NOW):
+    def factory(
+        user=None,
+        *,
+        area="legal",
+        subject="¿Cómo registro mi marca?",
+        description="Tengo una pyme de alimentos y quiero proteger el nombre.",
+        files=(),
+        now=NOW,
+    ):
         user = user or make_user()
-        return services.open_consultation(user, area=area, subject=subject,
-                                          description=description, files=files, now=now)
+        return services.open_consultation(
+            user, area=area, subject=subject, description=description, files=files, now=now
+        )
+
     return factory
 
 
@@ -70,11 +82,11 @@ def login(app):
         # so this client's session gets its own CSRF token.
         g.pop("csrf_token", None)
         client = app.test_client()
-        response = client.post("/ingresar", data={"identifier": user.email,
-                                                  "password": password})
+        response = client.post("/ingresar", data={"identifier": user.email, "password": password})
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
         client.csrf = csrf_from(client.get("/perfil").get_data(as_text=True))
         return client
+
     return factory
 
 
@@ -85,9 +97,13 @@ def chat(app, login):
 
     def factory(user, *, http=None, token=None, headers=None):
         http = http or login(user)
-        sock = socketio.test_client(app, namespace="/chat", flask_test_client=http,
-                                    auth={"csrf_token": http.csrf if token is None else token},
-                                    headers=headers)
+        sock = socketio.test_client(
+            app,
+            namespace="/chat",
+            flask_test_client=http,
+            auth={"csrf_token": http.csrf if token is None else token},
+            headers=headers,
+        )
         clients.append(sock)
         return http, sock
 
@@ -108,12 +124,19 @@ def limited_chat(make_app, make_user):
         context = app.app_context()
         context.push()
         contexts.append(context)
-        enrollment.create_window(offering_slug="asesoria-legal", capacity=5,
-                                 opens_on=date(2020, 1, 1), closes_on=date(2035, 12, 31))
+        enrollment.create_window(
+            offering_slug="asesoria-legal",
+            capacity=5,
+            opens_on=date(2020, 1, 1),
+            closes_on=date(2035, 12, 31),
+        )
         owner = make_user()
         consultation = services.open_consultation(
-            owner, area="legal", subject="Consulta de prueba",
-            description="Una descripción suficientemente larga.")
+            owner,
+            area="legal",
+            subject="Consulta de prueba",
+            description="Una descripción suficientemente larga.",
+        )
         http = app.test_client()
         http.post("/ingresar", data={"identifier": owner.email, "password": PASSWORD})
         http.csrf = csrf_from(http.get("/perfil").get_data(as_text=True))

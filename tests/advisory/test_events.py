@@ -12,21 +12,27 @@ from tests.advisory.conftest import NOW
 
 def _events(sock, name):
     # The test client keeps a "message" event's single argument unwrapped.
-    return [e["args"] if name == "message" else e["args"][0]
-            for e in sock.get_received("/chat") if e["name"] == name]
+    return [
+        e["args"] if name == "message" else e["args"][0]
+        for e in sock.get_received("/chat")
+        if e["name"] == name
+    ]
 
 
-def test_join_returns_the_history_and_send_reaches_the_other_side(chat, in_progress,
-                                                                  legal_advisor):
+def test_join_returns_the_history_and_send_reaches_the_other_side(chat, in_progress, legal_advisor):
     _h1, owner = chat(in_progress.user)
     _h2, advisor = chat(legal_advisor)
-    ack = owner.emit("join", {"consultation_id": in_progress.id}, namespace="/chat",
-                     callback=True)
+    ack = owner.emit("join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True)
     assert ack["ok"] and [m["body_html"] for m in ack["messages"]] == ["<p>Hola, te ayudo.</p>"]
-    assert advisor.emit("join", {"consultation_id": in_progress.id}, namespace="/chat",
-                        callback=True)["ok"]
-    sent = owner.emit("send", {"consultation_id": in_progress.id, "body": "¿Cuánto cuesta?",
-                               "client_msg_id": "c-1"}, namespace="/chat", callback=True)
+    assert advisor.emit(
+        "join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True
+    )["ok"]
+    sent = owner.emit(
+        "send",
+        {"consultation_id": in_progress.id, "body": "¿Cuánto cuesta?", "client_msg_id": "c-1"},
+        namespace="/chat",
+        callback=True,
+    )
     assert sent["ok"] and sent["message"]["client_msg_id"] == "c-1"
     received = _events(advisor, "message")
     assert [m["id"] for m in received] == [sent["message"]["id"]]
@@ -38,29 +44,40 @@ def test_a_retry_stores_one_message_and_broadcasts_once(chat, in_progress, legal
     _h1, owner = chat(in_progress.user)
     _h2, advisor = chat(legal_advisor)
     for sock in (owner, advisor):
-        sock.emit("join", {"consultation_id": in_progress.id}, namespace="/chat",
-                  callback=True)
+        sock.emit("join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True)
     payload = {"consultation_id": in_progress.id, "body": "Reintento", "client_msg_id": "r-1"}
     first = owner.emit("send", payload, namespace="/chat", callback=True)
     second = owner.emit("send", payload, namespace="/chat", callback=True)
     assert first["message"]["id"] == second["message"]["id"]
     assert len(_events(advisor, "message")) == 1
-    assert db.session.scalar(select(func.count()).select_from(Message).where(
-        Message.client_msg_id == "r-1")) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Message).where(Message.client_msg_id == "r-1")
+        )
+        == 1
+    )
 
 
-def test_resume_with_after_id_returns_exactly_the_missed_messages(chat, in_progress,
-                                                                  legal_advisor):
+def test_resume_with_after_id_returns_exactly_the_missed_messages(chat, in_progress, legal_advisor):
     _h, owner = chat(in_progress.user)
-    history = owner.emit("join", {"consultation_id": in_progress.id}, namespace="/chat",
-                         callback=True)["messages"]
+    history = owner.emit(
+        "join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True
+    )["messages"]
     last_seen = history[-1]["id"]
     owner.disconnect(namespace="/chat")
-    missed = [services.post_message(in_progress.id, legal_advisor, f"Mientras no estabas {i}",
-                                    f"miss-{i}").message.id for i in range(3)]
+    missed = [
+        services.post_message(
+            in_progress.id, legal_advisor, f"Mientras no estabas {i}", f"miss-{i}"
+        ).message.id
+        for i in range(3)
+    ]
     _h, again = chat(in_progress.user)
-    ack = again.emit("join", {"consultation_id": in_progress.id, "after_id": last_seen},
-                     namespace="/chat", callback=True)
+    ack = again.emit(
+        "join",
+        {"consultation_id": in_progress.id, "after_id": last_seen},
+        namespace="/chat",
+        callback=True,
+    )
     assert [m["id"] for m in ack["messages"]] == missed
 
 
@@ -68,24 +85,32 @@ def test_typing_and_read_reach_the_room(chat, in_progress, legal_advisor):
     _h1, owner = chat(in_progress.user)
     _h2, advisor = chat(legal_advisor)
     for sock in (owner, advisor):
-        sock.emit("join", {"consultation_id": in_progress.id}, namespace="/chat",
-                  callback=True)
-    assert owner.emit("typing", {"consultation_id": in_progress.id}, namespace="/chat",
-                      callback=True) == {"ok": True}
-    assert _events(advisor, "typing") == [{"consultation_id": in_progress.id,
-                                           "name": in_progress.user.first_name}]
+        sock.emit("join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True)
+    assert owner.emit(
+        "typing", {"consultation_id": in_progress.id}, namespace="/chat", callback=True
+    ) == {"ok": True}
+    assert _events(advisor, "typing") == [
+        {"consultation_id": in_progress.id, "name": in_progress.user.first_name}
+    ]
     last = services.messages_after(in_progress.id, legal_advisor)[-1].id
-    ack = owner.emit("read", {"consultation_id": in_progress.id, "up_to_id": last + 50},
-                     namespace="/chat", callback=True)
+    ack = owner.emit(
+        "read",
+        {"consultation_id": in_progress.id, "up_to_id": last + 50},
+        namespace="/chat",
+        callback=True,
+    )
     assert ack == {"ok": True, "up_to_id": last}  # never past the last message
-    assert _events(advisor, "read") == [{"consultation_id": in_progress.id,
-                                         "user_id": in_progress.user_id, "up_to_id": last}]
+    assert _events(advisor, "read") == [
+        {"consultation_id": in_progress.id, "user_id": in_progress.user_id, "up_to_id": last}
+    ]
 
 
 def test_typing_floods_are_rate_limited(chat, in_progress):
     _h, owner = chat(in_progress.user)
-    acks = [owner.emit("typing", {"consultation_id": in_progress.id}, namespace="/chat",
-                       callback=True) for _ in range(31)]
+    acks = [
+        owner.emit("typing", {"consultation_id": in_progress.id}, namespace="/chat", callback=True)
+        for _ in range(31)
+    ]
     assert acks[:30] == [{"ok": True}] * 30
     assert acks[30] == {"ok": False, "error": "rate_limited"}
 
@@ -98,9 +123,12 @@ def test_a_connection_without_session_is_refused(app):
 @pytest.mark.parametrize("token", ["", "no-es-un-token", None])
 def test_a_wrong_or_missing_csrf_token_is_refused(chat, in_progress, login, token):
     http = login(in_progress.user)
-    sock = socketio.test_client(app=http.application, namespace="/chat",
-                                flask_test_client=http,
-                                auth=None if token is None else {"csrf_token": token})
+    sock = socketio.test_client(
+        app=http.application,
+        namespace="/chat",
+        flask_test_client=http,
+        auth=None if token is None else {"csrf_token": token},
+    )
     assert not sock.is_connected("/chat")
 
 
@@ -109,11 +137,13 @@ def test_csrf_is_checked_even_when_forms_do_not_check_it(make_app, make_user):
     with app.app_context():
         user = make_user()
         client = app.test_client()
-        client.post("/ingresar", data={"identifier": user.email,
-                                       "password": "clave-de-prueba-segura"})
+        client.post(
+            "/ingresar", data={"identifier": user.email, "password": "clave-de-prueba-segura"}
+        )
         client.get("/perfil")
-        sock = socketio.test_client(app, namespace="/chat", flask_test_client=client,
-                                    auth={"csrf_token": "falso"})
+        sock = socketio.test_client(
+            app, namespace="/chat", flask_test_client=client, auth={"csrf_token": "falso"}
+        )
         assert not sock.is_connected("/chat")
         db.session.remove()
 
@@ -121,11 +151,13 @@ def test_csrf_is_checked_even_when_forms_do_not_check_it(make_app, make_user):
 def test_a_foreign_origin_is_refused(chat, in_progress, login):
     http = login(in_progress.user)
     # The Engine.IO handshake itself (same-origin CORS policy of the server) ...
-    refused = http.get("/socket.io/?EIO=4&transport=polling",
-                       headers={"Origin": "https://evil.example"})
+    refused = http.get(
+        "/socket.io/?EIO=4&transport=polling", headers={"Origin": "https://evil.example"}
+    )
     assert refused.status_code == 400
-    allowed = http.get("/socket.io/?EIO=4&transport=polling",
-                       headers={"Origin": "http://localhost"})
+    allowed = http.get(
+        "/socket.io/?EIO=4&transport=polling", headers={"Origin": "http://localhost"}
+    )
     assert allowed.status_code == 200
     # ... and the /chat connect handler both refuse another site.
     _h, sock = chat(in_progress.user, http=http, headers={"Origin": "https://evil.example"})
@@ -134,46 +166,70 @@ def test_a_foreign_origin_is_refused(chat, in_progress, login):
     assert ok.is_connected("/chat")
 
 
-def test_others_get_forbidden_and_unknown_ids_not_found(chat, in_progress, make_user,
-                                                        green_advisor):
+def test_others_get_forbidden_and_unknown_ids_not_found(
+    chat, in_progress, make_user, green_advisor
+):
     for outsider in (make_user(), green_advisor):
         _h, sock = chat(outsider)
         assert sock.is_connected("/chat")
-        join = sock.emit("join", {"consultation_id": in_progress.id}, namespace="/chat",
-                         callback=True)
-        send = sock.emit("send", {"consultation_id": in_progress.id, "body": "hola",
-                                  "client_msg_id": "z-1"}, namespace="/chat", callback=True)
-        typing = sock.emit("typing", {"consultation_id": in_progress.id}, namespace="/chat",
-                           callback=True)
+        join = sock.emit(
+            "join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True
+        )
+        send = sock.emit(
+            "send",
+            {"consultation_id": in_progress.id, "body": "hola", "client_msg_id": "z-1"},
+            namespace="/chat",
+            callback=True,
+        )
+        typing = sock.emit(
+            "typing", {"consultation_id": in_progress.id}, namespace="/chat", callback=True
+        )
         assert join == send == typing == {"ok": False, "error": "forbidden"}
     missing = sock.emit("join", {"consultation_id": 9999}, namespace="/chat", callback=True)
     assert missing == {"ok": False, "error": "not_found"}
-    assert db.session.scalar(select(func.count()).select_from(Message).where(
-        Message.client_msg_id == "z-1")) == 0
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Message).where(Message.client_msg_id == "z-1")
+        )
+        == 0
+    )
 
 
-@pytest.mark.parametrize("payload", [
-    None, "texto", {"consultation_id": "1"}, {"consultation_id": True},
-    {"consultation_id": 1, "after_id": "abc"}, {"consultation_id": 1, "after_id": 2**31},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        "texto",
+        {"consultation_id": "1"},
+        {"consultation_id": True},
+        {"consultation_id": 1, "after_id": "abc"},
+        {"consultation_id": 1, "after_id": 2**31},
+    ],
+)
 def test_malformed_payloads_are_invalid(chat, in_progress, payload):
     if isinstance(payload, dict) and type(payload.get("consultation_id")) is int:
         payload = {**payload, "consultation_id": in_progress.id}
     _h, sock = chat(in_progress.user)
-    assert sock.emit("join", payload, namespace="/chat", callback=True) == \
-        {"ok": False, "error": "invalid"}
+    assert sock.emit("join", payload, namespace="/chat", callback=True) == {
+        "ok": False,
+        "error": "invalid",
+    }
 
 
 @pytest.mark.parametrize("up_to_id", [None, -1, "5", 2**31])
-def test_a_bad_read_position_is_invalid_and_reaches_nobody(chat, in_progress, legal_advisor,
-                                                           up_to_id):
+def test_a_bad_read_position_is_invalid_and_reaches_nobody(
+    chat, in_progress, legal_advisor, up_to_id
+):
     _h1, owner = chat(in_progress.user)
     _h2, advisor = chat(legal_advisor)
     for sock in (owner, advisor):
-        sock.emit("join", {"consultation_id": in_progress.id}, namespace="/chat",
-                  callback=True)
-    ack = owner.emit("read", {"consultation_id": in_progress.id, "up_to_id": up_to_id},
-                     namespace="/chat", callback=True)
+        sock.emit("join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True)
+    ack = owner.emit(
+        "read",
+        {"consultation_id": in_progress.id, "up_to_id": up_to_id},
+        namespace="/chat",
+        callback=True,
+    )
     assert ack == {"ok": False, "error": "invalid"}
     assert _events(advisor, "read") == []
 
@@ -182,24 +238,31 @@ def test_a_closed_consulta_refuses_send(chat, in_progress, legal_advisor):
     services.resolve(in_progress.id, legal_advisor, now=NOW)
     services.close(in_progress.id, in_progress.user, rating=5, now=NOW)
     _h, owner = chat(in_progress.user)
-    ack = owner.emit("send", {"consultation_id": in_progress.id, "body": "¿Sigue?",
-                              "client_msg_id": "late"}, namespace="/chat", callback=True)
+    ack = owner.emit(
+        "send",
+        {"consultation_id": in_progress.id, "body": "¿Sigue?", "client_msg_id": "late"},
+        namespace="/chat",
+        callback=True,
+    )
     assert ack == {"ok": False, "error": "closed"}
 
 
 def test_logout_disconnects_the_users_sockets_at_once(chat, in_progress):
     http, owner = chat(in_progress.user)
-    assert owner.emit("join", {"consultation_id": in_progress.id}, namespace="/chat",
-                      callback=True)["ok"]
+    assert owner.emit(
+        "join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True
+    )["ok"]
     http.post("/salir", data={"csrf_token": http.csrf})
     assert not owner.is_connected("/chat")  # so no later broadcast reaches it
 
 
-def test_a_disabled_account_is_disconnected_and_receives_nothing(chat, in_progress,
-                                                                 legal_advisor, admin_user):
+def test_a_disabled_account_is_disconnected_and_receives_nothing(
+    chat, in_progress, legal_advisor, admin_user
+):
     _h, advisor = chat(legal_advisor)
-    assert advisor.emit("join", {"consultation_id": in_progress.id}, namespace="/chat",
-                        callback=True)["ok"]
+    assert advisor.emit(
+        "join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True
+    )["ok"]
     accounts.set_active(legal_advisor.id, False, actor=admin_user)
     assert not advisor.is_connected("/chat")
 
@@ -208,25 +271,41 @@ def test_a_stale_session_gets_unauthenticated_at_its_next_event(chat, in_progres
     """Another server process cannot disconnect this socket: the per-event check still
     refuses it (the loader sees the bumped session version)."""
     http, owner = chat(in_progress.user)
-    assert owner.emit("join", {"consultation_id": in_progress.id}, namespace="/chat",
-                      callback=True)["ok"]
+    assert owner.emit(
+        "join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True
+    )["ok"]
     user = in_progress.user  # bump the version without this process's signal
     user.session_version += 1
     db.session.commit()
-    ack = owner.emit("send", {"consultation_id": in_progress.id, "body": "¿Sigo aquí?",
-                              "client_msg_id": "stale"}, namespace="/chat", callback=True)
+    ack = owner.emit(
+        "send",
+        {"consultation_id": in_progress.id, "body": "¿Sigo aquí?", "client_msg_id": "stale"},
+        namespace="/chat",
+        callback=True,
+    )
     assert ack == {"ok": False, "error": "unauthenticated"}
 
 
 def test_socket_sends_are_rate_limited(limited_chat):
     app, http, c = limited_chat("2 per 10 seconds")
-    sock = socketio.test_client(app, namespace="/chat", flask_test_client=http,
-                                auth={"csrf_token": http.csrf})
-    acks = [sock.emit("send", {"consultation_id": c.id, "body": f"m{i}",
-                               "client_msg_id": f"rl-{i}"}, namespace="/chat",
-                      callback=True) for i in range(3)]
+    sock = socketio.test_client(
+        app, namespace="/chat", flask_test_client=http, auth={"csrf_token": http.csrf}
+    )
+    acks = [
+        sock.emit(
+            "send",
+            {"consultation_id": c.id, "body": f"m{i}", "client_msg_id": f"rl-{i}"},
+            namespace="/chat",
+            callback=True,
+        )
+        for i in range(3)
+    ]
     assert [a["ok"] for a in acks] == [True, True, False]
     assert acks[2]["error"] == "rate_limited"
-    assert db.session.scalar(select(func.count()).select_from(Message).where(
-        Message.consultation_id == c.id)) == 2
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Message).where(Message.consultation_id == c.id)
+        )
+        == 2
+    )
     sock.disconnect(namespace="/chat")

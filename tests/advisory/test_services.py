@@ -22,6 +22,7 @@ def _status(consultation_id):
 
 # --- opening ----------------------------------------------------------------------------
 
+
 def test_opening_takes_a_cupo_and_sets_due_dates(make_consultation, user):
     consultation = make_consultation(user)
     assert consultation.status == "nueva"
@@ -30,19 +31,30 @@ def test_opening_takes_a_cupo_and_sets_due_dates(make_consultation, user):
     # Opened Wed 17 Sep 2025: 18 and 19 are holidays, 20–21 a weekend → 2 business days
     # end on Tuesday 23 September.
     assert sla.chile_date(consultation.first_response_due_at) == date(2025, 9, 23)
-    assert services.expected_answer(consultation) == \
-        "Te responderemos a más tardar el martes 23 de septiembre."
+    assert (
+        services.expected_answer(consultation)
+        == "Te responderemos a más tardar el martes 23 de septiembre."
+    )
     event = db.session.scalar(select(ConsultationEvent))
-    assert (event.action, event.from_status, event.to_status, event.actor_id) == \
-        ("create", None, "nueva", user.id)
+    assert (event.action, event.from_status, event.to_status, event.actor_id) == (
+        "create",
+        None,
+        "nueva",
+        user.id,
+    )
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"area": "otra"}, "Elige el área de tu consulta: legal o sustentabilidad."),
-    ({"subject": "Hola"}, "Escribe el asunto de tu consulta (al menos 8 caracteres)."),
-    ({"description": "Corta"}, "Cuéntanos un poco más en la descripción (al menos 20 "
-                               "caracteres)."),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"area": "otra"}, "Elige el área de tu consulta: legal o sustentabilidad."),
+        ({"subject": "Hola"}, "Escribe el asunto de tu consulta (al menos 8 caracteres)."),
+        (
+            {"description": "Corta"},
+            "Cuéntanos un poco más en la descripción (al menos 20 caracteres).",
+        ),
+    ],
+)
 def test_bad_input_is_refused_and_changes_nothing(make_consultation, fields, message):
     with pytest.raises(InvalidInput) as error:
         make_consultation(**fields)
@@ -70,9 +82,13 @@ def test_staff_cannot_open_consultas(make_consultation, legal_advisor):
 
 
 def _open(user):
-    return services.open_consultation(user, area="legal", subject="Consulta en espera",
-                                      description="Una descripción suficientemente larga.",
-                                      now=NOW)
+    return services.open_consultation(
+        user,
+        area="legal",
+        subject="Consulta en espera",
+        description="Una descripción suficientemente larga.",
+        now=NOW,
+    )
 
 
 def test_waitlisted_consulta_opens_when_promoted(make_window, make_user):
@@ -87,14 +103,21 @@ def test_waitlisted_consulta_opens_when_promoted(make_window, make_user):
     waiting = db.session.get(Consultation, waiting.id)
     assert waiting.status == "nueva"
     assert waiting.first_response_due_at is not None
-    event = db.session.scalars(select(ConsultationEvent).where(
-        ConsultationEvent.consultation_id == waiting.id).order_by(ConsultationEvent.id.desc())
+    event = db.session.scalars(
+        select(ConsultationEvent)
+        .where(ConsultationEvent.consultation_id == waiting.id)
+        .order_by(ConsultationEvent.id.desc())
     ).first()
-    assert (event.action, event.from_status, event.to_status, event.actor_id) == \
-        ("open", "en_espera", "nueva", None)
+    assert (event.action, event.from_status, event.to_status, event.actor_id) == (
+        "open",
+        "en_espera",
+        "nueva",
+        None,
+    )
 
 
 # --- lifecycle --------------------------------------------------------------------------
+
 
 def test_the_whole_lifecycle_is_recorded(make_consultation, user, legal_advisor):
     c = make_consultation(user)
@@ -114,23 +137,31 @@ def test_the_whole_lifecycle_is_recorded(make_consultation, user, legal_advisor)
     assert (closed.status, closed.rating, closed.rating_comment) == ("cerrada", 5, "Muy clara")
     steps = [(e.action, e.from_status, e.to_status) for e in services.events_for(closed)]
     assert steps == [
-        ("create", None, "nueva"), ("take", "nueva", "asignada"),
-        ("respond", "asignada", "en_curso"), ("ask", "en_curso", "esperando_emprendedor"),
-        ("reply", "esperando_emprendedor", "en_curso"), ("resolve", "en_curso", "resuelta"),
+        ("create", None, "nueva"),
+        ("take", "nueva", "asignada"),
+        ("respond", "asignada", "en_curso"),
+        ("ask", "en_curso", "esperando_emprendedor"),
+        ("reply", "esperando_emprendedor", "en_curso"),
+        ("resolve", "en_curso", "resuelta"),
         ("close", "resuelta", "cerrada"),
     ]
     # After egreso, the person may open a new consulta in the same area.
     assert make_consultation(user).status == "nueva"
 
 
-ILLEGAL_STATES = [(action, state) for action, (sources, _to, _roles) in
-                  services.TRANSITIONS.items() for state in STATUSES if state not in sources]
+ILLEGAL_STATES = [
+    (action, state)
+    for action, (sources, _to, _roles) in services.TRANSITIONS.items()
+    for state in STATUSES
+    if state not in sources
+]
 
 
 @pytest.mark.parametrize("action, state", ILLEGAL_STATES)
 def test_every_transition_from_a_wrong_state_is_refused(app, action, state):
-    consultation = Consultation(id=1, user_id=1, area="legal", subject="s", description="d",
-                                status=state, advisor_id=2)
+    consultation = Consultation(
+        id=1, user_id=1, area="legal", subject="s", description="d", status=state, advisor_id=2
+    )
     roles = services.TRANSITIONS[action][2]
     actor = _actor(roles[0])
     with pytest.raises(services.InvalidTransition):
@@ -138,15 +169,20 @@ def test_every_transition_from_a_wrong_state_is_refused(app, action, state):
 
 
 ROLES = ("entrepreneur", "advisor", "admin", "system")
-WRONG_ROLES = [(action, role) for action, (_sources, _to, roles) in
-               services.TRANSITIONS.items() for role in ROLES if role not in roles]
+WRONG_ROLES = [
+    (action, role)
+    for action, (_sources, _to, roles) in services.TRANSITIONS.items()
+    for role in ROLES
+    if role not in roles
+]
 
 
 @pytest.mark.parametrize("action, role", WRONG_ROLES)
 def test_every_transition_by_a_wrong_role_is_refused(app, action, role):
     sources = services.TRANSITIONS[action][0]
-    consultation = Consultation(id=1, user_id=1, area="legal", subject="s", description="d",
-                                status=sources[0], advisor_id=2)
+    consultation = Consultation(
+        id=1, user_id=1, area="legal", subject="s", description="d", status=sources[0], advisor_id=2
+    )
     with pytest.raises(NotAllowed):
         services.check_transition(consultation, action, _actor(role))
 
@@ -157,8 +193,12 @@ class _Person:
 
 
 def _actor(role):
-    return {"entrepreneur": _Person(1, "entrepreneur"), "advisor": _Person(2, "advisor", "legal"),
-            "admin": _Person(3, "admin"), "system": None}[role]
+    return {
+        "entrepreneur": _Person(1, "entrepreneur"),
+        "advisor": _Person(2, "advisor", "legal"),
+        "admin": _Person(3, "admin"),
+        "system": None,
+    }[role]
 
 
 def test_outsiders_and_other_advisors_cannot_act(in_progress, make_user, green_advisor):
@@ -201,8 +241,9 @@ def test_reopen_within_15_days_then_auto_close(in_progress, legal_advisor):
     assert _status(in_progress.id) == "cerrada"
 
 
-def test_admin_reassigns_to_an_advisor_of_the_area(in_progress, admin_user, make_user,
-                                                   green_advisor):
+def test_admin_reassigns_to_an_advisor_of_the_area(
+    in_progress, admin_user, make_user, green_advisor
+):
     other = make_user("advisor", specialty="legal")
     with pytest.raises(InvalidInput):
         services.assign(in_progress.id, green_advisor.id, actor=admin_user, now=NOW)
@@ -216,14 +257,18 @@ def test_admin_reassigns_to_an_advisor_of_the_area(in_progress, admin_user, make
 
 # --- service levels ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("opened, days, due", [
-    (date(2025, 9, 17), 1, date(2025, 9, 22)),   # Wed → holidays Thu/Fri, weekend → Mon
-    (date(2025, 9, 17), 2, date(2025, 9, 23)),
-    (date(2025, 9, 12), 1, date(2025, 9, 15)),   # Friday → Monday
-    (date(2025, 9, 12), 5, date(2025, 9, 23)),   # 15,16,17 · 18–19 holidays · 22,23
-    (date(2025, 9, 20), 1, date(2025, 9, 22)),   # opened on a Saturday
-    (date(2026, 9, 17), 1, date(2026, 9, 21)),   # Thu → Fri 18 holiday, Sat 19, Sun → Mon
-])
+
+@pytest.mark.parametrize(
+    "opened, days, due",
+    [
+        (date(2025, 9, 17), 1, date(2025, 9, 22)),  # Wed → holidays Thu/Fri, weekend → Mon
+        (date(2025, 9, 17), 2, date(2025, 9, 23)),
+        (date(2025, 9, 12), 1, date(2025, 9, 15)),  # Friday → Monday
+        (date(2025, 9, 12), 5, date(2025, 9, 23)),  # 15,16,17 · 18–19 holidays · 22,23
+        (date(2025, 9, 20), 1, date(2025, 9, 22)),  # opened on a Saturday
+        (date(2026, 9, 17), 1, date(2026, 9, 21)),  # Thu → Fri 18 holiday, Sat 19, Sun → Mon
+    ],
+)
 def test_due_dates_skip_weekends_and_chilean_holidays(opened, days, due):
     assert sla.add_business_days(opened, days) == due
 
@@ -247,8 +292,10 @@ def test_admins_configure_levels_and_are_audited(admin_user, make_consultation, 
     assert services.service_level("legal") == (1, 4)
     entry = accounts.audit_log()[0]
     assert (entry.action, entry.before, entry.after) == (
-        "set_service_level", {"first_response_days": 2, "resolution_days": 10},
-        {"first_response_days": 1, "resolution_days": 4})
+        "set_service_level",
+        {"first_response_days": 2, "resolution_days": 10},
+        {"first_response_days": 1, "resolution_days": 4},
+    )
     c = make_consultation()
     assert sla.chile_date(c.first_response_due_at) == date(2025, 9, 22)
     with pytest.raises(NotAllowed):
@@ -259,14 +306,19 @@ def test_admins_configure_levels_and_are_audited(admin_user, make_consultation, 
 
 # --- messages ---------------------------------------------------------------------------
 
+
 def test_retry_with_the_same_client_msg_id_stores_one_message(in_progress):
     owner = in_progress.user
     first = services.post_message(in_progress.id, owner, "Gracias", "retry-1", now=NOW)
     again = services.post_message(in_progress.id, owner, "Gracias", "retry-1", now=NOW)
     assert first.created and not again.created
     assert again.message.id == first.message.id
-    assert db.session.scalar(select(func.count()).select_from(Message).where(
-        Message.client_msg_id == "retry-1")) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Message).where(Message.client_msg_id == "retry-1")
+        )
+        == 1
+    )
 
 
 def test_a_racing_retry_is_caught_by_the_unique_constraint(in_progress, monkeypatch):
@@ -284,12 +336,15 @@ def test_a_racing_retry_is_caught_by_the_unique_constraint(in_progress, monkeypa
     assert (again.created, again.message.id) == (False, first.message.id)
 
 
-@pytest.mark.parametrize("body, client_msg_id, message", [
-    ("   ", "ok-1", "Escribe un mensaje antes de enviarlo."),
-    ("x" * 5001, "ok-1", "El mensaje puede tener hasta 5000 caracteres."),
-    ("Hola", "tiene espacios", "El mensaje no trae un identificador válido."),
-    ("Hola", None, "El mensaje no trae un identificador válido."),
-])
+@pytest.mark.parametrize(
+    "body, client_msg_id, message",
+    [
+        ("   ", "ok-1", "Escribe un mensaje antes de enviarlo."),
+        ("x" * 5001, "ok-1", "El mensaje puede tener hasta 5000 caracteres."),
+        ("Hola", "tiene espacios", "El mensaje no trae un identificador válido."),
+        ("Hola", None, "El mensaje no trae un identificador válido."),
+    ],
+)
 def test_bad_messages_are_refused(in_progress, body, client_msg_id, message):
     with pytest.raises(InvalidInput) as error:
         services.post_message(in_progress.id, in_progress.user, body, client_msg_id)
@@ -297,8 +352,10 @@ def test_bad_messages_are_refused(in_progress, body, client_msg_id, message):
 
 
 def test_markdown_is_sanitized_and_script_is_inert(in_progress):
-    body = ('<script>alert(1)</script> <img src=x onerror="alert(2)"> '
-            '[clic](javascript:alert(3)) **negrita**')
+    body = (
+        '<script>alert(1)</script> <img src=x onerror="alert(2)"> '
+        "[clic](javascript:alert(3)) **negrita**"
+    )
     posted = services.post_message(in_progress.id, in_progress.user, body, "xss-1")
     html = services.message_payload(posted.message)["body_html"]
     assert "<script" not in html and "onerror" not in html and "javascript:" not in html
@@ -307,8 +364,9 @@ def test_markdown_is_sanitized_and_script_is_inert(in_progress):
 
 def test_messages_after_returns_exactly_the_missed_ones(in_progress):
     owner = in_progress.user
-    ids = [services.post_message(in_progress.id, owner, f"m{i}", f"c{i}").message.id
-           for i in range(4)]
+    ids = [
+        services.post_message(in_progress.id, owner, f"m{i}", f"c{i}").message.id for i in range(4)
+    ]
     missed = services.messages_after(in_progress.id, owner, ids[1])
     assert [m.id for m in missed] == ids[2:]
 
@@ -324,8 +382,16 @@ def test_messages_after_refuses_a_bad_position(in_progress, after_id):
 def test_payload_has_the_protocol_fields(in_progress):
     message = services.messages_after(in_progress.id, in_progress.user)[0]
     payload = services.message_payload(message)
-    assert set(payload) == {"id", "consultation_id", "author_id", "author_name",
-                            "author_role", "body_html", "created_at", "client_msg_id"}
+    assert set(payload) == {
+        "id",
+        "consultation_id",
+        "author_id",
+        "author_name",
+        "author_role",
+        "body_html",
+        "created_at",
+        "client_msg_id",
+    }
     assert payload["author_role"] == "advisor"
     assert datetime.fromisoformat(payload["created_at"]).utcoffset() == timedelta(0)
 
@@ -374,12 +440,14 @@ def test_rate_limit_per_user(limited_chat):
 
 # --- uploads ----------------------------------------------------------------------------
 
-def test_attachments_are_checked_by_content_and_stored_with_random_names(
-        app, make_consultation):
+
+def test_attachments_are_checked_by_content_and_stored_with_random_names(app, make_consultation):
     c = make_consultation(files=[("contrato.pdf", PDF), ("foto.png", PNG)])
     items = services.attachments_for(c)
     assert [(a.original_name, a.content_type) for a in items] == [
-        ("contrato.pdf", "application/pdf"), ("foto.png", "image/png")]
+        ("contrato.pdf", "application/pdf"),
+        ("foto.png", "image/png"),
+    ]
     for item in items:
         assert "contrato" not in item.stored_name
         _a, path = services.get_attachment(c.id, item.id, c.user)
@@ -387,13 +455,18 @@ def test_attachments_are_checked_by_content_and_stored_with_random_names(
         assert "static" not in path.parts
 
 
-@pytest.mark.parametrize("files, message", [
-    ([("informe.pdf", b"<html><script>alert(1)</script></html>")],
-     "El archivo «informe.pdf» no es un PDF, JPG ni PNG válido. Solo aceptamos esos "
-     "formatos."),
-    ([(f"a{i}.pdf", PDF) for i in range(4)], "Puedes adjuntar hasta 3 archivos."),
-    ([("vacio.png", b"")], "El archivo «vacio.png» está vacío."),
-])
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        (
+            [("informe.pdf", b"<html><script>alert(1)</script></html>")],
+            "El archivo «informe.pdf» no es un PDF, JPG ni PNG válido. Solo aceptamos esos "
+            "formatos.",
+        ),
+        ([(f"a{i}.pdf", PDF) for i in range(4)], "Puedes adjuntar hasta 3 archivos."),
+        ([("vacio.png", b"")], "El archivo «vacio.png» está vacío."),
+    ],
+)
 def test_disguised_or_too_many_files_are_refused(make_consultation, files, message):
     with pytest.raises(InvalidInput) as error:
         make_consultation(files=files)
@@ -403,6 +476,7 @@ def test_disguised_or_too_many_files_are_refused(make_consultation, files, messa
 
 # --- FAQ --------------------------------------------------------------------------------
 
+
 def test_a_resolved_consulta_becomes_a_faq_entry(in_progress, legal_advisor):
     with pytest.raises(services.InvalidTransition):
         services.faq_draft(in_progress.id, legal_advisor)
@@ -410,15 +484,27 @@ def test_a_resolved_consulta_becomes_a_faq_entry(in_progress, legal_advisor):
     draft = services.faq_draft(in_progress.id, legal_advisor)
     assert draft["question"] == "¿Cómo registro mi marca?"
     assert "Hola, te ayudo." in draft["answer"]
-    entry = services.publish_to_faq(in_progress.id, legal_advisor,
-                                    question="¿Cómo registro la marca de mi pyme?",
-                                    answer="Se solicita en INAPI, en línea.", tags=["marcas"],
-                                    published=True)
-    assert (entry.source_consultation_id, entry.area, entry.published) == \
-        (in_progress.id, "legal", True)
+    entry = services.publish_to_faq(
+        in_progress.id,
+        legal_advisor,
+        question="¿Cómo registro la marca de mi pyme?",
+        answer="Se solicita en INAPI, en línea.",
+        tags=["marcas"],
+        published=True,
+    )
+    assert (entry.source_consultation_id, entry.area, entry.published) == (
+        in_progress.id,
+        "legal",
+        True,
+    )
     with pytest.raises(NotAllowed):
-        services.publish_to_faq(in_progress.id, in_progress.user, question="¿Pregunta?",
-                                answer="Respuesta larga", published=False)
+        services.publish_to_faq(
+            in_progress.id,
+            in_progress.user,
+            question="¿Pregunta?",
+            answer="Respuesta larga",
+            published=False,
+        )
 
 
 def test_export_and_anonymize(in_progress):
@@ -439,9 +525,11 @@ def test_cancelling_the_enrolment_withdraws_the_consulta(in_progress, legal_advi
     enrollment.cancel(in_progress.enrollment_id, actor=owner)
     db.session.expire_all()
     assert in_progress.status == "cerrada"
-    event = db.session.scalars(select(ConsultationEvent).where(
-        ConsultationEvent.consultation_id == in_progress.id)
-        .order_by(ConsultationEvent.id.desc())).first()
+    event = db.session.scalars(
+        select(ConsultationEvent)
+        .where(ConsultationEvent.consultation_id == in_progress.id)
+        .order_by(ConsultationEvent.id.desc())
+    ).first()
     assert (event.action, event.actor_id, event.to_status) == ("withdraw", None, "cerrada")
     with pytest.raises(services.DomainError):
         services.resolve(in_progress.id, legal_advisor)
@@ -452,8 +540,9 @@ def test_cancelling_a_waitlisted_consulta_withdraws_it(make_window, make_user, a
 
     make_window(capacity=0)
     person = make_user()
-    consultation = services.open_consultation(person, area="legal", subject="Mi marca",
-                                              description="¿Cómo registro mi marca?")
+    consultation = services.open_consultation(
+        person, area="legal", subject="Mi marca", description="¿Cómo registro mi marca?"
+    )
     assert consultation.status == "en_espera"
     enrollment.cancel(consultation.enrollment_id, actor=person)
     db.session.expire_all()

@@ -13,8 +13,11 @@ from sv_platform.advisory.models import Consultation, Message
 from sv_platform.extensions import db
 from tests.advisory.conftest import NOW, PDF
 
-FORM = {"area": "legal", "subject": "¿Cómo registro mi marca?",
-        "description": "Vendo mermeladas y quiero proteger el nombre de mi marca."}
+FORM = {
+    "area": "legal",
+    "subject": "¿Cómo registro mi marca?",
+    "description": "Vendo mermeladas y quiero proteger el nombre de mi marca.",
+}
 
 
 def _multipart(client, url, fields):
@@ -23,11 +26,12 @@ def _multipart(client, url, fields):
     from werkzeug.datastructures import FileStorage
     from werkzeug.test import encode_multipart
 
-    data = {k: FileStorage(v[0], filename=v[1]) if isinstance(v, tuple) else v
-            for k, v in fields.items()}
+    data = {
+        k: FileStorage(v[0], filename=v[1]) if isinstance(v, tuple) else v
+        for k, v in fields.items()
+    }
     boundary, body = encode_multipart(data)
-    return client.post(url, data=body,
-                       content_type=f"multipart/form-data; boundary={boundary}")
+    return client.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def _text(response):
@@ -36,22 +40,30 @@ def _text(response):
 
 def test_new_consulta_form_has_labels_and_preselects_the_area(windows, login, user):
     page = _text(login(user).get("/consultas/nueva?area=sustainability"))
-    for label in ("Área de la consulta", "Asunto", "Describe tu consulta",
-                  "Archivos adjuntos (opcional)"):
-        assert re.search(rf'<label class="form-label" for="\w+">{re.escape(label)}</label>',
-                         page), label
+    for label in (
+        "Área de la consulta",
+        "Asunto",
+        "Describe tu consulta",
+        "Archivos adjuntos (opcional)",
+    ):
+        assert re.search(
+            rf'<label class="form-label" for="\w+">{re.escape(label)}</label>', page
+        ), label
     assert '<option selected value="sustainability">' in page
     assert "Quedan 10 cupos" in page
     assert "js/consulta-form.js" in page
 
 
-def test_similar_questions_without_javascript_keep_what_was_typed(windows, login, user,
-                                                                  admin_user):
+def test_similar_questions_without_javascript_keep_what_was_typed(windows, login, user, admin_user):
     from sv_platform.faq import services as faq
 
-    faq.create_entry(question="¿Cómo registro una marca en INAPI?",
-                     answer="Se solicita en línea en el sitio de INAPI.", area="legal",
-                     published=True, actor=admin_user)
+    faq.create_entry(
+        question="¿Cómo registro una marca en INAPI?",
+        answer="Se solicita en línea en el sitio de INAPI.",
+        area="legal",
+        published=True,
+        actor=admin_user,
+    )
     response = login(user).post("/consultas/nueva", data={**FORM, "suggest": "1"})
     page = _text(response)
     assert response.status_code == 200
@@ -78,10 +90,13 @@ def test_a_waitlisted_consulta_shows_its_position(make_window, login, make_user)
     assert "En lista de espera (posición 1)" in _text(client.get("/consultas"))
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("subject", "Hola", "Escribe el asunto de tu consulta (al menos 8 caracteres)."),
-    ("area", "otra", "Opción inválida."),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("subject", "Hola", "Escribe el asunto de tu consulta (al menos 8 caracteres)."),
+        ("area", "otra", "Opción inválida."),
+    ],
+)
 def test_bad_input_keeps_the_text(windows, login, user, field, value, message):
     response = login(user).post("/consultas/nueva", data={**FORM, field: value})
     assert response.status_code == 422
@@ -92,10 +107,8 @@ def test_bad_input_keeps_the_text(windows, login, user, field, value, message):
 
 
 def test_a_pdf_name_with_html_inside_is_refused(windows, login, user):
-    data = {**FORM, "attachments": (io.BytesIO(b"<html><script>alert(1)</script>"),
-                                    "contrato.pdf")}
-    response = login(user).post("/consultas/nueva", data=data,
-                                content_type="multipart/form-data")
+    data = {**FORM, "attachments": (io.BytesIO(b"<html><script>alert(1)</script>"), "contrato.pdf")}
+    response = login(user).post("/consultas/nueva", data=data, content_type="multipart/form-data")
     assert response.status_code == 422
     assert "«contrato.pdf» no es un PDF, JPG ni PNG válido" in _text(response)
     assert "Vendo mermeladas" in _text(response)
@@ -110,26 +123,34 @@ def test_an_oversized_upload_is_refused_in_spanish(make_app, make_user, tmp_path
 
     app = make_app(MAX_UPLOAD_MB=1)
     with app.app_context():
-        enrollment.create_window(offering_slug="asesoria-legal", capacity=5,
-                                 opens_on=date(2020, 1, 1), closes_on=date(2035, 12, 31))
+        enrollment.create_window(
+            offering_slug="asesoria-legal",
+            capacity=5,
+            opens_on=date(2020, 1, 1),
+            closes_on=date(2035, 12, 31),
+        )
         owner = make_user()
         client = app.test_client()
         client.post("/ingresar", data={"identifier": owner.email, "password": PASSWORD})
         big = PDF + b"0" * (1024 * 1024 + 10)
-        response = _multipart(client, "/consultas/nueva", {
-            **FORM, "attachments": (io.BytesIO(big), "grande.pdf")})
+        response = _multipart(
+            client, "/consultas/nueva", {**FORM, "attachments": (io.BytesIO(big), "grande.pdf")}
+        )
         assert response.status_code == 422
         assert "«grande.pdf» pesa más de 1 MB, el máximo permitido" in _text(response)
-        huge = _multipart(client, "/consultas/nueva", {
-            **FORM, "attachments": (io.BytesIO(b"0" * (6 * 1024 * 1024)), "enorme.pdf")})
+        huge = _multipart(
+            client,
+            "/consultas/nueva",
+            {**FORM, "attachments": (io.BytesIO(b"0" * (6 * 1024 * 1024)), "enorme.pdf")},
+        )
         assert huge.status_code == 413
         assert "Archivo demasiado grande" in _text(huge)
         db.session.remove()
 
 
-def test_attachments_are_downloads_only_for_those_allowed(make_consultation, login, user,
-                                                         legal_advisor, green_advisor,
-                                                         make_user, admin_user):
+def test_attachments_are_downloads_only_for_those_allowed(
+    make_consultation, login, user, legal_advisor, green_advisor, make_user, admin_user
+):
     c = make_consultation(user, files=[("contrato.pdf", PDF)])
     attachment = services.attachments_for(c)[0]
     url = f"/consultas/{c.id}/adjuntos/{attachment.id}"
@@ -145,19 +166,21 @@ def test_attachments_are_downloads_only_for_those_allowed(make_consultation, log
     assert login(user).get(f"/consultas/{c.id}/adjuntos/999").status_code == 404
 
 
-def test_outsiders_get_403_on_every_consulta_route(in_progress, login, make_user,
-                                                   green_advisor):
+def test_outsiders_get_403_on_every_consulta_route(in_progress, login, make_user, green_advisor):
     for outsider in (make_user(), green_advisor):
         client = login(outsider)
         base = f"/consultas/{in_progress.id}"
         assert client.get(base).status_code == 403
-        assert client.post(base, data={"body": "hola", "client_msg_id": "x"}
-                           ).status_code == 403
+        assert client.post(base, data={"body": "hola", "client_msg_id": "x"}).status_code == 403
         assert client.post(f"{base}/acciones/resolve").status_code == 403
         assert client.post(f"{base}/cerrar", data={"rating": "5"}).status_code == 403
     assert login(make_user()).get("/consultas/9999").status_code == 404
-    assert db.session.scalar(select(func.count()).select_from(Message).where(
-        Message.client_msg_id == "x")) == 0
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Message).where(Message.client_msg_id == "x")
+        )
+        == 0
+    )
 
 
 def test_no_js_chat_posts_through_the_same_service(in_progress, login):
@@ -165,13 +188,19 @@ def test_no_js_chat_posts_through_the_same_service(in_progress, login):
     page = _text(client.get(f"/consultas/{in_progress.id}"))
     assert "Hola, te ayudo." in page and 'id="chat-form"' in page
     client_msg_id = re.search(r'name="client_msg_id" type="hidden" value="(\w+)"', page)[1]
-    data = {"body": "Gracias, <b>muy</b> útil\n<script>alert(1)</script>",
-            "client_msg_id": client_msg_id}
+    data = {
+        "body": "Gracias, <b>muy</b> útil\n<script>alert(1)</script>",
+        "client_msg_id": client_msg_id,
+    }
     first = client.post(f"/consultas/{in_progress.id}", data=data)
     again = client.post(f"/consultas/{in_progress.id}", data=data)  # double submit
     assert first.status_code == again.status_code == 302
-    assert db.session.scalar(select(func.count()).select_from(Message).where(
-        Message.client_msg_id == client_msg_id)) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Message).where(Message.client_msg_id == client_msg_id)
+        )
+        == 1
+    )
     page = _text(client.get(f"/consultas/{in_progress.id}"))
     assert "<script>alert(1)</script>" not in page
     assert "<b>muy</b> útil" in page
@@ -180,26 +209,37 @@ def test_no_js_chat_posts_through_the_same_service(in_progress, login):
 def test_no_js_rate_limit_keeps_the_text(limited_chat):
     _app, client, c = limited_chat("1 per 10 seconds")
     client.post(f"/consultas/{c.id}", data={"body": "uno", "client_msg_id": "h1"})
-    response = client.post(f"/consultas/{c.id}", data={"body": "mi texto largo",
-                                                      "client_msg_id": "h2"})
+    response = client.post(
+        f"/consultas/{c.id}", data={"body": "mi texto largo", "client_msg_id": "h2"}
+    )
     assert response.status_code == 429
     assert "Estás enviando mensajes muy seguido" in _text(response)
     assert "mi texto largo" in _text(response)
-    assert db.session.scalar(select(func.count()).select_from(Message).where(
-        Message.client_msg_id == "h2")) == 0
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Message).where(Message.client_msg_id == "h2")
+        )
+        == 0
+    )
 
 
 def test_internal_notes_are_only_for_staff(in_progress, login, legal_advisor):
     advisor = login(legal_advisor)
-    response = advisor.post(f"/consultas/{in_progress.id}/notas",
-                            data={"body": "Revisar si la marca es descriptiva."})
+    response = advisor.post(
+        f"/consultas/{in_progress.id}/notas", data={"body": "Revisar si la marca es descriptiva."}
+    )
     assert response.status_code == 302
-    assert "Revisar si la marca es descriptiva." in _text(advisor.get(
-        f"/consultas/{in_progress.id}"))
+    assert "Revisar si la marca es descriptiva." in _text(
+        advisor.get(f"/consultas/{in_progress.id}")
+    )
     owner = login(in_progress.user)
     assert "Revisar si la marca" not in _text(owner.get(f"/consultas/{in_progress.id}"))
-    assert owner.post(f"/consultas/{in_progress.id}/notas",
-                      data={"body": "Nota de la emprendedora"}).status_code == 403
+    assert (
+        owner.post(
+            f"/consultas/{in_progress.id}/notas", data={"body": "Nota de la emprendedora"}
+        ).status_code
+        == 403
+    )
     assert "Nota de la emprendedora" not in _text(advisor.get(f"/consultas/{in_progress.id}"))
 
 
@@ -219,12 +259,12 @@ def test_resolve_close_with_rating_from_the_pages(in_progress, login, legal_advi
 
 
 def test_queue_lists_unassigned_first_oldest_first_and_marks_overdue(
-        make_consultation, login, legal_advisor, make_user, admin_user):
+    make_consultation, login, legal_advisor, make_user, admin_user
+):
     old = make_consultation(subject="Consulta antigua sin tomar", now=NOW)
     taken = make_consultation(subject="Consulta ya tomada", now=NOW - timedelta(days=3))
     services.take(taken.id, legal_advisor, now=NOW)
-    newer = make_consultation(subject="Consulta reciente sin tomar",
-                              now=datetime.now(UTC))
+    newer = make_consultation(subject="Consulta reciente sin tomar", now=datetime.now(UTC))
     green = make_consultation(area="sustainability", subject="Consulta de reciclaje")
     page = _text(login(legal_advisor).get("/asesor/consultas"))
     order = [page.index(c.subject) for c in (old, newer, taken)]
@@ -251,12 +291,16 @@ def test_admin_sets_service_levels(login, admin_user, legal_advisor):
     client = login(admin_user)
     page = _text(client.get("/admin/niveles-de-servicio"))
     assert "Primera respuesta (días hábiles)" in page
-    response = client.post("/admin/niveles-de-servicio", data={
-        "area": "legal", "legal-first_response_days": "1", "legal-resolution_days": "5"})
+    response = client.post(
+        "/admin/niveles-de-servicio",
+        data={"area": "legal", "legal-first_response_days": "1", "legal-resolution_days": "5"},
+    )
     assert response.status_code == 302
     assert services.service_level("legal") == (1, 5)
-    bad = client.post("/admin/niveles-de-servicio", data={
-        "area": "legal", "legal-first_response_days": "0", "legal-resolution_days": "5"})
+    bad = client.post(
+        "/admin/niveles-de-servicio",
+        data={"area": "legal", "legal-first_response_days": "0", "legal-resolution_days": "5"},
+    )
     assert bad.status_code == 422 and "Entre 1 y 30 días hábiles." in _text(bad)
     assert login(legal_advisor).get("/admin/niveles-de-servicio").status_code == 403
 
@@ -268,11 +312,17 @@ def test_faq_entry_from_a_resolved_consulta(in_progress, login, legal_advisor):
     client = login(legal_advisor)
     page = _text(client.get(f"/consultas/{in_progress.id}/pregunta-frecuente"))
     assert "¿Cómo registro mi marca?" in page and "Hola, te ayudo." in page
-    response = client.post(f"/consultas/{in_progress.id}/pregunta-frecuente", data={
-        "question": "¿Cómo registro la marca de mi pyme?",
-        "answer": "Se pide en INAPI, en línea, y cuesta unas UTM.", "tags": "marcas, inapi",
-        "published": "y"})
+    response = client.post(
+        f"/consultas/{in_progress.id}/pregunta-frecuente",
+        data={
+            "question": "¿Cómo registro la marca de mi pyme?",
+            "answer": "Se pide en INAPI, en línea, y cuesta unas UTM.",
+            "tags": "marcas, inapi",
+            "published": "y",
+        },
+    )
     assert response.status_code == 302
-    entry = db.session.scalar(select(FaqEntry).where(
-        FaqEntry.source_consultation_id == in_progress.id))
+    entry = db.session.scalar(
+        select(FaqEntry).where(FaqEntry.source_consultation_id == in_progress.id)
+    )
     assert entry.published and entry.area == "legal"

@@ -33,15 +33,19 @@ questions:
 """
 LESSONS = {
     "01-bienvenida.md": ("Bienvenida al curso", 10, "Hola. Esta es la **vista previa**."),
-    "02-tu-cliente.md": ("Conoce a tu cliente", 15, "## Tu cliente\n\nPregúntale cómo te "
-                         "encontró.\n\n| Canal | Uso |\n|---|---|\n| WhatsApp | Cerrar |"),
+    "02-tu-cliente.md": (
+        "Conoce a tu cliente",
+        15,
+        "## Tu cliente\n\nPregúntale cómo te "
+        "encontró.\n\n| Canal | Uso |\n|---|---|\n| WhatsApp | Cerrar |",
+    ),
     "03-despedida.md": ("Despedida", 5, "Gracias por participar."),
 }
 SLUG = "curso-prueba"
 
 
 def lesson_text(title: str, minutes: int, body: str) -> str:
-    return f"---\ntitle: \"{title}\"\nminutes: {minutes}\n---\n{body}\n"
+    return f'---\ntitle: "{title}"\nminutes: {minutes}\n---\n{body}\n'
 
 
 def write_course(root: Path, slug: str = SLUG) -> Path:
@@ -98,5 +102,3 @@ def finish_course(user, slug: str = SLUG):
     for lesson in services.course_lessons(course.id):
         services.complete_lesson(user, slug, lesson.slug)
     return services.submit_quiz(user, slug, RIGHT_ANSWERS)
-
-

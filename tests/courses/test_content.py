@@ -16,9 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _snapshot():
-    return sorted(db.session.execute(
-        select(Lesson.id, Lesson.slug, Lesson.content_hash, Lesson.retired_at)).all()), \
-        sorted(db.session.execute(select(Course.slug, Course.content_hash)).all())
+    return sorted(
+        db.session.execute(
+            select(Lesson.id, Lesson.slug, Lesson.content_hash, Lesson.retired_at)
+        ).all()
+    ), sorted(db.session.execute(select(Course.slug, Course.content_hash)).all())
 
 
 def test_real_courses_load_and_reload_idempotently(app):
@@ -41,7 +43,8 @@ def test_edit_keeps_lesson_identity_and_progress(content_root, course, student):
     folder = content_root / "courses" / SLUG
     (folder / "02-tu-cliente.md").write_text(
         lesson_text("Conoce a tu cliente (versión 2)", 20, "Contenido nuevo y mejorado."),
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     summary = services.load_content(content_root)
     assert "1 actualizados" in summary and "1 actualizadas" in summary
     edited = db.session.scalar(select(Lesson).where(Lesson.slug == "tu-cliente"))
@@ -60,12 +63,12 @@ def test_removed_lesson_is_retired_and_comes_back_with_its_id(content_root, cour
     removed.unlink()
     (folder / "course.yml").write_text(
         original_yml.replace('  - title: "Cierre"\n    lessons: [despedida]\n', ""),
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     assert "1 retiradas" in services.load_content(content_root)
     retired = db.session.scalar(select(Lesson).where(Lesson.slug == "despedida"))
     assert retired.retired_at is not None
-    assert [x.slug for x in services.course_lessons(course.id)] == ["bienvenida",
-                                                                    "tu-cliente"]
+    assert [x.slug for x in services.course_lessons(course.id)] == ["bienvenida", "tu-cliente"]
     assert db.session.scalar(select(func.count()).select_from(LessonProgress)) == 1
     page = services.course_page(student, SLUG)
     assert (page.progress.done, page.progress.total) == (0, 2)
@@ -80,8 +83,9 @@ def test_removed_lesson_is_retired_and_comes_back_with_its_id(content_root, cour
 
 def _break_quiz_answer(folder):
     quiz = folder / "quiz.yml"
-    quiz.write_text(quiz.read_text(encoding="utf-8").replace('answer: "10 días"',
-                                                             'answer: "15 días"'))
+    quiz.write_text(
+        quiz.read_text(encoding="utf-8").replace('answer: "10 días"', 'answer: "15 días"')
+    )
 
 
 def _break_lesson_title(folder):
@@ -90,8 +94,9 @@ def _break_lesson_title(folder):
 
 def _break_course_yaml(folder):
     path = folder / "course.yml"
-    path.write_text(path.read_text(encoding="utf-8").replace(
-        "hours: 3", "hours: [3"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("hours: 3", "hours: [3"), encoding="utf-8"
+    )
 
 
 def _unlisted_lesson(folder):
@@ -100,28 +105,45 @@ def _unlisted_lesson(folder):
 
 def _bad_area(folder):
     path = folder / "course.yml"
-    path.write_text(path.read_text(encoding="utf-8").replace("area: digital", "area: cocina"),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("area: digital", "area: cocina"), encoding="utf-8"
+    )
 
 
 def _missing_lesson_file(folder):
     (folder / "03-despedida.md").unlink()
 
 
-@pytest.mark.parametrize(("breaker", "where", "message"), [
-    (_break_quiz_answer, "courses/curso-prueba/quiz.yml, línea 4",
-     "la respuesta «15 días» de la pregunta 1 no está entre sus opciones"),
-    (_break_lesson_title, "courses/curso-prueba/02-tu-cliente.md, línea 2",
-     "falta el título (title)"),
-    (_break_course_yaml, "courses/curso-prueba/course.yml, línea 5", "YAML no válido"),
-    (_unlisted_lesson, "courses/curso-prueba/04-extra.md",
-     "esta lección no aparece en ningún módulo"),
-    (_bad_area, "courses/curso-prueba/course.yml, línea 3", "el área debe ser una de"),
-    (_missing_lesson_file, "courses/curso-prueba/course.yml, línea 10",
-     "no existe el archivo de la lección «despedida»"),
-])
-def test_invalid_content_is_rejected_with_file_and_line(content_root, course, breaker,
-                                                        where, message):
+@pytest.mark.parametrize(
+    ("breaker", "where", "message"),
+    [
+        (
+            _break_quiz_answer,
+            "courses/curso-prueba/quiz.yml, línea 4",
+            "la respuesta «15 días» de la pregunta 1 no está entre sus opciones",
+        ),
+        (
+            _break_lesson_title,
+            "courses/curso-prueba/02-tu-cliente.md, línea 2",
+            "falta el título (title)",
+        ),
+        (_break_course_yaml, "courses/curso-prueba/course.yml, línea 5", "YAML no válido"),
+        (
+            _unlisted_lesson,
+            "courses/curso-prueba/04-extra.md",
+            "esta lección no aparece en ningún módulo",
+        ),
+        (_bad_area, "courses/curso-prueba/course.yml, línea 3", "el área debe ser una de"),
+        (
+            _missing_lesson_file,
+            "courses/curso-prueba/course.yml, línea 10",
+            "no existe el archivo de la lección «despedida»",
+        ),
+    ],
+)
+def test_invalid_content_is_rejected_with_file_and_line(
+    content_root, course, breaker, where, message
+):
     write_course(content_root, "segundo-curso")  # a valid new course is not loaded either
     before = _snapshot()
     breaker(content_root / "courses" / SLUG)

@@ -22,36 +22,50 @@ def _count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
 
-@pytest.mark.parametrize("payload", [
-    "<script>alert('x')</script>",
-    '<img src="x.png" onerror="alert(1)">',
-    "[pincha aquí](javascript:alert(1))",
-    '<a href="javascript:alert(1)">enlace</a>',
-    '<svg onload="alert(1)"><script>alert(2)</script></svg>',
-    '<svg><a xlink:href="javascript:alert(1)"><text>x</text></a></svg>',
-    '<iframe src="https://malo.example"></iframe>',
-    '<p style="background:url(javascript:alert(1))" onclick="alert(1)">hola</p>',
-    '<math><mi xlink:href="javascript:alert(1)">x</mi></math>',
-    "![x](javascript:alert(1))",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "<script>alert('x')</script>",
+        '<img src="x.png" onerror="alert(1)">',
+        "[pincha aquí](javascript:alert(1))",
+        '<a href="javascript:alert(1)">enlace</a>',
+        '<svg onload="alert(1)"><script>alert(2)</script></svg>',
+        '<svg><a xlink:href="javascript:alert(1)"><text>x</text></a></svg>',
+        '<iframe src="https://malo.example"></iframe>',
+        '<p style="background:url(javascript:alert(1))" onclick="alert(1)">hola</p>',
+        '<math><mi xlink:href="javascript:alert(1)">x</mi></math>',
+        "![x](javascript:alert(1))",
+    ],
+)
 def test_xss_vectors_in_lesson_markdown_come_out_inert(content_root, course, payload):
     folder = content_root / "courses" / SLUG
     (folder / "01-bienvenida.md").write_text(
-        lesson_text("Bienvenida al curso", 10, f"Texto normal.\n\n{payload}\n"),
-        encoding="utf-8")
+        lesson_text("Bienvenida al curso", 10, f"Texto normal.\n\n{payload}\n"), encoding="utf-8"
+    )
     services.load_content(content_root)
     lesson = services.lesson_page(None, SLUG, "bienvenida").lesson
     html = str(services.lesson_html(lesson)).lower()
-    for bad in ("<script", "onerror", "onload", "onclick", "javascript:", "<iframe",
-                "<svg", "<math", "style="):
+    for bad in (
+        "<script",
+        "onerror",
+        "onload",
+        "onclick",
+        "javascript:",
+        "<iframe",
+        "<svg",
+        "<math",
+        "style=",
+    ):
         assert bad not in html, (payload, html)
     assert "texto normal." in html
 
 
 def test_safe_markdown_keeps_tables_links_images_and_code(content_root, course):
     folder = content_root / "courses" / SLUG
-    body = ("| A | B |\n|---|---|\n| 1 | 2 |\n\n[SII](https://www.sii.cl)\n\n"
-            "![Foto](https://example.cl/foto.png)\n\n```\ncodigo()\n```\n")
+    body = (
+        "| A | B |\n|---|---|\n| 1 | 2 |\n\n[SII](https://www.sii.cl)\n\n"
+        "![Foto](https://example.cl/foto.png)\n\n```\ncodigo()\n```\n"
+    )
     (folder / "01-bienvenida.md").write_text(lesson_text("Bienvenida", 10, body))
     services.load_content(content_root)
     html = str(services.lesson_html(services.lesson_page(None, SLUG, "bienvenida").lesson))
@@ -71,8 +85,7 @@ def test_rendered_html_cache_follows_the_content_version(content_root, course):
     assert fresh.id == lesson.id and "Versión nueva." in services.lesson_html(fresh)
 
 
-def test_first_lesson_is_a_free_preview_and_the_rest_need_a_seat(course, make_user,
-                                                                 window, enrol):
+def test_first_lesson_is_a_free_preview_and_the_rest_need_a_seat(course, make_user, window, enrol):
     preview = services.lesson_page(None, SLUG, "bienvenida")
     assert preview.is_preview and not preview.has_seat and preview.state.code == "open"
     with pytest.raises(services.LoginRequired):
@@ -137,12 +150,15 @@ def test_quiz_is_graded_on_the_server(course, student):
     assert _count(QuizAttempt) == 2
 
 
-@pytest.mark.parametrize(("chosen", "message"), [
-    ([1, None, 0], "Responde todas las preguntas antes de enviar la evaluación."),
-    ([1, 1], "Responde todas las preguntas antes de enviar la evaluación."),
-    ([1, 7, 0], "Una de las respuestas no es válida. Vuelve a elegirla."),
-    ([1, "x", 0], "Una de las respuestas no es válida. Vuelve a elegirla."),
-])
+@pytest.mark.parametrize(
+    ("chosen", "message"),
+    [
+        ([1, None, 0], "Responde todas las preguntas antes de enviar la evaluación."),
+        ([1, 1], "Responde todas las preguntas antes de enviar la evaluación."),
+        ([1, 7, 0], "Una de las respuestas no es válida. Vuelve a elegirla."),
+        ([1, "x", 0], "Una de las respuestas no es válida. Vuelve a elegirla."),
+    ],
+)
 def test_invalid_quiz_submission_changes_nothing(course, student, chosen, message):
     with pytest.raises(InvalidInput) as caught:
         services.submit_quiz(student, SLUG, chosen)
@@ -183,8 +199,12 @@ def test_egreso_happens_exactly_once(course, student):
     db.session.refresh(current)
     assert current.graduated_at == graduated_at
     assert _count(Certificate) == 1
-    assert db.session.scalar(select(func.count()).select_from(Enrollment).where(
-        Enrollment.status == "graduated")) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Enrollment).where(Enrollment.status == "graduated")
+        )
+        == 1
+    )
     notices = [n.text for n in accounts.notifications_for(student.id)]
     assert sum("Egresaste" in text for text in notices) == 1
 
@@ -200,20 +220,22 @@ def test_certificate_snapshot_and_unguessable_code(course, student):
         services.get_certificate("AAAAAAAAAAAAAAAA")
 
 
-@pytest.mark.parametrize(("rut", "masked"), [
-    ("12345678-5", "**.***.678-5"),
-    ("7654321-6", "*.***.321-6"),
-    ("16666666-K", "**.***.666-K"),
-    (None, "no informado"),
-])
+@pytest.mark.parametrize(
+    ("rut", "masked"),
+    [
+        ("12345678-5", "**.***.678-5"),
+        ("7654321-6", "*.***.321-6"),
+        ("16666666-K", "**.***.666-K"),
+        (None, "no informado"),
+    ],
+)
 def test_mask_rut(rut, masked):
     assert services.mask_rut(rut) == masked
 
 
 def test_catalog_filters_by_area_and_text(app, course, make_user):
     assert [c.course.slug for c in services.catalog(None, query="confianza")] == [SLUG]
-    assert [c.course.slug for c in services.catalog(None, query="PLATAFORMA formacion")] \
-        == [SLUG]
+    assert [c.course.slug for c in services.catalog(None, query="PLATAFORMA formacion")] == [SLUG]
     assert services.catalog(None, query="cocina") == []
     assert services.catalog(None, area="legal") == []
     assert [c.course.slug for c in services.catalog(None, area="digital")] == [SLUG]

@@ -58,8 +58,7 @@ def test_anonymous_reads_the_preview_but_must_log_in_for_more(client, course, wi
     assert "tu-cliente" in response.headers["Location"]
 
 
-def test_logged_in_without_enrolment_gets_a_clear_403(client, auth, make_user, course,
-                                                      window):
+def test_logged_in_without_enrolment_gets_a_clear_403(client, auth, make_user, course, window):
     auth.login(make_user())
     response = client.get(f"/cursos/{SLUG}/tu-cliente")
     html = response.get_data(as_text=True)
@@ -72,8 +71,7 @@ def test_logged_in_without_enrolment_gets_a_clear_403(client, auth, make_user, c
     assert "Inscríbete para continuar" in quiz_html and "¿Cuántos días" not in quiz_html
 
 
-def test_enrol_from_the_course_page_then_read_every_lesson(client, auth, user, course,
-                                                           window):
+def test_enrol_from_the_course_page_then_read_every_lesson(client, auth, user, course, window):
     auth.login(user)
     response = client.post(f"/inscripciones/{SLUG}", data={"next": f"/cursos/{SLUG}"})
     assert response.headers["Location"].endswith(f"/cursos/{SLUG}")
@@ -102,9 +100,14 @@ def test_mark_completed_needs_the_csrf_token(make_app, course, student):
     app = make_app(WTF_CSRF_ENABLED=True)
     client = app.test_client()
     login_page = client.get("/ingresar").get_data(as_text=True)
-    client.post("/ingresar", data={"identifier": email, "password":
-                                   "clave-de-prueba-segura",
-                                   "csrf_token": csrf_from(login_page)})
+    client.post(
+        "/ingresar",
+        data={
+            "identifier": email,
+            "password": "clave-de-prueba-segura",
+            "csrf_token": csrf_from(login_page),
+        },
+    )
     refused = client.post(f"/cursos/{SLUG}/bienvenida/completar")
     assert refused.status_code == 400
     assert "código de seguridad" in refused.get_data(as_text=True)
@@ -115,8 +118,7 @@ def test_mark_completed_needs_the_csrf_token(make_app, course, student):
         assert _count(LessonProgress) == 1
 
 
-def test_someone_not_enrolled_cannot_mark_progress(client, auth, make_user, course,
-                                                   student):
+def test_someone_not_enrolled_cannot_mark_progress(client, auth, make_user, course, student):
     auth.login(make_user())
     response = client.post(f"/cursos/{SLUG}/bienvenida/completar")
     assert response.status_code == 403
@@ -139,8 +141,9 @@ def test_quiz_page_never_contains_the_answers(client, auth, course, student):
 
 def test_quiz_submission_shows_score_and_wrong_questions(client, auth, course, student):
     auth.login(student)
-    response = client.post(f"/cursos/{SLUG}/evaluacion",
-                           data={"q0": "0", "q1": "1", "q2": "1"}, follow_redirects=True)
+    response = client.post(
+        f"/cursos/{SLUG}/evaluacion", data={"q0": "0", "q1": "1", "q2": "1"}, follow_redirects=True
+    )
     html = response.get_data(as_text=True)
     assert "Obtuviste 33 %. Necesitas 60 %" in html
     assert "Resultado de tu último intento: 33 %" in html
@@ -150,11 +153,9 @@ def test_quiz_submission_shows_score_and_wrong_questions(client, auth, course, s
     assert re.search(r'<input checked[^>]*id="q1-1"', html)
 
 
-def test_quiz_with_missing_answers_keeps_choices_and_stores_nothing(client, auth, course,
-                                                                    student):
+def test_quiz_with_missing_answers_keeps_choices_and_stores_nothing(client, auth, course, student):
     auth.login(student)
-    html = client.post(f"/cursos/{SLUG}/evaluacion",
-                       data={"q0": "1"}).get_data(as_text=True)
+    html = client.post(f"/cursos/{SLUG}/evaluacion", data={"q0": "1"}).get_data(as_text=True)
     assert "Responde todas las preguntas antes de enviar la evaluación." in html
     assert "Elige una respuesta para esta pregunta." in html
     assert re.search(r'<input checked[^>]*id="q0-1"', html)
@@ -165,8 +166,9 @@ def test_passing_the_quiz_after_all_lessons_graduates(client, auth, course, stud
     auth.login(student)
     for slug in ("bienvenida", "tu-cliente", "despedida"):
         client.post(f"/cursos/{SLUG}/{slug}/completar")
-    html = client.post(f"/cursos/{SLUG}/evaluacion", data={"q0": "1", "q1": "1", "q2": "0"},
-                       follow_redirects=True).get_data(as_text=True)
+    html = client.post(
+        f"/cursos/{SLUG}/evaluacion", data={"q0": "1", "q1": "1", "q2": "0"}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "¡Aprobaste la evaluación con 100 %!" in html and "Egresaste del curso" in html
     mine = client.get("/mis-cursos").get_data(as_text=True)
     assert "Egresado/a" in mine and f"/cursos/{SLUG}/certificado" in mine
@@ -192,8 +194,9 @@ def test_owner_downloads_the_certificate_pdf(client, auth, student, certificate)
     assert f"/certificados/{certificate.code}" in text
 
 
-def test_another_person_cannot_download_someone_elses_certificate(client, auth, make_user,
-                                                                  certificate):
+def test_another_person_cannot_download_someone_elses_certificate(
+    client, auth, make_user, certificate
+):
     auth.login(make_user())
     response = client.get(f"/certificados/{certificate.code}/pdf")
     assert response.status_code == 403

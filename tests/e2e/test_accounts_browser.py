@@ -18,10 +18,19 @@ def test_register_login_profile_and_data_download(live_server, page):
     page.get_by_label("Región", exact=True).select_option(label="Ñuble")
     visible = page.get_by_label("Comuna", exact=True).locator("optgroup:not([hidden])")
     assert visible.count() == 1 and visible.get_attribute("label") == "Ñuble"
-    register(page, base, rut="7.654.321-6", name="Rosa Emprendedora Díaz",
-             email="rosa@ejemplo.cl", phone="+56 9 4444 5555", password="mis-empanadas-2026",
-             region="Ñuble", comuna="Chillán", birth_date="1982-11-05",
-             education="Educación media")
+    register(
+        page,
+        base,
+        rut="7.654.321-6",
+        name="Rosa Emprendedora Díaz",
+        email="rosa@ejemplo.cl",
+        phone="+56 9 4444 5555",
+        password="mis-empanadas-2026",
+        region="Ñuble",
+        comuna="Chillán",
+        birth_date="1982-11-05",
+        education="Educación media",
+    )
     assert "¡Bienvenida/o, Rosa! Tu cuenta fue creada." in page.content()
 
     page.get_by_role("button", name="Salir").click()

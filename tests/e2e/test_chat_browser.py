@@ -25,9 +25,13 @@ def _login(context, base, email):
 
 def test_entrepreneur_and_advisor_chat_in_real_time(live_server, browser):
     flask = str(Path(sys.executable).parent / "flask")
-    subprocess.run([flask, "sv", "window", "create", "--offering", "asesoria-legal",
-                    "--capacity", "10"], cwd=ROOT, env=live_server.env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [flask, "sv", "window", "create", "--offering", "asesoria-legal", "--capacity", "10"],
+        cwd=ROOT,
+        env=live_server.env,
+        check=True,
+        capture_output=True,
+    )
     base = live_server.url
     ctx_a = browser.new_context(locale="es-CL", viewport={"width": 1280, "height": 900})
     ctx_b = browser.new_context(locale="es-CL", viewport={"width": 1280, "height": 900})
@@ -37,7 +41,8 @@ def test_entrepreneur_and_advisor_chat_in_real_time(live_server, browser):
         owner.get_by_label("Área de la consulta").select_option("legal")
         owner.get_by_label("Asunto").fill("¿Necesito registrar la marca de mis mermeladas?")
         owner.get_by_label("Describe tu consulta").fill(
-            "Vendo mermeladas por Instagram y quiero saber si debo registrar el nombre.")
+            "Vendo mermeladas por Instagram y quiero saber si debo registrar el nombre."
+        )
         owner.get_by_role("button", name="Enviar consulta").click()
         owner.wait_for_url("**/consultas/*")
         consulta_url = owner.url
@@ -45,8 +50,9 @@ def test_entrepreneur_and_advisor_chat_in_real_time(live_server, browser):
 
         advisor = _login(ctx_b, base, "legal@demo.serviciosvirtuales.cl")
         advisor.goto(base + "/asesor/consultas")
-        expect(advisor.get_by_text("¿Necesito registrar la marca de mis mermeladas?")
-               ).to_be_visible()
+        expect(
+            advisor.get_by_text("¿Necesito registrar la marca de mis mermeladas?")
+        ).to_be_visible()
         advisor.goto(consulta_url)
         advisor.get_by_role("button", name="Tomar consulta").click()
         expect(advisor.get_by_text("Tomaste la consulta.")).to_be_visible()

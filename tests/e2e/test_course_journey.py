@@ -16,9 +16,13 @@ NAME = "Javiera Emprendedora Muñoz"
 
 def _open_window(live_server) -> None:
     flask = Path(sys.executable).parent / "flask"
-    subprocess.run([str(flask), "sv", "window", "create", "--offering", SLUG,
-                    "--capacity", "10"], cwd=ROOT, env=live_server.env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [str(flask), "sv", "window", "create", "--offering", SLUG, "--capacity", "10"],
+        cwd=ROOT,
+        env=live_server.env,
+        check=True,
+        capture_output=True,
+    )
 
 
 def _right_answers() -> list[str]:
@@ -32,16 +36,26 @@ def test_register_enrol_finish_and_download_certificate(live_server, page):
     base = live_server.url
     _open_window(live_server)
 
-    register(page, base, rut="9.123.456-4", name=NAME, email="javiera@ejemplo.cl",
-             phone="+56 9 3333 2222", password="tortas-de-la-abuela-2026",
-             region="Metropolitana de Santiago", comuna="Maipú", birth_date="1990-06-15",
-             education="Universitaria")
+    register(
+        page,
+        base,
+        rut="9.123.456-4",
+        name=NAME,
+        email="javiera@ejemplo.cl",
+        phone="+56 9 3333 2222",
+        password="tortas-de-la-abuela-2026",
+        region="Metropolitana de Santiago",
+        comuna="Maipú",
+        birth_date="1990-06-15",
+        education="Universitaria",
+    )
 
     page.goto(base + "/cursos")
     shot(page, "cursos", 360)
     shot(page, "cursos", 1280)
-    page.get_by_role("link", name="Vende en línea: de las redes sociales al marketplace",
-                     exact=True).click()
+    page.get_by_role(
+        "link", name="Vende en línea: de las redes sociales al marketplace", exact=True
+    ).click()
     page.wait_for_url(f"{base}/cursos/{SLUG}")
     page.get_by_role("button", name="Inscribirme").click()
     page.wait_for_url(f"{base}/cursos/{SLUG}")

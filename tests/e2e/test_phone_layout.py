@@ -9,17 +9,36 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Servicios-Demo-2026"
 PAGES = {
-    None: ["/", "/registro", "/ingresar", "/privacidad", "/cursos",
-           "/cursos/formaliza-tu-negocio", "/preguntas-frecuentes",
-           "/preguntas-frecuentes?q=boleta+electronica", "/certificados/NOEXISTE"],
+    None: [
+        "/",
+        "/registro",
+        "/ingresar",
+        "/privacidad",
+        "/cursos",
+        "/cursos/formaliza-tu-negocio",
+        "/preguntas-frecuentes",
+        "/preguntas-frecuentes?q=boleta+electronica",
+        "/certificados/NOEXISTE",
+    ],
     "emprendedora@demo.serviciosvirtuales.cl": [
-        "/perfil", "/mis-datos", "/mis-cursos", "/mis-inscripciones", "/consultas",
-        "/consultas/nueva", "/notificaciones"],
+        "/perfil",
+        "/mis-datos",
+        "/mis-cursos",
+        "/mis-inscripciones",
+        "/consultas",
+        "/consultas/nueva",
+        "/notificaciones",
+    ],
     "legal@demo.serviciosvirtuales.cl": ["/asesor/consultas", "/perfil"],
     "admin@demo.serviciosvirtuales.cl": [
-        "/admin/servicios", "/admin/asesores", "/admin/auditoria",
-        "/admin/preguntas-frecuentes", "/admin/niveles-de-servicio", "/asesor/consultas",
-        "/admin/servicios/asesoria-legal/ventanas/nueva"],
+        "/admin/servicios",
+        "/admin/asesores",
+        "/admin/auditoria",
+        "/admin/preguntas-frecuentes",
+        "/admin/niveles-de-servicio",
+        "/asesor/consultas",
+        "/admin/servicios/asesoria-legal/ventanas/nueva",
+    ],
 }
 
 
@@ -27,8 +46,13 @@ PAGES = {
 def opened_windows(live_server):
     flask = str(Path(sys.executable).parent / "flask")
     for slug in ("asesoria-legal", "formaliza-tu-negocio"):
-        subprocess.run([flask, "sv", "window", "create", "--offering", slug, "--capacity", "5"],
-                       cwd=ROOT, env=live_server.env, check=True, capture_output=True)
+        subprocess.run(
+            [flask, "sv", "window", "create", "--offering", slug, "--capacity", "5"],
+            cwd=ROOT,
+            env=live_server.env,
+            check=True,
+            capture_output=True,
+        )
 
 
 @pytest.mark.parametrize("email", list(PAGES))

@@ -22,17 +22,31 @@ def course_offering(app):
 
 @pytest.fixture
 def make_window(course_offering):
-    def factory(capacity=2, *, slug=None, region_code=None, opens_on=date(2026, 1, 1),
-                closes_on=date(2026, 12, 31), admin=None):
-        return services.create_window(offering_slug=slug or course_offering.slug,
-                                      capacity=capacity, region_code=region_code,
-                                      opens_on=opens_on, closes_on=closes_on, actor=admin,
-                                      now=NOW)
+    def factory(
+        capacity=2,
+        *,
+        slug=None,
+        region_code=None,
+        opens_on=date(2026, 1, 1),
+        closes_on=date(2026, 12, 31),
+        admin=None,
+    ):
+        return services.create_window(
+            offering_slug=slug or course_offering.slug,
+            capacity=capacity,
+            region_code=region_code,
+            opens_on=opens_on,
+            closes_on=closes_on,
+            actor=admin,
+            now=NOW,
+        )
+
     return factory
 
 
-def test_enroll_takes_a_seat_then_waitlists_in_arrival_order(make_user, make_window,
-                                                             course_offering):
+def test_enroll_takes_a_seat_then_waitlists_in_arrival_order(
+    make_user, make_window, course_offering
+):
     window = make_window(capacity=1)
     first, second, third = make_user(), make_user(), make_user()
     assert services.enroll(first, course_offering, now=NOW).status == "active"
@@ -48,8 +62,7 @@ def test_enroll_takes_a_seat_then_waitlists_in_arrival_order(make_user, make_win
     assert state.label == "En lista de espera (posición 2)"
 
 
-def test_cancel_promotes_first_waitlisted_and_notifies(make_user, make_window,
-                                                       course_offering):
+def test_cancel_promotes_first_waitlisted_and_notifies(make_user, make_window, course_offering):
     window = make_window(capacity=1)
     a, b, c = make_user(), make_user(), make_user()
     ea = services.enroll(a, course_offering, now=NOW)
@@ -66,13 +79,19 @@ def test_cancel_promotes_first_waitlisted_and_notifies(make_user, make_window,
     assert "Se liberó un cupo" in notice.text
 
 
-def test_capacity_increase_promotes_and_below_used_is_refused(make_user, make_window,
-                                                              course_offering, admin_user):
+def test_capacity_increase_promotes_and_below_used_is_refused(
+    make_user, make_window, course_offering, admin_user
+):
     window = make_window(capacity=1)
     users = [make_user() for _ in range(3)]
     enrollments = [services.enroll(u, course_offering, now=NOW) for u in users]
-    kwargs = dict(name=window.name, region_code=None, opens_on=date(2026, 1, 1),
-                  closes_on=date(2026, 12, 31), actor=admin_user)
+    kwargs = dict(
+        name=window.name,
+        region_code=None,
+        opens_on=date(2026, 1, 1),
+        closes_on=date(2026, 12, 31),
+        actor=admin_user,
+    )
     services.update_window(window.id, capacity=2, **kwargs)
     statuses = [db.session.get(Enrollment, e.id).status for e in enrollments]
     assert statuses == ["active", "active", "waitlisted"]
@@ -87,8 +106,7 @@ def test_capacity_increase_promotes_and_below_used_is_refused(make_user, make_wi
     assert entry.actor_id == admin_user.id
 
 
-def test_region_window_first_and_other_regions_ignored(make_user, make_window,
-                                                       course_offering):
+def test_region_window_first_and_other_regions_ignored(make_user, make_window, course_offering):
     biobio = make_window(capacity=5, region_code="08")
     national = make_window(capacity=5)
     santiago_user = make_user(region_code="13", comuna_code="13101")
@@ -104,8 +122,7 @@ def test_only_other_region_window_means_closed(make_user, make_window, course_of
         services.enroll(santiago_user, course_offering, now=NOW)
 
 
-def test_full_regional_window_falls_back_to_national_seat(make_user, make_window,
-                                                          course_offering):
+def test_full_regional_window_falls_back_to_national_seat(make_user, make_window, course_offering):
     make_window(capacity=0, region_code="08")
     national = make_window(capacity=1)
     user = make_user(region_code="08", comuna_code="08101")
@@ -120,8 +137,10 @@ def test_closed_window_refused_with_next_opening(make_user, make_window, course_
         services.enroll(user, course_offering, now=NOW)
     assert closed.value.message == "Ventana cerrada: abre el 1 de marzo."
     assert db.session.scalar(select(func.count()).select_from(Enrollment)) == 0
-    assert services.offering_state(user, course_offering, now=NOW).label == \
-        "Ventana cerrada: abre el 1 de marzo."
+    assert (
+        services.offering_state(user, course_offering, now=NOW).label
+        == "Ventana cerrada: abre el 1 de marzo."
+    )
 
 
 def test_no_window_planned(make_user, course_offering):
@@ -132,8 +151,7 @@ def test_no_window_planned(make_user, course_offering):
 
 def test_open_state_counts_remaining(make_user, make_window, course_offering):
     make_window(capacity=12)
-    assert services.offering_state(make_user(), course_offering, now=NOW).label == \
-        "Quedan 12 cupos"
+    assert services.offering_state(make_user(), course_offering, now=NOW).label == "Quedan 12 cupos"
 
 
 def test_double_enrolment_refused(make_user, make_window, course_offering):
@@ -219,8 +237,9 @@ def test_window_defaults_and_validation(app, course_offering):
     assert window.opens_at == NOW
     assert window.closes_at.astimezone(services.CHILE).date() == date(2026, 12, 31)
     with pytest.raises(services.InvalidInput):
-        services.create_window(offering_slug=course_offering.slug, capacity=3,
-                               region_code="99", now=NOW)
+        services.create_window(
+            offering_slug=course_offering.slug, capacity=3, region_code="99", now=NOW
+        )
     with pytest.raises(services.NotFound):
         services.create_window(offering_slug="no-existe", capacity=3, now=NOW)
 
@@ -266,8 +285,11 @@ def test_concurrent_claims_never_overbook(make_app, make_user):
         t.join()
     assert errors == []
     with race_app.app_context():
-        rows = list(db.session.scalars(select(Enrollment).where(
-            Enrollment.window_id == window_id).order_by(Enrollment.id)))
+        rows = list(
+            db.session.scalars(
+                select(Enrollment).where(Enrollment.window_id == window_id).order_by(Enrollment.id)
+            )
+        )
         used = db.session.get(EnrollmentWindow, window_id).used
         assert len(rows) == 200
         assert [r.status for r in rows] == ["active"] * 50 + ["waitlisted"] * 150

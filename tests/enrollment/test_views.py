@@ -35,11 +35,16 @@ def test_enrol_unknown_offering_is_404(client, auth, user):
 
 
 def test_enrol_with_closed_window_shows_message(client, auth, user, app):
-    services.create_window(offering_slug="asesoria-legal", capacity=5,
-                           opens_on=date(2099, 3, 1), closes_on=date(2099, 12, 31))
+    services.create_window(
+        offering_slug="asesoria-legal",
+        capacity=5,
+        opens_on=date(2099, 3, 1),
+        closes_on=date(2099, 12, 31),
+    )
     auth.login(user)
-    response = client.post("/inscripciones/asesoria-legal",
-                           data={"next": "/mis-inscripciones"}, follow_redirects=True)
+    response = client.post(
+        "/inscripciones/asesoria-legal", data={"next": "/mis-inscripciones"}, follow_redirects=True
+    )
     assert "Ventana cerrada: abre el 1 de marzo." in response.get_data(as_text=True)
     assert db.session.scalar(select(Enrollment)) is None
 
@@ -64,9 +69,16 @@ def test_cancel_own_enrolment_and_not_someone_elses(client, auth, make_user, leg
 
 def test_admin_creates_and_edits_window_with_live_counts(client, auth, admin_user, make_user):
     auth.login(admin_user)
-    response = client.post("/admin/servicios/asesoria-legal/ventanas/nueva", data={
-        "name": "Legal 2026 Ñuble", "capacity": "2", "region_code": "16",
-        "opens_on": "2026-01-01", "closes_on": "2026-12-31"})
+    response = client.post(
+        "/admin/servicios/asesoria-legal/ventanas/nueva",
+        data={
+            "name": "Legal 2026 Ñuble",
+            "capacity": "2",
+            "region_code": "16",
+            "opens_on": "2026-01-01",
+            "closes_on": "2026-12-31",
+        },
+    )
     assert response.status_code == 302
     window = db.session.scalar(select(EnrollmentWindow))
     assert (window.capacity, window.region_code) == (2, "16")
@@ -76,37 +88,46 @@ def test_admin_creates_and_edits_window_with_live_counts(client, auth, admin_use
     assert 'value="Legal 2026 Ñuble"' in edit
     assert "Usados: <strong>0</strong>" in edit
     person = make_user(region_code="16", comuna_code="16101", name="Persona De Ñuble")
-    services.enroll(person, services.get_offering("asesoria-legal"),
-                    now=window.opens_at)
+    services.enroll(person, services.get_offering("asesoria-legal"), now=window.opens_at)
     live = client.get(f"/admin/ventanas/{window.id}").get_data(as_text=True)
     assert "Usados: <strong>1</strong>" in live
     assert "Disponibles: <strong>1</strong>" in live
     assert "Persona De Ñuble" in live
 
 
-def test_admin_capacity_below_used_refused_with_message(client, auth, admin_user, make_user,
-                                                        legal_window):
+def test_admin_capacity_below_used_refused_with_message(
+    client, auth, admin_user, make_user, legal_window
+):
     for _ in range(1):
         services.enroll(make_user(), services.get_offering("asesoria-legal"))
     auth.login(admin_user)
     opens = legal_window.opens_at.astimezone(services.CHILE).date().isoformat()
-    response = client.post(f"/admin/ventanas/{legal_window.id}", data={
-        "name": legal_window.name, "capacity": "0", "region_code": "",
-        "opens_on": opens, "closes_on": "2099-12-31"})
+    response = client.post(
+        f"/admin/ventanas/{legal_window.id}",
+        data={
+            "name": legal_window.name,
+            "capacity": "0",
+            "region_code": "",
+            "opens_on": opens,
+            "closes_on": "2099-12-31",
+        },
+    )
     assert "No puedes dejar 0 cupos: ya hay 1 ocupados" in response.get_data(as_text=True)
     db.session.refresh(legal_window)
     assert legal_window.capacity == 1
 
 
-def test_admin_cancels_enrolment_and_it_is_audited(client, auth, admin_user, make_user,
-                                                   legal_window):
+def test_admin_cancels_enrolment_and_it_is_audited(
+    client, auth, admin_user, make_user, legal_window
+):
     a, b = make_user(), make_user()
     legal = services.get_offering("asesoria-legal")
     ea = services.enroll(a, legal)
     eb = services.enroll(b, legal)
     auth.login(admin_user)
-    response = client.post(f"/inscripciones/{ea.id}/cancelar",
-                           data={"next": f"/admin/ventanas/{legal_window.id}"})
+    response = client.post(
+        f"/inscripciones/{ea.id}/cancelar", data={"next": f"/admin/ventanas/{legal_window.id}"}
+    )
     assert response.status_code == 302
     db.session.refresh(eb)
     assert eb.status == "active"
@@ -114,25 +135,53 @@ def test_admin_cancels_enrolment_and_it_is_audited(client, auth, admin_user, mak
 
 
 @pytest.mark.parametrize("role", ["entrepreneur", "advisor"])
-def test_admin_pages_refuse_entrepreneurs_and_advisors(client, auth, make_user, role,
-                                                       legal_window):
+def test_admin_pages_refuse_entrepreneurs_and_advisors(client, auth, make_user, role, legal_window):
     auth.login(make_user(role))
-    for url in ("/admin/servicios", "/admin/servicios/asesoria-legal/ventanas/nueva",
-                f"/admin/ventanas/{legal_window.id}"):
+    for url in (
+        "/admin/servicios",
+        "/admin/servicios/asesoria-legal/ventanas/nueva",
+        f"/admin/ventanas/{legal_window.id}",
+    ):
         assert client.get(url).status_code == 403
 
 
 def test_cli_window_create_and_list(runner):
-    result = runner.invoke(args=["sv", "window", "create", "--offering", "asesoria-legal",
-                                 "--capacity", "30", "--region", "08", "--opens",
-                                 "2026-03-01", "--closes", "2026-06-30"])
+    result = runner.invoke(
+        args=[
+            "sv",
+            "window",
+            "create",
+            "--offering",
+            "asesoria-legal",
+            "--capacity",
+            "30",
+            "--region",
+            "08",
+            "--opens",
+            "2026-03-01",
+            "--closes",
+            "2026-06-30",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "cupos=30" in result.output and "región=08" in result.output
     listing = runner.invoke(args=["sv", "window", "list"])
     assert "asesoria-legal" in listing.output and "disponibles=30" in listing.output
-    bad = runner.invoke(args=["sv", "window", "create", "--offering", "no-existe",
-                              "--capacity", "3"])
+    bad = runner.invoke(
+        args=["sv", "window", "create", "--offering", "no-existe", "--capacity", "3"]
+    )
     assert bad.exit_code != 0 and "Ese servicio no existe." in bad.output
-    bad_date = runner.invoke(args=["sv", "window", "create", "--offering", "asesoria-legal",
-                                   "--capacity", "3", "--opens", "01-03-2026"])
+    bad_date = runner.invoke(
+        args=[
+            "sv",
+            "window",
+            "create",
+            "--offering",
+            "asesoria-legal",
+            "--capacity",
+            "3",
+            "--opens",
+            "01-03-2026",
+        ]
+    )
     assert bad_date.exit_code != 0 and "AAAA-MM-DD" in bad_date.output

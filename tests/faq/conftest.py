@@ -13,10 +13,17 @@ REPO = Path(__file__).resolve().parents[2]
 def make_entry(app):
     """make_entry(question=..., answer=..., area="legal", published=True) → FaqEntry."""
 
-    def factory(question="¿Cómo emito una boleta de honorarios?", answer="En sii.cl.",
-                area="legal", tags=(), published=True, **extra):
-        return services.create_entry(question=question, answer=answer, area=area, tags=tags,
-                                     published=published, **extra)
+    def factory(
+        question="¿Cómo emito una boleta de honorarios?",
+        answer="En sii.cl.",
+        area="legal",
+        tags=(),
+        published=True,
+        **extra,
+    ):
+        return services.create_entry(
+            question=question, answer=answer, area=area, tags=tags, published=published, **extra
+        )
 
     return factory
 

@@ -12,14 +12,17 @@ from sv_platform.faq.normalize import (
 )
 
 
-@pytest.mark.parametrize(("a", "b"), [
-    ("energía", "ENERGIA"),
-    ("contratos", "contrato"),
-    ("contratar", "contratación"),
-    ("postulaciones", "postulación"),
-    ("Países", "pais"),
-    ("camiones", "camión"),
-])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("energía", "ENERGIA"),
+        ("contratos", "contrato"),
+        ("contratar", "contratación"),
+        ("postulaciones", "postulación"),
+        ("Países", "pais"),
+        ("camiones", "camión"),
+    ],
+)
 def test_inflections_accents_and_case_meet_on_one_stem(a, b):
     assert normalize(a) == normalize(b) != ""
 
@@ -32,8 +35,9 @@ def test_strip_accents_keeps_letters():
     assert strip_accents("Ñuñoa, acción, pingüino") == "Nunoa, accion, pinguino"
 
 
-@pytest.mark.parametrize("hostile", ['"', "*", "NEAR(", "') OR 1=1 --", "((a)) -b",
-                                     "🙂🙂", "\x00\n\t", "a" * 5000])
+@pytest.mark.parametrize(
+    "hostile", ['"', "*", "NEAR(", "') OR 1=1 --", "((a)) -b", "🙂🙂", "\x00\n\t", "a" * 5000]
+)
 def test_queries_become_plain_alphanumeric_stems(hostile):
     terms = query_terms(hostile)
     assert len(terms) <= MAX_QUERY_TERMS
@@ -58,4 +62,5 @@ def test_full_text_expressions_quote_every_form():
     groups = [alternatives(t) for t in query_terms('sociedades "iva" NEAR(')]
     assert fts5_expression(groups) == '("sociedad"* OR "socied") AND ("iva"*) AND ("near"*)'
     assert tsquery_expression(groups, "any", "AB") == (
-        "('sociedad':*AB | 'socied':AB) | ('iva':*AB) | ('near':*AB)")
+        "('sociedad':*AB | 'socied':AB) | ('iva':*AB) | ('near':*AB)"
+    )

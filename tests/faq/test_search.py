@@ -12,30 +12,43 @@ def questions(results) -> list[str]:
 @pytest.fixture
 def corpus(make_entry):
     return {
-        "energy": make_entry(question="¿Cómo bajo el consumo de energía de mi local?",
-                             answer="Cambia a iluminación LED y revisa tu tarifa eléctrica.",
-                             area="sustainability", tags=["eficiencia"]),
-        "contract": make_entry(question="¿Qué debe decir un contrato de trabajo?",
-                               answer="Las partes, la función, la jornada y la remuneración."),
-        "fund": make_entry(question="¿Cuándo abre la postulación a fondos Sercotec?",
-                           answer="Revisa el calendario en sercotec.cl.", area="general"),
-        "company": make_entry(question="¿Qué sociedad me conviene formar?",
-                              answer="Una SpA permite sumar socios con facilidad."),
+        "energy": make_entry(
+            question="¿Cómo bajo el consumo de energía de mi local?",
+            answer="Cambia a iluminación LED y revisa tu tarifa eléctrica.",
+            area="sustainability",
+            tags=["eficiencia"],
+        ),
+        "contract": make_entry(
+            question="¿Qué debe decir un contrato de trabajo?",
+            answer="Las partes, la función, la jornada y la remuneración.",
+        ),
+        "fund": make_entry(
+            question="¿Cuándo abre la postulación a fondos Sercotec?",
+            answer="Revisa el calendario en sercotec.cl.",
+            area="general",
+        ),
+        "company": make_entry(
+            question="¿Qué sociedad me conviene formar?",
+            answer="Una SpA permite sumar socios con facilidad.",
+        ),
     }
 
 
-@pytest.mark.parametrize(("query", "key"), [
-    ("energia", "energy"),            # no accent typed
-    ("ENERGÍA", "energy"),            # upper case
-    ("Energías", "energy"),           # plural
-    ("contratos", "contract"),        # plural noun
-    ("contratar", "contract"),        # verb form
-    ("contratación", "contract"),     # derived noun
-    ("postulaciones", "fund"),        # plural of postulación
-    ("postular", "fund"),             # verb form
-    ("sociedades", "company"),        # plural with a longer stem than the singular
-    ("consumo energía local", "energy"),
-])
+@pytest.mark.parametrize(
+    ("query", "key"),
+    [
+        ("energia", "energy"),  # no accent typed
+        ("ENERGÍA", "energy"),  # upper case
+        ("Energías", "energy"),  # plural
+        ("contratos", "contract"),  # plural noun
+        ("contratar", "contract"),  # verb form
+        ("contratación", "contract"),  # derived noun
+        ("postulaciones", "fund"),  # plural of postulación
+        ("postular", "fund"),  # verb form
+        ("sociedades", "company"),  # plural with a longer stem than the singular
+        ("consumo energía local", "energy"),
+    ],
+)
 def test_accent_case_plural_and_verb_forms_match(corpus, query, key):
     results = services.search(query)
     assert questions(results)[0] == corpus[key].question
@@ -54,18 +67,21 @@ def test_partial_matches_when_no_entry_has_every_word(corpus):
 
 
 def test_question_match_ranks_above_answer_match(make_entry):
-    in_answer = make_entry(question="¿Qué trámites siguen al inicio de actividades?",
-                           answer="Después debes emitir tus facturas electrónicas cada mes.")
-    in_question = make_entry(question="¿Cómo emito facturas electrónicas?",
-                             answer="Desde el sistema gratuito del SII.")
-    assert questions(services.search("factura"))[:2] == [in_question.question,
-                                                          in_answer.question]
+    in_answer = make_entry(
+        question="¿Qué trámites siguen al inicio de actividades?",
+        answer="Después debes emitir tus facturas electrónicas cada mes.",
+    )
+    in_question = make_entry(
+        question="¿Cómo emito facturas electrónicas?", answer="Desde el sistema gratuito del SII."
+    )
+    assert questions(services.search("factura"))[:2] == [in_question.question, in_answer.question]
 
 
 def test_area_filter(corpus):
     assert questions(services.search("energía", area="legal")) == []
     assert questions(services.search("energía", area="sustainability")) == [
-        corpus["energy"].question]
+        corpus["energy"].question
+    ]
 
 
 def test_matched_words_are_highlighted(corpus):
@@ -74,8 +90,10 @@ def test_matched_words_are_highlighted(corpus):
 
 
 def test_highlight_escapes_the_text_first(make_entry):
-    make_entry(question="¿Qué pasa con <script>alert(1)</script> en una factura?",
-               answer="<img src=x onerror=alert(2)> factura")
+    make_entry(
+        question="¿Qué pasa con <script>alert(1)</script> en una factura?",
+        answer="<img src=x onerror=alert(2)> factura",
+    )
     hit = services.search("factura").hits[0]
     html = str(hit.question_html) + str(hit.snippet_html)
     assert "<script>" not in html and "<img" not in html
@@ -95,11 +113,29 @@ def test_typo_correction_keeps_the_other_words(corpus):
     assert results.corrected == "sociedad conviene"
 
 
-@pytest.mark.parametrize("hostile", [
-    '"', "*", "-", "NEAR(", "NEAR(contrato energía, 2)", "') OR 1=1 --", '"contrato',
-    "contrato*", "(energía) AND -contrato", "a" * 5000, "🙂💼🚀", "   ", "", None, "¿¡!?.,;",
-    "energía " * 2000, "\x00", "OR AND NOT",
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        '"',
+        "*",
+        "-",
+        "NEAR(",
+        "NEAR(contrato energía, 2)",
+        "') OR 1=1 --",
+        '"contrato',
+        "contrato*",
+        "(energía) AND -contrato",
+        "a" * 5000,
+        "🙂💼🚀",
+        "   ",
+        "",
+        None,
+        "¿¡!?.,;",
+        "energía " * 2000,
+        "\x00",
+        "OR AND NOT",
+    ],
+)
 def test_hostile_queries_never_raise(corpus, hostile):
     results = services.search(hostile)
     assert len(results) <= services.SEARCH_LIMIT
@@ -119,8 +155,11 @@ def test_empty_and_punctuation_queries_return_nothing(corpus):
 
 def test_index_follows_edits(corpus):
     entry = corpus["energy"]
-    services.update_entry(entry.id, question="¿Cómo reciclo los envases de mi local?",
-                          answer="Con un sistema de gestión de la Ley REP.")
+    services.update_entry(
+        entry.id,
+        question="¿Cómo reciclo los envases de mi local?",
+        answer="Con un sistema de gestión de la Ley REP.",
+    )
     assert questions(services.search("reciclaje")) == [entry.question]
     assert entry.question not in questions(services.search("energía"))
 
@@ -133,8 +172,9 @@ def test_index_follows_deletes(corpus):
 
 
 def test_unpublished_entries_never_appear(make_entry):
-    draft = make_entry(question="¿Borrador sobre cooperativas?", answer="Cooperativas.",
-                       published=False)
+    draft = make_entry(
+        question="¿Borrador sobre cooperativas?", answer="Cooperativas.", published=False
+    )
     assert questions(services.search("cooperativas")) == []
     assert services.suggest("cooperativa") == []
     assert services.search("cooperatvas").hits == []  # not even through typo correction
@@ -149,26 +189,37 @@ def test_unpublished_entries_never_appear(make_entry):
 def test_suggest_returns_plain_dicts(corpus):
     items = services.suggest("contratos", limit=5)
     entry = corpus["contract"]
-    assert items == [{"id": entry.id, "question": entry.question,
-                      "url": f"/preguntas-frecuentes/{entry.id}-{entry.slug}",
-                      "snippet": "Las partes, la función, la jornada y la remuneración."}]
+    assert items == [
+        {
+            "id": entry.id,
+            "question": entry.question,
+            "url": f"/preguntas-frecuentes/{entry.id}-{entry.slug}",
+            "snippet": "Las partes, la función, la jornada y la remuneración.",
+        }
+    ]
 
 
 def test_suggest_limit_and_area(make_entry):
     for n in range(8):
-        make_entry(question=f"¿Pregunta número {n} sobre boletas?", answer="Boletas.",
-                   area="legal" if n % 2 else "general")
+        make_entry(
+            question=f"¿Pregunta número {n} sobre boletas?",
+            answer="Boletas.",
+            area="legal" if n % 2 else "general",
+        )
     assert len(services.suggest("boletas")) == 5
-    assert {services.get_entry(i["id"]).area for i in services.suggest("boletas",
-                                                                       area="general")} == {
-        "general"}
+    assert {
+        services.get_entry(i["id"]).area for i in services.suggest("boletas", area="general")
+    } == {"general"}
 
 
-@pytest.mark.parametrize(("query", "expected_slug"), [
-    ("boleta de honorarios retencion", "boleta-honorarios-retencion-2025"),
-    ("registrar marca inapi", "registrar-marca-inapi"),
-    ("que es la ley rep", "ley-rep-que-es"),
-])
+@pytest.mark.parametrize(
+    ("query", "expected_slug"),
+    [
+        ("boleta de honorarios retencion", "boleta-honorarios-retencion-2025"),
+        ("registrar marca inapi", "registrar-marca-inapi"),
+        ("que es la ley rep", "ley-rep-que-es"),
+    ],
+)
 def test_real_content_answers_common_questions(real_content, query, expected_slug):
     slugs = [hit.entry.slug for hit in services.search(query)][:3]
     assert expected_slug in slugs
@@ -176,8 +227,11 @@ def test_real_content_answers_common_questions(real_content, query, expected_slu
 
 def test_related_entries_share_words_and_area(corpus, make_entry):
     close = make_entry(question="¿Qué cláusulas lleva un contrato de arriendo?", answer="Varias.")
-    make_entry(question="¿Qué cláusulas lleva un contrato de energía?", answer="Otras.",
-               area="sustainability")
+    make_entry(
+        question="¿Qué cláusulas lleva un contrato de energía?",
+        answer="Otras.",
+        area="sustainability",
+    )
     assert services.related(corpus["contract"]) == [close]
 
 

@@ -18,9 +18,11 @@ def entry_path(entry) -> str:
 
 @pytest.fixture
 def entry(make_entry):
-    return make_entry(question="¿Cómo emito una factura electrónica?",
-                      answer="Entra a **sii.cl** y usa el *facturador* gratuito.",
-                      tags=["factura", "SII"])
+    return make_entry(
+        question="¿Cómo emito una factura electrónica?",
+        answer="Entra a **sii.cl** y usa el *facturador* gratuito.",
+        tags=["factura", "SII"],
+    )
 
 
 def test_index_is_public_and_lists_entries(client, entry):
@@ -46,8 +48,7 @@ def test_search_page_shows_the_typo_correction(client, entry):
 
 
 def test_search_page_area_filter(client, entry):
-    html = client.get("/preguntas-frecuentes?q=factura&area=sustainability").get_data(
-        as_text=True)
+    html = client.get("/preguntas-frecuentes?q=factura&area=sustainability").get_data(as_text=True)
     assert "No encontramos preguntas" in html
     assert entry.question not in html
 
@@ -56,11 +57,20 @@ NO_WORDS = "Escribe al menos una palabra con letras o números"
 NO_HITS = "No encontramos preguntas para"
 
 
-@pytest.mark.parametrize(("hostile", "message"), [
-    ('"', NO_WORDS), ("*", NO_WORDS), ("🙂💼", NO_WORDS), ("-(", NO_WORDS),
-    ("NEAR(", NO_HITS), ("') OR 1=1 --", NO_HITS), ("a" * 5000, NO_HITS),
-    ('"><script>alert(1)</script>', NO_HITS), ("", "Todas las preguntas"),
-])
+@pytest.mark.parametrize(
+    ("hostile", "message"),
+    [
+        ('"', NO_WORDS),
+        ("*", NO_WORDS),
+        ("🙂💼", NO_WORDS),
+        ("-(", NO_WORDS),
+        ("NEAR(", NO_HITS),
+        ("') OR 1=1 --", NO_HITS),
+        ("a" * 5000, NO_HITS),
+        ('"><script>alert(1)</script>', NO_HITS),
+        ("", "Todas las preguntas"),
+    ],
+)
 def test_hostile_queries_get_a_normal_page(client, entry, hostile, message):
     response = client.get("/preguntas-frecuentes", query_string={"q": hostile})
     html = response.get_data(as_text=True)
@@ -90,8 +100,7 @@ def test_entry_page_highlights_the_query_in_the_answer(client, entry):
 
 
 def test_unpublished_entry_is_not_found(client, make_entry):
-    draft = make_entry(question="¿Borrador secreto sobre patentes?", answer="No.",
-                       published=False)
+    draft = make_entry(question="¿Borrador secreto sobre patentes?", answer="No.", published=False)
     assert client.get(entry_path(draft)).status_code == 404
     assert "Borrador secreto" not in client.get("/preguntas-frecuentes").get_data(as_text=True)
     assert client.get("/api/faq/sugerencias?q=patentes").get_json() == {"results": []}
@@ -107,10 +116,13 @@ def test_xss_in_an_answer_comes_out_inert(client, make_entry):
     evil = make_entry(
         question="¿Es segura esta respuesta <b>maliciosa</b>?",
         answer='Hola <script>alert("x")</script> <img src=x onerror="alert(1)"> '
-               '[enlace](javascript:alert(2)) <a href="#" onclick="alert(3)">clic</a>',
+        '[enlace](javascript:alert(2)) <a href="#" onclick="alert(3)">clic</a>',
     )
-    for url in (entry_path(evil), entry_path(evil) + "?q=hola+segura",
-                "/preguntas-frecuentes?q=respuesta"):
+    for url in (
+        entry_path(evil),
+        entry_path(evil) + "?q=hola+segura",
+        "/preguntas-frecuentes?q=respuesta",
+    ):
         html = client.get(url).get_data(as_text=True)
         assert "<script>alert" not in html
         assert "onerror" not in html and "onclick" not in html
@@ -122,8 +134,10 @@ def test_xss_in_an_answer_comes_out_inert(client, make_entry):
 
 def _vote(client, entry, value):
     page = client.get(entry_path(entry)).get_data(as_text=True)
-    return client.post(f"/preguntas-frecuentes/{entry.id}/voto",
-                       data={"helpful": value, "csrf_token": csrf_from(page)})
+    return client.post(
+        f"/preguntas-frecuentes/{entry.id}/voto",
+        data={"helpful": value, "csrf_token": csrf_from(page)},
+    )
 
 
 def _counts(entry):
@@ -155,15 +169,22 @@ class Ref:
 
 def test_votes_count_once_per_user(csrf_app, make_user):
     def setup():
-        entry = services.create_entry(question="¿Cómo emito una boleta?", answer="En sii.cl.",
-                                      area="legal", published=True)
+        entry = services.create_entry(
+            question="¿Cómo emito una boleta?", answer="En sii.cl.", area="legal", published=True
+        )
         return Ref(entry), make_user().email
 
     entry, email = csrf_app.run_in_context(setup)
     client = csrf_app.test_client()
     page = client.get("/ingresar").get_data(as_text=True)
-    client.post("/ingresar", data={"identifier": email, "password": "clave-de-prueba-segura",
-                                   "csrf_token": csrf_from(page)})
+    client.post(
+        "/ingresar",
+        data={
+            "identifier": email,
+            "password": "clave-de-prueba-segura",
+            "csrf_token": csrf_from(page),
+        },
+    )
     for _ in range(3):
         assert _vote(client, entry, "si").status_code == 302
     assert csrf_app.run_in_context(_counts, entry) == (1, 0)
@@ -172,15 +193,24 @@ def test_votes_count_once_per_user(csrf_app, make_user):
     html = client.get(entry_path(entry)).get_data(as_text=True)
     assert "Respondiste: <strong>No me sirvió</strong>" in html
     voters = csrf_app.run_in_context(
-        lambda: [(v.user_id is not None, v.session_key) for v in
-                 db.session.scalars(select(FaqVote))])
+        lambda: [
+            (v.user_id is not None, v.session_key) for v in db.session.scalars(select(FaqVote))
+        ]
+    )
     assert voters == [(True, None)]
 
 
 def test_anonymous_votes_count_once_per_session(csrf_app):
-    entry = csrf_app.run_in_context(lambda: Ref(services.create_entry(
-        question="¿Cómo emito una boleta?", answer="En sii.cl.", area="legal",
-        published=True)))
+    entry = csrf_app.run_in_context(
+        lambda: Ref(
+            services.create_entry(
+                question="¿Cómo emito una boleta?",
+                answer="En sii.cl.",
+                area="legal",
+                published=True,
+            )
+        )
+    )
     client = csrf_app.test_client()
     _vote(client, entry, "si")
     _vote(client, entry, "si")
@@ -189,16 +219,25 @@ def test_anonymous_votes_count_once_per_session(csrf_app):
     assert _vote(other, entry, "si").status_code == 302
     assert csrf_app.run_in_context(_counts, entry) == (2, 0)
     keys = csrf_app.run_in_context(
-        lambda: {v.session_key for v in db.session.scalars(select(FaqVote))})
+        lambda: {v.session_key for v in db.session.scalars(select(FaqVote))}
+    )
     assert len(keys) == 2 and None not in keys
 
 
 def test_vote_without_csrf_token_changes_nothing(csrf_app):
-    entry = csrf_app.run_in_context(lambda: Ref(services.create_entry(
-        question="¿Cómo emito una boleta?", answer="En sii.cl.", area="legal",
-        published=True)))
-    response = csrf_app.test_client().post(f"/preguntas-frecuentes/{entry.id}/voto",
-                                           data={"helpful": "si"})
+    entry = csrf_app.run_in_context(
+        lambda: Ref(
+            services.create_entry(
+                question="¿Cómo emito una boleta?",
+                answer="En sii.cl.",
+                area="legal",
+                published=True,
+            )
+        )
+    )
+    response = csrf_app.test_client().post(
+        f"/preguntas-frecuentes/{entry.id}/voto", data={"helpful": "si"}
+    )
     assert response.status_code == 400
     assert csrf_app.run_in_context(_counts, entry) == (0, 0)
 
@@ -221,12 +260,17 @@ def test_vote_on_unpublished_entry_is_not_found(client, make_entry):
 def test_suggestions_api_returns_json(client, entry):
     response = client.get("/api/faq/sugerencias", query_string={"q": "facturación"})
     assert response.status_code == 200
-    assert response.get_json() == {"results": [{
-        "id": entry.id, "question": entry.question, "url": entry_path(entry),
-        "snippet": "Entra a sii.cl y usa el facturador gratuito.",
-    }]}
-    assert client.get("/api/faq/sugerencias?q=factura&area=general").get_json() == {
-        "results": []}
+    assert response.get_json() == {
+        "results": [
+            {
+                "id": entry.id,
+                "question": entry.question,
+                "url": entry_path(entry),
+                "snippet": "Entra a sii.cl y usa el facturador gratuito.",
+            }
+        ]
+    }
+    assert client.get("/api/faq/sugerencias?q=factura&area=general").get_json() == {"results": []}
     assert client.get("/api/faq/sugerencias").get_json() == {"results": []}
 
 
@@ -245,21 +289,26 @@ def test_suggestions_api_is_rate_limited_with_json(make_app, make_entry):
 @pytest.mark.parametrize("role", ["entrepreneur", "advisor"])
 def test_admin_pages_refuse_other_roles(client, auth, make_user, entry, role):
     auth.login(make_user(role))
-    for method, url in [("GET", "/admin/preguntas-frecuentes"),
-                        ("GET", "/admin/preguntas-frecuentes/nueva"),
-                        ("POST", "/admin/preguntas-frecuentes/nueva"),
-                        ("GET", f"/admin/preguntas-frecuentes/{entry.id}"),
-                        ("POST", f"/admin/preguntas-frecuentes/{entry.id}/publicacion"),
-                        ("POST", f"/admin/preguntas-frecuentes/{entry.id}/eliminar")]:
+    for method, url in [
+        ("GET", "/admin/preguntas-frecuentes"),
+        ("GET", "/admin/preguntas-frecuentes/nueva"),
+        ("POST", "/admin/preguntas-frecuentes/nueva"),
+        ("GET", f"/admin/preguntas-frecuentes/{entry.id}"),
+        ("POST", f"/admin/preguntas-frecuentes/{entry.id}/publicacion"),
+        ("POST", f"/admin/preguntas-frecuentes/{entry.id}/eliminar"),
+    ]:
         assert client.open(url, method=method, data={"question": "x"}).status_code == 403
     assert db.session.get(FaqEntry, entry.id).published
 
 
 def test_admin_creates_previews_edits_and_publishes(client, auth, admin_user):
     auth.login(admin_user)
-    form = {"question": "¿Qué es el Sello S de Chile?",
-            "answer": "Es un **reconocimiento** <script>alert(1)</script>",
-            "area": "sustainability", "tags": "sello, reciclaje"}
+    form = {
+        "question": "¿Qué es el Sello S de Chile?",
+        "answer": "Es un **reconocimiento** <script>alert(1)</script>",
+        "area": "sustainability",
+        "tags": "sello, reciclaje",
+    }
     preview = client.post("/admin/preguntas-frecuentes/nueva", data={**form, "preview": "1"})
     html = preview.get_data(as_text=True)
     assert "<strong>reconocimiento</strong>" in html and "<script>alert(1)" not in html
@@ -271,14 +320,23 @@ def test_admin_creates_previews_edits_and_publishes(client, auth, admin_user):
     assert (created.published, created.tags) == (False, ["sello", "reciclaje"])
     assert services.search("sello").hits == []  # still a draft
 
-    published = client.post(f"/admin/preguntas-frecuentes/{created.id}/publicacion",
-                            data={"published": "1"}, follow_redirects=True)
+    published = client.post(
+        f"/admin/preguntas-frecuentes/{created.id}/publicacion",
+        data={"published": "1"},
+        follow_redirects=True,
+    )
     assert "Pregunta publicada." in published.get_data(as_text=True)
     assert [h.entry.id for h in services.search("sello")] == [created.id]
 
-    client.post(f"/admin/preguntas-frecuentes/{created.id}",
-                data={**form, "question": "¿Qué es el Sello Cero Residuos?", "published": "y",
-                      "submit": "1"})
+    client.post(
+        f"/admin/preguntas-frecuentes/{created.id}",
+        data={
+            **form,
+            "question": "¿Qué es el Sello Cero Residuos?",
+            "published": "y",
+            "submit": "1",
+        },
+    )
     assert [h.entry.id for h in services.search("residuos")] == [created.id]
     actions = [a.action for a in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert actions == ["faq.create", "faq.update", "faq.update"]
@@ -290,8 +348,9 @@ def test_admin_creates_previews_edits_and_publishes(client, auth, admin_user):
 
 def test_admin_deletes_an_entry(client, auth, admin_user, entry):
     auth.login(admin_user)
-    response = client.post(f"/admin/preguntas-frecuentes/{entry.id}/eliminar",
-                           follow_redirects=True)
+    response = client.post(
+        f"/admin/preguntas-frecuentes/{entry.id}/eliminar", follow_redirects=True
+    )
     html = response.get_data(as_text=True)
     assert "Pregunta eliminada." in html and entry.question not in html
     assert db.session.get(FaqEntry, entry.id) is None
@@ -300,15 +359,29 @@ def test_admin_deletes_an_entry(client, auth, admin_user, entry):
     assert (latest.action, latest.actor_id) == ("faq.delete", admin_user.id)
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"question": "", "answer": "Algo", "area": "legal"}, "Este campo es obligatorio."),
-    ({"question": "¿Corta?", "answer": "Algo", "area": "legal"},
-     "Escribe la pregunta (al menos 8 caracteres)."),
-    ({"question": "¿Una pregunta válida?", "answer": "Algo", "area": "marte"},
-     "Elige un área: legal, sustentabilidad o general."),
-    ({"question": "¿Una pregunta válida?", "answer": "Algo", "area": "legal",
-      "tags": ", ".join(f"etiqueta{i}" for i in range(20))}, "Usa como máximo 15 etiquetas."),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"question": "", "answer": "Algo", "area": "legal"}, "Este campo es obligatorio."),
+        (
+            {"question": "¿Corta?", "answer": "Algo", "area": "legal"},
+            "Escribe la pregunta (al menos 8 caracteres).",
+        ),
+        (
+            {"question": "¿Una pregunta válida?", "answer": "Algo", "area": "marte"},
+            "Elige un área: legal, sustentabilidad o general.",
+        ),
+        (
+            {
+                "question": "¿Una pregunta válida?",
+                "answer": "Algo",
+                "area": "legal",
+                "tags": ", ".join(f"etiqueta{i}" for i in range(20)),
+            },
+            "Usa como máximo 15 etiquetas.",
+        ),
+    ],
+)
 def test_admin_bad_input_keeps_the_text(client, auth, admin_user, data, message):
     auth.login(admin_user)
     response = client.post("/admin/preguntas-frecuentes/nueva", data={**data, "submit": "1"})

@@ -1,0 +1,17 @@
+"""Signals the accounts domain sends; receivers in other domains react to them.
+
+`data_exported` and `user_anonymized` are sent inside the accounts transaction: a receiver
+adds its own rows' part (export) or erases its own rows (anonymization) without committing.
+"""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+# sender: user_id — every session of the user ended (logout, password change, disabled,
+# deleted): live connections such as chat sockets must drop too. Sent after the commit.
+sessions_ended = _signals.signal("sessions-ended")
+# sender: user_id; returns (via receivers' return values) dicts merged into the export
+data_exported = _signals.signal("data-exported")
+# sender: user_id; kwargs: now — the account is being deleted: erase what identifies it
+user_anonymized = _signals.signal("user-anonymized")
