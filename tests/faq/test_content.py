@@ -58,6 +58,7 @@ GOOD = """
   question: "¿Cómo inicio actividades en el SII?"
   area: legal
   tags: [sii, inicio de actividades]
+  revisado: 2026-12-01
   answer: |
     En **sii.cl**, con tu Clave Tributaria.
 """

@@ -1,0 +1,96 @@
+"""Content review for admins: every lesson, quiz, course and FAQ entry due for review."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from flask import url_for
+from sqlalchemy import select
+
+from sv_platform.core.content_review import StaleItem, review_problems
+from sv_platform.courses.models import Course, Lesson
+from sv_platform.courses.services import _fold
+from sv_platform.extensions import db
+from sv_platform.faq import services as faq
+
+PAGE_SIZE = 25
+
+
+def stale_course_content(today: date) -> list[StaleItem]:
+    """Current courses, quizzes and lessons due for review on `today`: not reviewed in the
+    last 12 months, or naming a past year or date as current."""
+    items = []
+    courses = db.session.scalars(
+        select(Course).where(Course.retired_at.is_(None)).order_by(Course.title)
+    )
+    for course in courses:
+        course_url = url_for("courses.course", slug=course.slug)
+        reasons = review_problems(f"{course.title}\n{course.summary}", course.reviewed_on, today)
+        if reasons:
+            items.append(
+                StaleItem("Curso", course.title, "Cursos", course_url, course.reviewed_on, reasons)
+            )
+        if course.quiz:
+            text = "\n".join("\n".join([q["text"], *q["options"]]) for q in course.quiz)
+            reasons = review_problems(text, course.quiz_reviewed_on, today)
+            if reasons:
+                url = url_for("courses.quiz", slug=course.slug)
+                items.append(
+                    StaleItem(
+                        "Evaluación", course.title, course.title, url, course.quiz_reviewed_on, reasons
+                    )
+                )
+        lessons = db.session.scalars(
+            select(Lesson)
+            .where(Lesson.course_id == course.id, Lesson.retired_at.is_(None))
+            .order_by(Lesson.position)
+        )
+        for lesson in lessons:
+            reasons = review_problems(f"{lesson.title}\n{lesson.body_md}", lesson.reviewed_on, today)
+            if reasons:
+                url = f"{course_url}/{lesson.slug}"
+                items.append(
+                    StaleItem("Lección", lesson.title, course.title, url, lesson.reviewed_on, reasons)
+                )
+    return items
+
+
+def stale_faq_content(today: date) -> list[StaleItem]:
+    """FAQ entries due for review on `today` (see faq.services.stale_entries)."""
+    return [
+        StaleItem(
+            "Pregunta frecuente",
+            row["entry"].question,
+            f"Preguntas frecuentes · {row['entry'].area_label}",
+            url_for("faq.admin_edit", entry_id=row["entry"].id),
+            row["reviewed_on"],
+            row["reasons"],
+        )
+        for row in faq.stale_entries(today)
+    ]
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    items: list[StaleItem]
+    total: int
+    page: int
+    pages: int
+    query: str
+
+
+def review_page(today: date, *, query: str | None = None, page: int = 1) -> ReviewPage:
+    """One page of the content due for review on `today`, courses first, optionally only
+    the items whose title, course or reasons contain every word of `query`."""
+    items = stale_course_content(today) + stale_faq_content(today)
+    query = " ".join((query or "").split())[:100]
+    words = _fold(query).split()
+    if words:
+        items = [
+            x
+            for x in items
+            if all(w in _fold(f"{x.title} {x.where} {' '.join(x.reasons)}") for w in words)
+        ]
+    pages = max(1, -(-len(items) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    start = (page - 1) * PAGE_SIZE
+    return ReviewPage(items[start : start + PAGE_SIZE], len(items), page, pages, query)
