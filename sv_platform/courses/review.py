@@ -15,42 +15,39 @@ from sv_platform.faq import services as faq
 PAGE_SIZE = 25
 
 
+def _check(items, kind, title, where, url, reviewed_on, text, today) -> None:
+    reasons = review_problems(text, reviewed_on, today)
+    if reasons:
+        items.append(StaleItem(kind, title, where, url, reviewed_on, reasons))
+
+
 def stale_course_content(today: date) -> list[StaleItem]:
     """Current courses, quizzes and lessons due for review on `today`: not reviewed in the
     last 12 months, or naming a past year or date as current."""
-    items = []
+    items: list[StaleItem] = []
     courses = db.session.scalars(
         select(Course).where(Course.retired_at.is_(None)).order_by(Course.title)
     )
     for course in courses:
         course_url = url_for("courses.course", slug=course.slug)
-        reasons = review_problems(f"{course.title}\n{course.summary}", course.reviewed_on, today)
-        if reasons:
-            items.append(
-                StaleItem("Curso", course.title, "Cursos", course_url, course.reviewed_on, reasons)
-            )
+        text = f"{course.title}\n{course.summary}"
+        _check(items, "Curso", course.title, "Cursos", course_url, course.reviewed_on, text, today)
         if course.quiz:
             text = "\n".join("\n".join([q["text"], *q["options"]]) for q in course.quiz)
-            reasons = review_problems(text, course.quiz_reviewed_on, today)
-            if reasons:
-                url = url_for("courses.quiz", slug=course.slug)
-                items.append(
-                    StaleItem(
-                        "Evaluación", course.title, course.title, url, course.quiz_reviewed_on, reasons
-                    )
-                )
+            url = url_for("courses.quiz", slug=course.slug)
+            _check(
+                items, "Evaluación", course.title, course.title, url, course.quiz_reviewed_on,
+                text, today,
+            )
         lessons = db.session.scalars(
             select(Lesson)
             .where(Lesson.course_id == course.id, Lesson.retired_at.is_(None))
             .order_by(Lesson.position)
         )
         for lesson in lessons:
-            reasons = review_problems(f"{lesson.title}\n{lesson.body_md}", lesson.reviewed_on, today)
-            if reasons:
-                url = f"{course_url}/{lesson.slug}"
-                items.append(
-                    StaleItem("Lección", lesson.title, course.title, url, lesson.reviewed_on, reasons)
-                )
+            url = f"{course_url}/{lesson.slug}"
+            text = f"{lesson.title}\n{lesson.body_md}"
+            _check(items, "Lección", lesson.title, course.title, url, lesson.reviewed_on, text, today)
     return items
 
 
@@ -80,7 +77,7 @@ class ReviewPage:
 
 def review_page(today: date, *, query: str | None = None, page: int = 1) -> ReviewPage:
     """One page of the content due for review on `today`, courses first, optionally only
-    the items whose title, course or reasons contain every word of `query`."""
+    the items whose kind, title, course or reasons contain every word of `query`."""
     items = stale_course_content(today) + stale_faq_content(today)
     query = " ".join((query or "").split())[:100]
     words = _fold(query).split()
@@ -88,7 +85,7 @@ def review_page(today: date, *, query: str | None = None, page: int = 1) -> Revi
         items = [
             x
             for x in items
-            if all(w in _fold(f"{x.title} {x.where} {' '.join(x.reasons)}") for w in words)
+            if all(w in _fold(f"{x.kind} {x.title} {x.where} {' '.join(x.reasons)}") for w in words)
         ]
     pages = max(1, -(-len(items) // PAGE_SIZE))
     page = min(max(page, 1), pages)
