@@ -36,8 +36,14 @@ def stale_course_content(today: date) -> list[StaleItem]:
             text = "\n".join("\n".join([q["text"], *q["options"]]) for q in course.quiz)
             url = url_for("courses.quiz", slug=course.slug)
             _check(
-                items, "Evaluación", course.title, course.title, url, course.quiz_reviewed_on,
-                text, today,
+                items,
+                "Evaluación",
+                course.title,
+                course.title,
+                url,
+                course.quiz_reviewed_on,
+                text,
+                today,
             )
         lessons = db.session.scalars(
             select(Lesson)
@@ -45,9 +51,9 @@ def stale_course_content(today: date) -> list[StaleItem]:
             .order_by(Lesson.position)
         )
         for lesson in lessons:
-            url = f"{course_url}/{lesson.slug}"
-            text = f"{lesson.title}\n{lesson.body_md}"
-            _check(items, "Lección", lesson.title, course.title, url, lesson.reviewed_on, text, today)
+            url, text = f"{course_url}/{lesson.slug}", f"{lesson.title}\n{lesson.body_md}"
+            when = lesson.reviewed_on
+            _check(items, "Lección", lesson.title, course.title, url, when, text, today)
     return items
 
 

@@ -54,9 +54,7 @@ REVIEWED = "2026-12-01"
 
 def lesson_text(title: str, minutes: int, body: str, *, header: str = "") -> str:
     """A lesson file: YAML header (title, minutes, revisado, then `header`) and body."""
-    return (
-        f'---\ntitle: "{title}"\nminutes: {minutes}\nrevisado: {REVIEWED}\n{header}---\n{body}\n'
-    )
+    return f'---\ntitle: "{title}"\nminutes: {minutes}\nrevisado: {REVIEWED}\n{header}---\n{body}\n'
 
 
 def write_course(root: Path, slug: str = SLUG) -> Path:

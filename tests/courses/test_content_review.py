@@ -74,9 +74,7 @@ def test_malformed_review_fields_are_refused(app, content_root, header, message)
     assert message in _load_error(content_root)
 
 
-def test_lesson_naming_a_past_year_as_current_is_warned_about_with_a_2026_clock(
-    app, content_root
-):
+def test_lesson_naming_a_past_year_as_current_is_warned_about_with_a_2026_clock(app, content_root):
     body = "## La tasa\n\nEn 2025 la tasa es 14,5 %.\n"
     _write_lesson(content_root, lesson_text("Conoce a tu cliente", 15, body))
     summary = services.load_content(content_root, now=DEC_2026)

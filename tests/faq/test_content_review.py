@@ -25,8 +25,13 @@ ENTRY = """
 """
 
 
-def write(tmp_path, *, revisado="2026-12-01", answer="Las emitidas en 2026 retienen 15,25 %.",
-          url="https://www.sii.cl/servicios_online/1040-.html"):
+def write(
+    tmp_path,
+    *,
+    revisado="2026-12-01",
+    answer="Las emitidas en 2026 retienen 15,25 %.",
+    url="https://www.sii.cl/servicios_online/1040-.html",
+):
     (tmp_path / "faq").mkdir(exist_ok=True)
     text = ENTRY.format(revisado=revisado, answer=answer, url=url)
     if revisado is None:
@@ -73,7 +78,10 @@ def test_review_date_and_sources_are_stored_and_a_new_review_updates_them(app, t
     entry = db.session.scalar(select(FaqEntry))
     assert entry.reviewed_on == date(2026, 6, 1)
     assert entry.sources == [
-        {"nombre": "SII: boletas de honorarios", "url": "https://www.sii.cl/servicios_online/1040-.html"}
+        {
+            "nombre": "SII: boletas de honorarios",
+            "url": "https://www.sii.cl/servicios_online/1040-.html",
+        }
     ]
     write(tmp_path)
     assert "1 actualizadas" in services.load_content(tmp_path, now=DEC_2026)
