@@ -223,3 +223,10 @@ def test_lessons_and_faq_agree_on_the_honorarios_schedule():
     )
     honorarios = next(q for q in quiz["questions"] if "honorarios" in q["text"])
     assert honorarios["answer"] == f"${200_000 * 1525 // 10_000:,}".replace(",", ".")
+
+
+def test_quiz_page_shows_the_quiz_review_and_sources(client, auth, student):
+    auth.login(student)
+    html = client.get(f"/cursos/{SLUG}/evaluacion").get_data(as_text=True)
+    assert "Revisado en diciembre de 2026." in html
+    assert "Ley 19.496 sobre protección de los derechos de los consumidores</a>" in html
