@@ -13,6 +13,12 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts.signals import data_exported, user_anonymized
+from sv_platform.core.content_review import (
+    SOURCES_MESSAGE,
+    read_sources,
+    review_date,
+    review_problems,
+)
 from sv_platform.core.domain import InvalidInput, NotFound
 from sv_platform.core.timeutil import utcnow
 from sv_platform.extensions import db, write_transaction
@@ -605,8 +611,6 @@ def _read_content(folder: Path) -> list[dict]:
     """Parse and validate every faq/*.yml; raise InvalidContent naming file and entry.
     Every entry says when its facts were checked (`revisado: AAAA-MM-DD`) and may list the
     official pages behind them (`fuentes`, deep https links)."""
-    from sv_platform.core.content_review import SOURCES_MESSAGE, read_sources, review_date
-
     entries, seen = [], {}
     for path in sorted(folder.glob("*.yml")) + sorted(folder.glob("*.yaml")):
         name = f"{folder.name}/{path.name}"
@@ -706,8 +710,6 @@ def _same(entry: FaqEntry, item: dict) -> bool:
 
 def _review_warnings(items: list[dict], today) -> list[str]:
     """ "file, línea N: reason" for every entry due for review on `today`."""
-    from sv_platform.core.content_review import review_problems
-
     return [
         f"{item['where']}: {item['slug']} {reason}"
         for item in items
@@ -766,8 +768,6 @@ def stale_entries(today) -> list[dict]:
     """Entries due for review on `today` (rule: reviewed in the last 12 months and no past
     date named as current), as {"entry", "reasons"}. An entry written in the editor has no
     `revisado`: its last edit counts as its review."""
-    from sv_platform.core.content_review import review_problems
-
     stale = []
     for entry in db.session.scalars(select(FaqEntry).order_by(FaqEntry.question)):
         reviewed_on = entry.reviewed_on or entry.updated_at.date()
