@@ -230,3 +230,21 @@ def test_quiz_page_shows_the_quiz_review_and_sources(client, auth, student):
     html = client.get(f"/cursos/{SLUG}/evaluacion").get_data(as_text=True)
     assert "Revisado en diciembre de 2026." in html
     assert "Ley 19.496 sobre protección de los derechos de los consumidores</a>" in html
+
+
+def test_cli_prints_the_review_warnings_and_still_loads(app, runner, content_root):
+    text = lesson_text("Conoce a tu cliente", 15, "Texto.").replace("2026-12-01", "2019-05-02")
+    _write_lesson(content_root, text)
+    result = runner.invoke(args=["sv", "content", "load", str(content_root)])
+    assert result.exit_code == 0, result.output
+    assert "Cursos: 1 (1 nuevos" in result.output
+    assert "Contenido por revisar:" in result.output
+    assert "02-tu-cliente.md: se revisó el 2 de mayo de 2019" in result.output
+
+
+def test_cli_refuses_a_lesson_without_review_date(app, runner, content_root):
+    _write_lesson(content_root, '---\ntitle: "Conoce a tu cliente"\nminutes: 15\n---\nTexto.\n')
+    result = runner.invoke(args=["sv", "content", "load", str(content_root)])
+    assert result.exit_code != 0
+    assert "02-tu-cliente.md, línea 2: falta la fecha de revisión" in result.output
+    assert services.list_courses() == []
