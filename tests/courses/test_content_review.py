@@ -206,7 +206,10 @@ def test_every_real_file_is_reviewed_within_a_year_and_names_its_sources():
             f"{entry['question']}\n{entry['answer']}", entry["reviewed_on"], today
         ), entry["slug"]
     assert len(sources) >= 40
-    assert all(content_review.is_deep_link(s["url"]) and ".cl/" in s["url"] for s in sources)
+    assert all(content_review.is_deep_link(s["url"]) for s in sources)
+    # the law texts: BCN pages of one norm, never the search page or the home page
+    laws = [s["url"] for s in sources if "bcn.cl" in s["url"]]
+    assert laws and all("navegar?id" in url for url in laws)
 
 
 def test_lessons_and_faq_agree_on_the_honorarios_schedule():
