@@ -2,7 +2,7 @@
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from urllib.parse import urlsplit
 
 REVIEW_MONTHS = 12  # review_deadline() goes back one year
@@ -21,7 +21,7 @@ MONTHS = (
     "diciembre",
 )
 _MONTH = "|".join(MONTHS) + "|setiembre"
-# "1 de enero de 2025", "enero de 2025", "2025-01-01", "01-01-2025", "2025"
+# "1 de enero de 2025", "enero de 2025", "2025-01-01" or just "2025"
 _DATE = (
     rf"(?:(?P<day>\d{{1,2}})(?:º|°)? de )?(?:(?P<month>{_MONTH}) (?:de |del )?)?(?P<year>20\d\d)"
     r"(?:-(?P<imonth>\d{2})-(?P<iday>\d{2}))?"
@@ -47,6 +47,8 @@ SOURCES_MESSAGE = (
 
 def review_date(value) -> date | None:
     """`revisado` as a date (YAML reads 2026-12-01 as a date; a quoted one is a string)."""
+    if isinstance(value, datetime):
+        return value.date()
     if isinstance(value, date):
         return value
     if isinstance(value, str):
