@@ -4,7 +4,6 @@ import base64
 import logging
 import secrets
 import threading
-import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts import services as accounts
 from sv_platform.accounts.signals import data_exported, user_anonymized
+from sv_platform.core import spanish
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from sv_platform.core.text import render_markdown
 from sv_platform.core.timeutil import as_utc, utcnow
@@ -173,23 +173,43 @@ def _upsert_course(course: Course | None, data, offering_id: int, now, stats) ->
 # --- reading courses --------------------------------------------------------------------
 
 
-def _fold(text: str) -> str:
-    """Lower case without accents, for forgiving search ("formalizacion" finds "ó")."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+def _search_text(course: Course) -> tuple[set[str], set[str]]:
+    """(stems of the title, stems of the summary and the lesson titles) of a course."""
+    lessons = db.session.scalars(
+        select(Lesson.title).where(Lesson.course_id == course.id, Lesson.retired_at.is_(None))
+    )
+    rest = f"{course.summary} {' '.join(lessons)}"
+    return set(spanish.terms(course.title)), set(spanish.terms(rest))
+
+
+def _matches(stems: set[str], term: str) -> bool:
+    forms = spanish.alternatives(term)
+    if any(spanish.stem_matches(s, forms) for s in stems):
+        return True
+    # A long word also matches by a shorter root: "reciclaje" finds "recicla".
+    return len(term) >= 7 and any(s.startswith(term[:-2]) for s in stems)
 
 
 def list_courses(*, area: str | None = None, query: str | None = None) -> list[Course]:
-    """Published (not retired) courses, optionally of one area and matching every word of
-    `query` in the title or summary (accent- and case-insensitive)."""
+    """Published (not retired) courses, optionally of one area. With `query`, the courses
+    matching any of its words (the FAQ's Spanish normalization: accents, plurals, verb
+    forms) in the title, summary or lesson titles, the best matches first (a word in the
+    title counts double)."""
     select_courses = select(Course).where(Course.retired_at.is_(None)).order_by(Course.title)
     if area in AREAS:
         select_courses = select_courses.where(Course.area == area)
     courses = list(db.session.scalars(select_courses))
-    words = _fold(query or "").split()
-    if words:
-        courses = [c for c in courses if all(w in _fold(f"{c.title} {c.summary}") for w in words)]
-    return courses
+    terms = spanish.query_terms(query)
+    if not terms:
+        return courses
+    scored = []
+    for course in courses:
+        title, rest = _search_text(course)
+        score = sum(2 if _matches(title, t) else 1 if _matches(rest, t) else 0 for t in terms)
+        if score:
+            scored.append((score, course))
+    scored.sort(key=lambda item: -item[0])  # stable: title order on ties
+    return [course for _score, course in scored]
 
 
 def get_course(slug: str) -> Course:
