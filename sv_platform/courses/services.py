@@ -6,7 +6,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from markupsafe import Markup
@@ -61,14 +61,17 @@ def load_content(root, *, now: datetime | None = None) -> str:
     """`flask sv content load`: import `root/courses/*` idempotently. Everything is
     validated first and written in one transaction: a lesson keeps its id by slug (progress
     survives edits), a removed lesson (or course) is retired, never deleted. Each course
-    gets its enrolment offering (slug = course slug). Raises ContentError listing every
-    problem as "file, línea N: ..." and then nothing has changed."""
+    gets its enrolment offering (slug = course slug). Every file must say when it was
+    reviewed (`revisado`). Raises ContentError listing every problem as "file, línea N: ..."
+    and then nothing has changed. Content due for review on `now` (not reviewed in 12
+    months, or naming a past date as current) still loads; the summary warns about it."""
     now = now or utcnow()
     courses, problems = content.read_courses(Path(root))
     if problems:
         raise ContentError(
             "El contenido de los cursos tiene errores; no se cargó nada.\n" + "\n".join(problems)
         )
+    warnings = content.review_warnings(courses, Path(root), now.date())
     offerings = {
         c.slug: enrollment.ensure_offering("course", c.slug, c.slug, c.title).id for c in courses
     }
@@ -92,6 +95,10 @@ def load_content(root, *, now: datetime | None = None) -> str:
         f"{stats['l_retired']} retiradas."
     )
     log.info("content load: %s", summary)
+    for warning in warnings:
+        log.warning("content due for review: %s", warning)
+    if warnings:
+        summary += "\nContenido por revisar:\n" + "\n".join(f"- {w}" for w in warnings)
     return summary
 
 
@@ -113,6 +120,8 @@ def _upsert_course(course: Course | None, data, offering_id: int, now, stats) ->
     course.hours, course.passing_score = data.hours, data.passing_score
     course.quiz, course.quiz_hash = data.quiz, data.quiz_hash
     course.content_hash, course.offering_id = data.content_hash, offering_id
+    course.reviewed_on, course.sources = data.reviewed_on, data.sources
+    course.quiz_reviewed_on, course.quiz_sources = data.quiz_reviewed_on, data.quiz_sources
     course.retired_at, course.updated_at = None, now
     db.session.flush()
 
@@ -148,6 +157,8 @@ def _upsert_course(course: Course | None, data, offering_id: int, now, stats) ->
                     position=item.position,
                     body_md=item.body_md,
                     content_hash=item.content_hash,
+                    reviewed_on=item.reviewed_on,
+                    sources=item.sources,
                     updated_at=now,
                 )
             )
@@ -157,6 +168,7 @@ def _upsert_course(course: Course | None, data, offering_id: int, now, stats) ->
         lesson.module_id, lesson.position, lesson.retired_at = module_id, item.position, None
         if changed:
             lesson.title, lesson.minutes, lesson.body_md = item.title, item.minutes, item.body_md
+            lesson.reviewed_on, lesson.sources = item.reviewed_on, item.sources
             lesson.content_hash, lesson.updated_at = item.content_hash, now
             stats["l_updated"] += 1
     for lesson in lessons.values():  # no longer on disk: retired, progress kept
@@ -475,6 +487,8 @@ class LessonPage:
     has_seat: bool
     is_preview: bool
     state: object = None
+    reviewed_on: date | None = None  # when the lesson's facts were last checked
+    sources: list = field(default_factory=list)  # [{"nombre", "url"}]
 
 
 def lesson_page(user, slug: str, lesson_slug: str, *, now: datetime | None = None) -> LessonPage:
@@ -494,7 +508,12 @@ def lesson_page(user, slug: str, lesson_slug: str, *, now: datetime | None = Non
         if not user_id:
             raise LoginRequired()
         raise NotEnrolled()
+    reviewed_on, sources = db.session.execute(
+        select(Lesson.reviewed_on, Lesson.sources).where(Lesson.id == lesson.id)
+    ).one()
     return LessonPage(
+        reviewed_on=reviewed_on,
+        sources=sources or [],
         course=course,
         lesson=lesson,
         lessons=lessons,

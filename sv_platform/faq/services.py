@@ -12,6 +12,12 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts.signals import data_exported, user_anonymized
+from sv_platform.core.content_review import (
+    SOURCES_MESSAGE,
+    read_sources,
+    review_date,
+    review_problems,
+)
 from sv_platform.core.domain import InvalidInput, NotFound
 from sv_platform.core.spanish import (
     STOPWORDS,
@@ -572,13 +578,27 @@ def counts() -> dict:
 REQUIRED_KEYS = ("slug", "question", "area", "tags", "answer")
 
 
+def _entry_lines(text: str) -> list[int]:
+    """Line (1-based) where each top-level list item starts, for messages."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(node, yaml.SequenceNode):
+        return []
+    return [item.start_mark.line + 1 for item in node.value]
+
+
 def _read_content(folder: Path) -> list[dict]:
-    """Parse and validate every faq/*.yml; raise InvalidContent naming file and entry."""
+    """Parse and validate every faq/*.yml; raise InvalidContent naming file and entry.
+    Every entry says when its facts were checked (`revisado: AAAA-MM-DD`) and may list the
+    official pages behind them (`fuentes`, deep https links)."""
     entries, seen = [], {}
     for path in sorted(folder.glob("*.yml")) + sorted(folder.glob("*.yaml")):
         name = f"{folder.name}/{path.name}"
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            data = yaml.safe_load(text)
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" (línea {mark.line + 1})" if mark else ""
@@ -587,7 +607,9 @@ def _read_content(folder: Path) -> list[dict]:
             continue
         if not isinstance(data, list):
             raise InvalidContent(f"{name}: debe ser una lista de preguntas.")
+        lines = _entry_lines(text)
         for index, item in enumerate(data, start=1):
+            line = lines[index - 1] if index <= len(lines) else None
             label = f"{name}, entrada {index}"
             if not isinstance(item, dict):
                 raise InvalidContent(f"{label}: debe tener slug, question, area, tags y answer.")
@@ -600,6 +622,7 @@ def _read_content(folder: Path) -> list[dict]:
                     f"{label}: el slug {slug!r} solo puede tener minúsculas, números y guiones."
                 )
             label = f"{name}, entrada {index} ({slug})"
+            at = f"{name}, línea {line}" if line else name
             if slug in seen:
                 raise InvalidContent(f"{label}: el slug ya se usa en {seen[slug]}.")
             seen[slug] = name
@@ -611,8 +634,31 @@ def _read_content(folder: Path) -> list[dict]:
                 )
             except InvalidEntry as error:
                 raise InvalidContent(f"{label}: {error.message}") from error
+            if item.get("revisado") in (None, ""):
+                raise InvalidContent(
+                    f"{at}: a la entrada {index} ({slug}) le falta la fecha de revisión "
+                    "(revisado: AAAA-MM-DD), el día en que se comprobaron sus datos."
+                )
+            reviewed_on = review_date(item["revisado"])
+            if reviewed_on is None:
+                raise InvalidContent(
+                    f"{at}: la fecha de revisión (revisado) de la entrada {index} ({slug}) "
+                    "debe ser una fecha AAAA-MM-DD."
+                )
+            sources, ok = read_sources(item.get("fuentes"))
+            if not ok:
+                raise InvalidContent(f"{at}: en la entrada {index} ({slug}), {SOURCES_MESSAGE}")
             entries.append(
-                {"slug": slug, "question": question, "answer": answer, "area": area, "tags": tags}
+                {
+                    "slug": slug,
+                    "question": question,
+                    "answer": answer,
+                    "area": area,
+                    "tags": tags,
+                    "reviewed_on": reviewed_on,
+                    "sources": sources,
+                    "where": at,
+                }
             )
     return entries
 
@@ -630,6 +676,7 @@ def _same(entry: FaqEntry, item: dict) -> bool:
     """Is the stored entry (text and its normalized form) already what the file says?"""
     probe = FaqEntry()
     _apply(probe, item["question"], item["answer"], item["area"], item["tags"])
+    probe.reviewed_on, probe.sources = item["reviewed_on"], item["sources"]
     return all(
         getattr(entry, name) == getattr(probe, name)
         for name in (
@@ -640,19 +687,35 @@ def _same(entry: FaqEntry, item: dict) -> bool:
             "question_norm",
             "tags_norm",
             "answer_norm",
+            "reviewed_on",
+            "sources",
         )
     )
 
 
-def load_content(root) -> str:
+def _review_warnings(items: list[dict], today) -> list[str]:
+    """ "file, línea N: reason" for every entry due for review on `today`."""
+    return [
+        f"{item['where']}: {item['slug']} {reason}"
+        for item in items
+        for reason in review_problems(
+            f"{item['question']}\n{item['answer']}", item["reviewed_on"], today
+        )
+    ]
+
+
+def load_content(root, *, now: datetime | None = None) -> str:
     """Import faq/*.yml under `root`, keyed by slug (idempotent: unchanged entries are not
     touched; changed ones are updated; the published flag of existing entries is left to
-    the admins). All files are validated first: any error raises InvalidContent and
-    nothing changes."""
+    the admins). All files are validated first: any error (a missing `revisado` included)
+    raises InvalidContent and nothing changes. Entries due for review on `now` still load;
+    the summary warns about them."""
     folder = Path(root) / "faq"
     if not folder.is_dir():
         return "Preguntas frecuentes: no hay carpeta faq/."
     items = _read_content(folder)
+    now = now or utcnow()
+    warnings = _review_warnings(items, now.date())
     existing = {
         e.slug: e
         for e in db.session.scalars(
@@ -660,7 +723,6 @@ def load_content(root) -> str:
         )
     }
     created = updated = 0
-    now = utcnow()
     for item in items:
         entry = existing.get(item["slug"])
         if entry is None:
@@ -673,14 +735,31 @@ def load_content(root) -> str:
             entry.updated_at = now
             updated += 1
         _apply(entry, item["question"], item["answer"], item["area"], item["tags"])
+        entry.reviewed_on, entry.sources = item["reviewed_on"], item["sources"]
     db.session.flush()
     if created or updated:
         rebuild_vocabulary()
     db.session.commit()
     unchanged = len(items) - created - updated
-    return (
+    summary = (
         f"Preguntas frecuentes: {created} nuevas, {updated} actualizadas, {unchanged} sin cambios."
     )
+    if warnings:
+        summary += "\nPreguntas por revisar:\n" + "\n".join(f"- {w}" for w in warnings)
+    return summary
+
+
+def stale_entries(today) -> list[dict]:
+    """Entries due for review on `today` (rule: reviewed in the last 12 months and no past
+    date named as current), as {"entry", "reasons"}. An entry written in the editor has no
+    `revisado`: its last edit counts as its review."""
+    stale = []
+    for entry in db.session.scalars(select(FaqEntry).order_by(FaqEntry.question)):
+        reviewed_on = entry.reviewed_on or entry.updated_at.date()
+        reasons = review_problems(f"{entry.question}\n{entry.answer}", reviewed_on, today)
+        if reasons:
+            stale.append({"entry": entry, "reviewed_on": entry.reviewed_on, "reasons": reasons})
+    return stale
 
 
 # --- personal data ---------------------------------------------------------------------

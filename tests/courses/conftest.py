@@ -18,6 +18,7 @@ modules:
     lessons: [bienvenida, tu-cliente]
   - title: "Cierre"
     lessons: [despedida]
+revisado: 2026-12-01
 """
 QUIZ_YML = """\
 questions:
@@ -30,6 +31,10 @@ questions:
   - text: "¿Dónde se pide permiso para enviar publicidad?"
     options: ["A la persona que la recibe", "A nadie"]
     answer: "A la persona que la recibe"
+revisado: 2026-12-01
+fuentes:
+  - nombre: "Ley 19.496 sobre protección de los derechos de los consumidores"
+    url: "https://www.bcn.cl/leychile/navegar?idNorma=61438"
 """
 LESSONS = {
     "01-bienvenida.md": ("Bienvenida al curso", 10, "Hola. Esta es la **vista previa**."),
@@ -44,8 +49,12 @@ LESSONS = {
 SLUG = "curso-prueba"
 
 
-def lesson_text(title: str, minutes: int, body: str) -> str:
-    return f'---\ntitle: "{title}"\nminutes: {minutes}\n---\n{body}\n'
+REVIEWED = "2026-12-01"
+
+
+def lesson_text(title: str, minutes: int, body: str, *, header: str = "") -> str:
+    """A lesson file: YAML header (title, minutes, revisado, then `header`) and body."""
+    return f'---\ntitle: "{title}"\nminutes: {minutes}\nrevisado: {REVIEWED}\n{header}---\n{body}\n'
 
 
 def write_course(root: Path, slug: str = SLUG) -> Path:
