@@ -431,8 +431,9 @@ def _read_lesson(path: Path, slug: str, problems) -> LessonData | None:
 
 
 def _read_quiz(folder: Path, problems) -> tuple[list[dict], date | None, list[dict]]:
-    """(questions as {"text", "options", "answer": index}, revisado, fuentes); no quiz.yml
-    means no quiz."""
+    """(questions as {"text", "options", "answer": index, "explanation"}, revisado,
+    fuentes); no quiz.yml means no quiz. The explanation tells why the right answer is
+    right, shown after an attempt."""
     path = folder / "quiz.yml"
     if not path.exists():
         return [], None, []
@@ -492,8 +493,23 @@ def _read_quiz(folder: Path, problems) -> tuple[list[dict], date | None, list[di
                 f"la respuesta «{answer}» de la pregunta {number} no está entre sus opciones.",
             )
             continue
+        explanation = _text(question.get("explanation"))
+        if explanation is None:
+            problems.add(
+                path,
+                _key_line(q_node, "explanation") if "explanation" in question else _line(q_node),
+                f"a la pregunta {number} le falta la explicación de la respuesta (explanation).",
+            )
+            continue
         if text is not None:
-            quiz.append({"text": text, "options": clean, "answer": clean.index(answer)})
+            quiz.append(
+                {
+                    "text": text,
+                    "options": clean,
+                    "answer": clean.index(answer),
+                    "explanation": explanation,
+                }
+            )
     return quiz, reviewed_on, sources
 
 

@@ -7,8 +7,8 @@ from flask import url_for
 from sqlalchemy import select
 
 from sv_platform.core.content_review import StaleItem, review_problems
+from sv_platform.core.spanish import strip_accents
 from sv_platform.courses.models import Course, Lesson
-from sv_platform.courses.services import _fold
 from sv_platform.extensions import db
 from sv_platform.faq import services as faq
 
@@ -86,14 +86,22 @@ def review_page(today: date, *, query: str | None = None, page: int = 1) -> Revi
     the items whose kind, title, course or reasons contain every word of `query`."""
     items = stale_course_content(today) + stale_faq_content(today)
     query = " ".join((query or "").split())[:100]
-    words = _fold(query).split()
+    words = strip_accents(query.casefold()).split()
     if words:
         items = [
             x
             for x in items
-            if all(w in _fold(f"{x.kind} {x.title} {x.where} {' '.join(x.reasons)}") for w in words)
+            if all(
+                w in strip_accents(f"{x.kind} {x.title} {x.where} {' '.join(x.reasons)}".casefold())
+                for w in words
+            )
         ]
     pages = max(1, -(-len(items) // PAGE_SIZE))
     page = min(max(page, 1), pages)
     start = (page - 1) * PAGE_SIZE
     return ReviewPage(items[start : start + PAGE_SIZE], len(items), page, pages, query)
+
+
+def _searchable(item) -> str:
+    text = f"{item.kind} {item.title} {item.where} {' '.join(item.reasons)}"
+    return strip_accents(text.casefold())

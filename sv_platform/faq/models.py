@@ -76,9 +76,9 @@ class FaqVote(db.Model):
 
 
 class FaqTerm(db.Model):
-    """The vocabulary of the index (every stem in the searchable text), to correct typos
-    without scanning the full-text index. Terms of edited or deleted entries may linger;
-    they are only candidates, and a correction is always checked by a real search."""
+    """The words of the published entries (lower case, unaccented), offered as typo
+    corrections without scanning the full-text index. Words of edited or deleted entries
+    may linger; they are only candidates, and the corrected query is a real search."""
 
     __tablename__ = "faq_term"
 

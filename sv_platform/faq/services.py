@@ -1,6 +1,5 @@
 """FAQ rules: search and suggestions, views and votes, editing, and the content import."""
 
-import difflib
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -20,20 +19,20 @@ from sv_platform.core.content_review import (
     review_problems,
 )
 from sv_platform.core.domain import InvalidInput, NotFound
-from sv_platform.core.timeutil import utcnow
-from sv_platform.extensions import db, write_transaction
-from sv_platform.faq import highlight
-from sv_platform.faq import search as backend
-from sv_platform.faq.models import AREAS, FaqEntry, FaqVote
-from sv_platform.faq.normalize import (
-    WORD,
+from sv_platform.core.spanish import (
+    STOPWORDS,
     Form,
     alternatives,
-    matches,
     normalize,
     query_terms,
+    stem,
     words,
 )
+from sv_platform.core.timeutil import utcnow
+from sv_platform.extensions import db, write_transaction
+from sv_platform.faq import highlight, spelling
+from sv_platform.faq import search as backend
+from sv_platform.faq.models import AREAS, FaqEntry, FaqVote
 
 SEARCH_LIMIT = 20
 SUGGEST_LIMIT = 5
@@ -89,44 +88,55 @@ class SearchResults:
 
 
 def search(query: str | None, area: str | None = None, limit: int = SEARCH_LIMIT) -> SearchResults:
-    """Published entries matching `query`, most relevant first (question above answer).
+    """Published entries matching `query`, most relevant first.
 
-    Rule: accent-, case- and inflection-insensitive (stems, prefix matching); every word
-    must match; when nothing matches, unknown words are corrected against the index
-    vocabulary, and failing that entries matching some of the words are returned. Any input
-    is accepted (empty, huge, punctuation, full-text syntax): it never raises.
+    Rule: accent-, case- and inflection-insensitive (stems, prefix matching). Entries with
+    every word come first (bm25 / ts_rank, question above answer), then entries with some
+    of the words, those with more of them (and in the question) first. A word that matches
+    nothing and is not a Spanish word is corrected to the closest word of the published
+    content. Any input is accepted (empty, huge, punctuation, full-text syntax): it never
+    raises.
     """
     query = (query or "").strip()
     area = area if area in AREAS else None
     limit = max(1, min(int(limit or SEARCH_LIMIT), 50))
-    terms = query_terms(query)
-    results = SearchResults(query=query, terms=terms)
-    if not terms:
+    results = SearchResults(query=query, terms=query_terms(query))
+    if not results.terms:
         return results
-    groups = [alternatives(t) for t in terms]
-    ids = backend.ranked_ids(groups, area=area, limit=limit)
-    if not ids:
-        corrected = _correct(terms)
-        if corrected:
-            groups = [alternatives(t) for t in corrected]
-            ids = backend.ranked_ids(groups, area=area, limit=limit)
-            if ids:
-                results.corrected = corrected
-        if not ids:
-            ids = backend.ranked_ids(groups, mode="any", area=area, limit=limit * 5)
-            results.partial = bool(ids)
-    entries = {e.id: e for e in db.session.scalars(select(FaqEntry).where(FaqEntry.id.in_(ids)))}
-    ranked = [entries[i] for i in ids if i in entries]
-    if results.partial:
-        ranked = _by_coverage(ranked, groups)[:limit]
-    results.hits = [_hit(entry, groups) for entry in ranked]
-    if results.corrected and results.hits:
-        results.corrected = _display_correction(
-            query, terms, results.corrected, results.hits[0].entry
-        )
+    corrected = _corrected_query(query)
+    if corrected is not None:
+        query_used = corrected
+        results.terms = query_terms(corrected)
     else:
-        results.corrected = None
+        query_used = query
+    groups = [_loosened(alternatives(t)) for t in results.terms]
+    ids = backend.ranked_ids(groups, area=area, limit=limit)
+    if len(ids) < limit and len(groups) > 1:
+        some = backend.ranked_ids(groups, mode="any", area=area, limit=limit * 5)
+        rest = [i for i in some if i not in set(ids)]
+        results.partial = not ids and bool(rest)
+        ids = ids + [e.id for e in _by_coverage(_entries(rest), groups)][: limit - len(ids)]
+    results.hits = [_hit(entry, groups) for entry in _entries(ids)]
+    if corrected is not None and results.hits:
+        results.corrected = query_used
     return results
+
+
+def _loosened(group: tuple[Form, ...]) -> tuple[Form, ...]:
+    """A long word that matches nothing is searched by a shorter prefix of its stem too,
+    so "reciclaje" finds "reciclo" and "reciclar" (same root, another suffix)."""
+    term = group[0][0]
+    if len(term) < 7 or backend.has_match(group):
+        return group
+    return (*group, (term[:-2], True))
+
+
+def _entries(ids: list[int]) -> list[FaqEntry]:
+    """The entries with these ids, in that order."""
+    if not ids:
+        return []
+    found = {e.id: e for e in db.session.scalars(select(FaqEntry).where(FaqEntry.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
 
 
 def suggest(query: str | None, area: str | None = None, limit: int = SUGGEST_LIMIT) -> list[dict]:
@@ -169,62 +179,30 @@ def _stems_match(stems: set[str], group: tuple[Form, ...]) -> bool:
     )
 
 
-def _correct(terms: list[str]) -> list[str] | None:
-    """Replace each stem absent from the index by its closest indexed stem (difflib).
-    Candidates share the first two letters, as most typos happen later in a word."""
-    corrected, changed = [], False
-    for term in terms:
-        if len(term) >= 3 and not term.isdigit() and not backend.has_match(alternatives(term)):
-            best = _closest(term, backend.vocabulary(term[:2]))
-            if best:
-                corrected.append(best)
-                changed = True
-                continue
-        corrected.append(term)
-    return corrected if changed else None
-
-
-def _closest(term: str, vocabulary: list[str]) -> str | None:
-    """The indexed stem closest to a misspelt one. A misspelling often defeats the stemmer
-    too ("facturasion" keeps its ending), so stems are also compared with the same number
-    of leading letters of the typo."""
-    near = [v for v in vocabulary if abs(len(v) - len(term)) <= 2]
-    cutoff = 0.7 if len(term) > 5 else 0.8  # short words: fewer wild guesses
-    best = difflib.get_close_matches(term, near, n=1, cutoff=cutoff)
-    if best:
-        return best[0]
-    scored = [
-        (difflib.SequenceMatcher(None, term[: len(v)], v).ratio(), len(v), v)
-        for v in vocabulary
-        if 5 <= len(v) < len(term)
-    ]
-    scored = [item for item in scored if item[0] >= 0.8]
-    return max(scored)[2] if scored else None
-
-
-def _display_correction(query: str, terms: list[str], corrected: list[str], entry: FaqEntry) -> str:
-    """The user's query with each corrected word replaced by a real word of the top hit
-    ("contartos laborales" → "contratos laborales")."""
-    replacements = {old: new for old, new in zip(terms, corrected, strict=True) if old != new}
-    source = f"{entry.question} {entry.answer}"
-    shown = []
-    for word in WORD.findall(query[:200]):
-        normalized = words(word)
-        stem = query_terms(word)
-        if stem and stem[0] in replacements:
-            target = replacements[stem[0]]
-            surface = next(
-                (
-                    w
-                    for w in WORD.findall(source)
-                    if any(matches(n, ((target, True),)) for n in words(w))
-                ),
-                target,
-            )
-            shown.append(surface.lower())
-        elif normalized:
+def _corrected_query(query: str) -> str | None:
+    """The query with its typos corrected (lower case, function words dropped), or None
+    when every word is known: found in the content, or a real Spanish word."""
+    shown, changed, vocabulary = [], False, None
+    for word in words(query[:200]):
+        if word in STOPWORDS:
+            continue
+        if (
+            len(word) < spelling.MIN_LENGTH
+            or word.isdigit()
+            or backend.has_match(alternatives(stem(word)))
+            or spelling.is_spanish(word)
+        ):
             shown.append(word)
-    return " ".join(shown)
+            continue
+        if vocabulary is None:
+            vocabulary = backend.vocabulary()
+        best = spelling.closest(word, vocabulary)
+        if best and best != word:
+            shown.append(best)
+            changed = True
+        else:
+            shown.append(word)
+    return " ".join(shown) if changed else None
 
 
 def _hit(entry: FaqEntry, groups: list[tuple[Form, ...]]) -> SearchHit:
@@ -451,7 +429,11 @@ def _apply(entry: FaqEntry, question, answer, area, tags) -> None:
 
 
 def _entry_terms(entry: FaqEntry) -> set[str]:
-    return set(f"{entry.question_norm} {entry.tags_norm} {entry.answer_norm}".split())
+    """The entry's words offered as typo corrections (only published entries count)."""
+    if not entry.published:
+        return set()
+    text = f"{entry.question} {' '.join(entry.tags or [])} {highlight.plain_text(entry.answer)}"
+    return spelling.content_words(text)
 
 
 def _snapshot(entry: FaqEntry) -> dict:
@@ -682,9 +664,12 @@ def _read_content(folder: Path) -> list[dict]:
 
 
 def rebuild_vocabulary() -> None:
-    """Rebuild the typo-correction vocabulary from the index (after bulk loads that do not
-    go through these services). The caller commits."""
-    backend.rebuild_vocabulary()
+    """Rebuild the typo-correction vocabulary from the published entries (after bulk loads
+    that do not go through these services). The caller commits."""
+    found: set[str] = set()
+    for entry in db.session.scalars(select(FaqEntry).where(FaqEntry.published.is_(True))):
+        found |= _entry_terms(entry)
+    backend.replace_terms(found)
 
 
 def _same(entry: FaqEntry, item: dict) -> bool:

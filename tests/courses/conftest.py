@@ -25,12 +25,15 @@ questions:
   - text: "¿Cuántos días tiene el derecho a retracto en compras en línea?"
     options: ["5 días", "10 días", "30 días"]
     answer: "10 días"
+    explanation: "Así lo dice la Ley del Consumidor."
   - text: "¿Qué debes mostrar antes del pago?"
     options: ["Solo el precio neto", "El precio total y el despacho"]
     answer: "El precio total y el despacho"
+    explanation: "Así lo dice la Ley del Consumidor."
   - text: "¿Dónde se pide permiso para enviar publicidad?"
     options: ["A la persona que la recibe", "A nadie"]
     answer: "A la persona que la recibe"
+    explanation: "Así lo dice la Ley del Consumidor."
 revisado: 2026-12-01
 fuentes:
   - nombre: "Ley 19.496 sobre protección de los derechos de los consumidores"
