@@ -112,7 +112,7 @@ def search(query: str | None, area: str | None = None, limit: int = SEARCH_LIMIT
     groups = [_loosened(alternatives(t)) for t in results.terms]
     ids = backend.ranked_ids(groups, area=area, limit=limit)
     if len(ids) < limit and len(groups) > 1:
-        some = backend.ranked_ids(groups, mode="any", area=area, limit=limit * 5)
+        some = backend.ranked_ids(groups, mode="any", area=area, limit=limit * 2)
         rest = [i for i in some if i not in set(ids)]
         results.partial = not ids and bool(rest)
         ids = ids + [e.id for e in _by_coverage(_entries(rest), groups)][: limit - len(ids)]
