@@ -46,6 +46,11 @@ class Config:
     CONTENT_DIR = os.environ.get("SV_CONTENT_DIR")
     HSTS = False
     TESTING = False
+    # Report denominators: the program's target and potential populations (firms) and
+    # the beneficiaries it plans a year.
+    REPORT_TARGET_POPULATION = int(os.environ.get("SV_TARGET_POPULATION", "302888"))
+    REPORT_POTENTIAL_POPULATION = int(os.environ.get("SV_POTENTIAL_POPULATION", "677207"))
+    REPORT_PLANNED_BENEFICIARIES = int(os.environ.get("SV_PLANNED_BENEFICIARIES", "27867"))
 
 
 class ProductionConfig(Config):

@@ -1,0 +1,791 @@
+"""Program indicators: pure functions over the database, each stating its definition.
+
+Reports read the other domains' tables (enrolments, consultas, people) and never write
+them. Every indicator takes `Filters` (year t, service, región, sexo); the docstring's
+first paragraph is the definition shown on the dashboard beside the figure.
+"""
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+
+import holidays
+from flask import current_app
+from sqlalchemy import and_, case, func, or_, select, union_all
+
+from sv_platform.accounts import territory
+from sv_platform.accounts.models import EDUCATION_LEVELS, SEXES, Company, User
+from sv_platform.advisory.models import AREAS, STATUSES, Consultation
+from sv_platform.core.timeutil import CHILE, as_utc, chile_day_start
+from sv_platform.enrollment.models import Enrollment, EnrollmentWindow, Offering
+from sv_platform.extensions import db
+from sv_platform.reports.models import (
+    SERVICES,
+    AnnualSurveyAnswer,
+    ChannelBaseline,
+    ExitSurvey,
+)
+
+SEAT_STATUSES = ("active", "graduated")
+AGE_BANDS = ("15–24", "25–34", "35–44", "45–54", "55–64", "65 y más", "Sin dato")
+SMALL_CELL = 5
+PLANNED_MONTHS_TO_EGRESO = 10
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Year t (Chilean calendar year) and optional service, región and sexo."""
+
+    year: int
+    service: str | None = None  # course | legal | sustainability
+    region: str | None = None  # CUT code 01–16
+    sex: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "año": self.year,
+            "servicio": self.service,
+            "region": self.region,
+            "sexo": self.sex,
+        }
+
+
+def year_bounds(year: int) -> tuple[datetime, datetime]:
+    """[1 January 00:00, next 1 January 00:00) in Chile's time zone, as UTC."""
+    return chile_day_start(date(year, 1, 1)), chile_day_start(date(year + 1, 1, 1))
+
+
+def publish(n: int | None):
+    """Small-cell suppression for anything meant for publication: 1–4 → "<5" (0 and 5 or
+    more are shown as they are: a zero identifies nobody)."""
+    if n is None:
+        return ""
+    return "<5" if 0 < n < SMALL_CELL else n
+
+
+def rate(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+# --- building blocks --------------------------------------------------------------------
+
+
+def _offering_services() -> dict[int, str]:
+    """offering id → course | legal | sustainability."""
+    rows = db.session.execute(select(Offering.id, Offering.kind, Offering.reference))
+    return {oid: ("course" if kind == "course" else ref) for oid, kind, ref in rows}
+
+
+def _service_column(services: dict[int, str]):
+    return case(services, value=Enrollment.offering_id, else_="course") if services else None
+
+
+def _in_year(year: int):
+    """An enrolment counts in year t when it holds a seat (active or graduated) and its
+    period — from its creation to its egreso, or until today while active — overlaps t."""
+    start, end = year_bounds(year)
+    return or_(
+        and_(Enrollment.status == "active", Enrollment.created_at < end),
+        and_(
+            Enrollment.status == "graduated",
+            Enrollment.graduated_at >= start,
+            Enrollment.created_at < end,
+        ),
+    )
+
+
+def _person_conditions(f: Filters) -> list:
+    conditions = []
+    if f.region:
+        conditions.append(User.region_code == f.region)
+    if f.sex:
+        conditions.append(User.sex == f.sex)
+    return conditions
+
+
+def _service_condition(f: Filters, services: dict[int, str]):
+    if not f.service:
+        return None
+    ids = [oid for oid, svc in services.items() if svc == f.service]
+    return Enrollment.offering_id.in_(ids or [-1])
+
+
+def _seat_query(f: Filters, *columns, services=None):
+    """SELECT columns FROM the seat enrolments of year t (joined to the person) with the
+    filters applied."""
+    services = services if services is not None else _offering_services()
+    query = select(*columns).select_from(Enrollment).join(User, User.id == Enrollment.user_id)
+    conditions = [_in_year(f.year), *_person_conditions(f)]
+    service = _service_condition(f, services)
+    if service is not None:
+        conditions.append(service)
+    return query.where(*conditions)
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: int
+    region: str | None
+    comuna: str | None
+    sex: str | None
+    birth_date: date | None
+    education: str | None
+    company_rut: str | None
+
+
+def beneficiary_rows(f: Filters) -> list[Person]:
+    """Every beneficiary of year t once, with what the program characterizes them by."""
+    seat_users = _seat_query(f, Enrollment.user_id).distinct().subquery()
+    query = (
+        select(
+            User.id,
+            User.region_code,
+            User.comuna_code,
+            User.sex,
+            User.birth_date,
+            User.education_level,
+            Company.rut,
+        )
+        .join(seat_users, seat_users.c.user_id == User.id)
+        .outerjoin(Company, Company.user_id == User.id)
+    )
+    return [Person(*row) for row in db.session.execute(query)]
+
+
+def beneficiary_ids(f: Filters) -> list[int]:
+    """Ids of the beneficiaries of year t (who the annual survey invites)."""
+    return sorted(
+        db.session.scalars(_seat_query(f, Enrollment.user_id).distinct()).all()
+    )
+
+
+def age_band(birth_date: date | None, year: int) -> str:
+    """Age reached in year t (t − birth year), in the program's bands."""
+    if birth_date is None:
+        return "Sin dato"
+    age = year - birth_date.year
+    for limit, label in ((25, "15–24"), (35, "25–34"), (45, "35–44"), (55, "45–54")):
+        if age < limit:
+            return label
+    return "55–64" if age < 65 else "65 y más"
+
+
+def _ordered(counter: Counter, keys) -> list[tuple[str, int]]:
+    return [(key, counter.get(key, 0)) for key in keys]
+
+
+# --- indicators -------------------------------------------------------------------------
+
+
+@dataclass
+class Beneficiaries:
+    persons: int
+    companies: int
+    by_service: list[tuple[str, int]]
+    by_region: list[tuple[str, int]]
+    by_comuna: list[tuple[str, int]]
+    by_sex: list[tuple[str, int]]
+    by_age: list[tuple[str, int]]
+    by_education: list[tuple[str, int]]
+
+
+def beneficiaries(f: Filters, rows: list[Person] | None = None) -> Beneficiaries:
+    """Beneficiarios del año t: personas distintas (y empresas distintas, por RUT de
+    empresa cuando se informó) con al menos una inscripción vigente o egresada en el año t
+    en cualquiera de los tres servicios. Una inscripción cuenta en t si su período —desde
+    que se creó hasta su egreso, o hasta hoy si sigue vigente— toca el año t. Las
+    inscripciones canceladas y las listas de espera no cuentan. Por servicio, una persona
+    cuenta una vez en cada servicio que usó (la suma puede superar el total)."""
+    rows = beneficiary_rows(f) if rows is None else rows
+    services = _offering_services()
+    by_service = Counter()
+    column = _service_column(services)
+    if column is not None:
+        query = _seat_query(
+            f, column.label("service"), func.count(func.distinct(Enrollment.user_id)),
+            services=services,
+        ).group_by(column)
+        by_service.update(dict(db.session.execute(query).all()))
+    regions = territory.region_names()
+    return Beneficiaries(
+        persons=len(rows),
+        companies=len({p.company_rut for p in rows if p.company_rut}),
+        by_service=_ordered(by_service, SERVICES),
+        by_region=_ordered(Counter(p.region for p in rows), regions),
+        by_comuna=sorted(
+            Counter(p.comuna for p in rows if p.comuna).items(), key=lambda kv: (-kv[1], kv[0])
+        ),
+        by_sex=_ordered(Counter(p.sex for p in rows), SEXES),
+        by_age=_ordered(Counter(age_band(p.birth_date, f.year) for p in rows), AGE_BANDS),
+        by_education=_ordered(Counter(p.education for p in rows), EDUCATION_LEVELS),
+    )
+
+
+@dataclass
+class ServiceCounts:
+    total: int
+    by_service: list[tuple[str, int]]
+    persons: int = 0
+
+
+def services_delivered(f: Filters) -> ServiceCounts:
+    """Servicios entregados en el año t: inscripciones vigentes o egresadas cuyo período
+    toca el año t, contadas una por una (una persona que usó dos veces la asesoría legal y
+    una vez la de sustentabilidad cuenta 3)."""
+    services = _offering_services()
+    column = _service_column(services)
+    counts = Counter()
+    if column is not None:
+        query = _seat_query(f, column, func.count(), services=services).group_by(column)
+        counts.update(dict(db.session.execute(query).all()))
+    return ServiceCounts(sum(counts.values()), _ordered(counts, SERVICES))
+
+
+def egresos(f: Filters) -> ServiceCounts:
+    """Egresos del año t por tipo: curso completado al 100 % (evaluación aprobada),
+    asesoría legal recibida y asesoría en sustentabilidad recibida (consulta resuelta),
+    con fecha de egreso en el año t. Una persona puede egresar varias veces de las
+    asesorías; `persons` cuenta personas distintas."""
+    start, end = year_bounds(f.year)
+    services = _offering_services()
+    column = _service_column(services)
+    if column is None:
+        return ServiceCounts(0, _ordered(Counter(), SERVICES))
+    conditions = [
+        Enrollment.status == "graduated",
+        Enrollment.graduated_at >= start,
+        Enrollment.graduated_at < end,
+        *_person_conditions(f),
+    ]
+    service = _service_condition(f, services)
+    if service is not None:
+        conditions.append(service)
+    base = select(column, func.count()).join(User, User.id == Enrollment.user_id)
+    counts = Counter(dict(db.session.execute(base.where(*conditions).group_by(column)).all()))
+    persons = db.session.scalar(
+        select(func.count(func.distinct(Enrollment.user_id)))
+        .join(User, User.id == Enrollment.user_id)
+        .where(*conditions)
+    )
+    return ServiceCounts(sum(counts.values()), _ordered(counts, SERVICES), persons or 0)
+
+
+@dataclass
+class WindowUse:
+    name: str
+    service: str
+    region: str | None
+    capacity: int
+    used: int
+    waitlisted: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.capacity - self.used, 0)
+
+    @property
+    def use_rate(self) -> float | None:
+        return rate(self.used, self.capacity)
+
+
+def cupos(f: Filters) -> list[WindowUse]:
+    """Cupos usados versus capacidad por ventana: las ventanas abiertas en algún momento
+    del año t, con su capacidad, los cupos ocupados hoy (inscripciones vigentes o
+    egresadas) y las personas en lista de espera hoy. Con región: las ventanas de esa
+    región y las nacionales."""
+    start, end = year_bounds(f.year)
+    services = _offering_services()
+    query = select(EnrollmentWindow).where(
+        EnrollmentWindow.opens_at < end, EnrollmentWindow.closes_at > start
+    )
+    if f.service:
+        ids = [oid for oid, svc in services.items() if svc == f.service]
+        query = query.where(EnrollmentWindow.offering_id.in_(ids or [-1]))
+    if f.region:
+        query = query.where(
+            or_(EnrollmentWindow.region_code.is_(None), EnrollmentWindow.region_code == f.region)
+        )
+    windows = list(db.session.scalars(query.order_by(EnrollmentWindow.opens_at)))
+    waiting = dict(
+        db.session.execute(
+            select(Enrollment.window_id, func.count())
+            .where(
+                Enrollment.window_id.in_([w.id for w in windows] or [-1]),
+                Enrollment.status == "waitlisted",
+            )
+            .group_by(Enrollment.window_id)
+        ).all()
+    )
+    return [
+        WindowUse(
+            w.name,
+            services.get(w.offering_id, "course"),
+            w.region_code,
+            w.capacity,
+            w.used,
+            waiting.get(w.id, 0),
+        )
+        for w in windows
+    ]
+
+
+@dataclass
+class Waitlist:
+    now: int
+    by_month: list[tuple[int, int, int]]  # (month, entered, promoted)
+
+
+def waitlist(f: Filters) -> Waitlist:
+    """Lista de espera: personas esperando un cupo hoy, y por mes del año t las entradas a
+    la lista (inscripciones creadas ese mes que siguen esperando o ya fueron promovidas) y
+    las promociones (cupo liberado y asignado ese mes)."""
+    start, end = year_bounds(f.year)
+    services = _offering_services()
+    conditions = list(_person_conditions(f))
+    service = _service_condition(f, services)
+    if service is not None:
+        conditions.append(service)
+    base = select(func.count()).select_from(Enrollment).join(User, User.id == Enrollment.user_id)
+    now = db.session.scalar(base.where(Enrollment.status == "waitlisted", *conditions)) or 0
+    entered, promoted = Counter(), Counter()
+    joined = select(Enrollment.created_at, Enrollment.promoted_at).join(
+        User, User.id == Enrollment.user_id
+    )
+    for created_at, promoted_at in db.session.execute(
+        joined.where(
+            or_(Enrollment.status == "waitlisted", Enrollment.promoted_at.is_not(None)),
+            or_(
+                and_(Enrollment.created_at >= start, Enrollment.created_at < end),
+                and_(Enrollment.promoted_at >= start, Enrollment.promoted_at < end),
+            ),
+            *conditions,
+        )
+    ):
+        local = as_utc(created_at).astimezone(CHILE)
+        if local.year == f.year:
+            entered[local.month] += 1
+        if promoted_at is not None:
+            local = as_utc(promoted_at).astimezone(CHILE)
+            if local.year == f.year:
+                promoted[local.month] += 1
+    return Waitlist(now, [(m, entered[m], promoted[m]) for m in range(1, 13)])
+
+
+# Business days: the calendar of the service levels (Monday–Friday, Chilean holidays off).
+_EPOCH_YEAR = 2000
+
+
+@lru_cache(maxsize=128)
+def _year_prefix(year: int) -> tuple[int, ...]:
+    """prefix[i] = business days among the year's first i days."""
+    off = holidays.country_holidays("CL", years=year)
+    prefix, day, count = [0], date(year, 1, 1), 0
+    while day.year == year:
+        if day.weekday() < 5 and day not in off:
+            count += 1
+        prefix.append(count)
+        day = date.fromordinal(day.toordinal() + 1)
+    return tuple(prefix)
+
+
+@lru_cache(maxsize=128)
+def _before_year(year: int) -> int:
+    if year <= _EPOCH_YEAR:
+        return 0
+    return _before_year(year - 1) + _year_prefix(year - 1)[-1]
+
+
+def _business_ordinal(day: date) -> int:
+    return _before_year(day.year) + _year_prefix(day.year)[day.timetuple().tm_yday]
+
+
+def business_days(start: datetime, end: datetime) -> int:
+    """Business days in (start day, end day], both days taken in Chile."""
+    a = as_utc(start).astimezone(CHILE).date()
+    b = as_utc(end).astimezone(CHILE).date()
+    return _business_ordinal(b) - _business_ordinal(a)
+
+
+@dataclass
+class Consultations:
+    total: int
+    by_status: dict[str, dict[str, int]]  # status → area → n
+    median_first_response: float | None
+    median_resolution: float | None
+    first_response_on_time: tuple[int, int]  # (on time, with a first response)
+    resolution_on_time: tuple[int, int]  # (on time, resolved)
+
+    @property
+    def first_response_sla(self) -> float | None:
+        return rate(*self.first_response_on_time)
+
+    @property
+    def resolution_sla(self) -> float | None:
+        return rate(*self.resolution_on_time)
+
+
+def consultations(f: Filters) -> Consultations:
+    """Consultas creadas en el año t por estado y área; mediana de días hábiles (lunes a
+    viernes sin feriados de Chile) desde que se abrió hasta la primera respuesta y hasta la
+    resolución; cumplimiento del nivel de servicio: respuestas (resoluciones) hechas a más
+    tardar en su plazo, sobre las consultas que ya tienen respuesta (resolución)."""
+    start, end = year_bounds(f.year)
+    by_status = {status: {area: 0 for area in AREAS} for status in STATUSES}
+    if f.service == "course":
+        return Consultations(0, by_status, None, None, (0, 0), (0, 0))
+    query = (
+        select(
+            Consultation.area,
+            Consultation.status,
+            Consultation.opened_at,
+            Consultation.first_response_at,
+            Consultation.first_response_due_at,
+            Consultation.resolved_at,
+            Consultation.resolution_due_at,
+        )
+        .join(User, User.id == Consultation.user_id)
+        .where(
+            Consultation.created_at >= start,
+            Consultation.created_at < end,
+            *_person_conditions(f),
+        )
+    )
+    if f.service:
+        query = query.where(Consultation.area == f.service)
+    first, resolution, total = [], [], 0
+    first_ok = first_n = resolved_ok = resolved_n = 0
+    for area, status, opened, answered, answer_due, resolved, resolve_due in db.session.execute(
+        query
+    ):
+        total += 1
+        cell = by_status.setdefault(status, {a: 0 for a in AREAS})
+        cell[area] = cell.get(area, 0) + 1
+        if opened and answered:
+            first.append(business_days(opened, answered))
+            first_n += 1
+            first_ok += answer_due is None or as_utc(answered) <= as_utc(answer_due)
+        if opened and resolved:
+            resolution.append(business_days(opened, resolved))
+            resolved_n += 1
+            resolved_ok += resolve_due is None or as_utc(resolved) <= as_utc(resolve_due)
+    return Consultations(
+        total,
+        by_status,
+        statistics.median(first) if first else None,
+        statistics.median(resolution) if resolution else None,
+        (first_ok, first_n),
+        (resolved_ok, resolved_n),
+    )
+
+
+@dataclass
+class Completion:
+    started: int
+    graduated: int
+    median_days: float | None
+    egresos: int
+
+    @property
+    def rate(self) -> float | None:
+        return rate(self.graduated, self.started)
+
+    @property
+    def median_months(self) -> float | None:
+        return None if self.median_days is None else self.median_days / 30.44
+
+
+def course_completion(f: Filters) -> Completion:
+    """Tasa de egreso de cursos: de las inscripciones a cursos creadas en el año t que
+    obtuvieron cupo (vigentes o egresadas), la proporción que ya egresó (100 % del curso y
+    evaluación aprobada). Tiempo a egreso: mediana de días entre la inscripción y el
+    egreso de los cursos egresados en el año t (el programa planifica 10 meses)."""
+    start, end = year_bounds(f.year)
+    services = _offering_services()
+    ids = [oid for oid, svc in services.items() if svc == "course"]
+    if f.service and f.service != "course" or not ids:
+        return Completion(0, 0, None, 0)
+    joined = (
+        select(Enrollment.status, func.count())
+        .join(User, User.id == Enrollment.user_id)
+        .where(
+            Enrollment.offering_id.in_(ids),
+            Enrollment.status.in_(SEAT_STATUSES),
+            Enrollment.created_at >= start,
+            Enrollment.created_at < end,
+            *_person_conditions(f),
+        )
+        .group_by(Enrollment.status)
+    )
+    counts = dict(db.session.execute(joined).all())
+    durations = [
+        (as_utc(graduated) - as_utc(created)).total_seconds() / 86400
+        for created, graduated in db.session.execute(
+            select(Enrollment.created_at, Enrollment.graduated_at)
+            .join(User, User.id == Enrollment.user_id)
+            .where(
+                Enrollment.offering_id.in_(ids),
+                Enrollment.status == "graduated",
+                Enrollment.graduated_at >= start,
+                Enrollment.graduated_at < end,
+                *_person_conditions(f),
+            )
+        )
+    ]
+    return Completion(
+        sum(counts.values()),
+        counts.get("graduated", 0),
+        statistics.median(durations) if durations else None,
+        len(durations),
+    )
+
+
+@dataclass
+class Satisfaction:
+    answers: int
+    mean: float | None
+    distribution: list[tuple[int, int]]
+    by_service: list[tuple[str, int, float | None]]
+
+    @property
+    def top_share(self) -> float | None:
+        """Share of grades 6 and 7."""
+        top = sum(n for grade, n in self.distribution if grade >= 6)
+        return rate(top, self.answers)
+
+
+def satisfaction(f: Filters) -> Satisfaction:
+    """Satisfacción: nota de 1 a 7 (escala de notas chilena) de las encuestas de egreso de
+    los egresos del año t; promedio, distribución y porcentaje de notas 6 y 7."""
+    query = (
+        select(ExitSurvey.service, ExitSurvey.satisfaction, func.count())
+        .join(User, User.id == ExitSurvey.user_id)
+        .where(ExitSurvey.year == f.year, *_person_conditions(f))
+        .group_by(ExitSurvey.service, ExitSurvey.satisfaction)
+    )
+    if f.service:
+        query = query.where(ExitSurvey.service == f.service)
+    grades, per_service = Counter(), defaultdict(Counter)
+    for service, grade, n in db.session.execute(query):
+        grades[grade] += n
+        per_service[service][grade] += n
+
+    def mean(counter: Counter) -> float | None:
+        n = sum(counter.values())
+        return sum(g * c for g, c in counter.items()) / n if n else None
+
+    return Satisfaction(
+        sum(grades.values()),
+        mean(grades),
+        [(g, grades.get(g, 0)) for g in range(1, 8)],
+        [(s, sum(per_service[s].values()), mean(per_service[s])) for s in SERVICES],
+    )
+
+
+@dataclass
+class Coverage:
+    beneficiaries: int
+    target_population: int
+    potential_population: int
+    planned: int
+
+    @property
+    def target_rate(self) -> float | None:
+        return rate(self.beneficiaries, self.target_population)
+
+    @property
+    def potential_rate(self) -> float | None:
+        return rate(self.beneficiaries, self.potential_population)
+
+    @property
+    def planned_rate(self) -> float | None:
+        return rate(self.beneficiaries, self.planned)
+
+
+def coverage(f: Filters, persons: int | None = None) -> Coverage:
+    """Cobertura: beneficiarios del año t sobre la población objetivo (302.888 empresas) y
+    sobre la población potencial (677.207 empresas), y producción frente a lo planificado
+    (27.867 beneficiarios al año); las tres cifras son configurables."""
+    if persons is None:
+        persons = len(beneficiary_rows(f))
+    config = current_app.config
+    return Coverage(
+        persons,
+        int(config["REPORT_TARGET_POPULATION"]),
+        int(config["REPORT_POTENTIAL_POPULATION"]),
+        int(config["REPORT_PLANNED_BENEFICIARIES"]),
+    )
+
+
+@dataclass
+class PurposeCell:
+    label: str
+    beneficiaries: int = 0
+    respondents: int = 0
+    numerator: int = 0
+    sold_3_months: int = 0
+    baseline_answers: int = 0
+    baseline_digital: int = 0
+
+    @property
+    def official_rate(self) -> float | None:
+        return rate(self.numerator, self.beneficiaries)
+
+    @property
+    def respondent_rate(self) -> float | None:
+        return rate(self.numerator, self.respondents)
+
+    @property
+    def response_rate(self) -> float | None:
+        return rate(self.respondents, self.beneficiaries)
+
+    @property
+    def baseline_rate(self) -> float | None:
+        return rate(self.baseline_digital, self.baseline_answers)
+
+
+@dataclass
+class Purpose:
+    total: PurposeCell
+    by_region: list[PurposeCell] = field(default_factory=list)
+    by_sex: list[PurposeCell] = field(default_factory=list)
+    target: float = 0.70
+
+
+def purpose_indicator(f: Filters, rows: list[Person] | None = None) -> Purpose:
+    """Indicador de propósito: porcentaje de Mipes beneficiarias que acceden a canales
+    digitales o virtuales de comercialización en el año t. Numerador: beneficiarios del año
+    t cuya respuesta más reciente del año t (encuesta de egreso de un egreso de t o
+    Encuesta anual t) marca al menos un canal digital para vender. Denominador: todos los
+    beneficiarios del año t. La tasa oficial es numerador / denominador; también se
+    muestran la tasa entre quienes respondieron, la tasa de respuesta y la línea base (la
+    respuesta del registro: proporción que ya vendía por un canal digital, entre quienes
+    la respondieron)."""
+    rows = beneficiary_rows(f) if rows is None else rows
+    people = {p.user_id: p for p in rows}
+    latest: dict[int, tuple] = {}
+    answers = union_all(
+        select(
+            ExitSurvey.user_id,
+            ExitSurvey.answered_at,
+            ExitSurvey.sells_digital,
+            ExitSurvey.sold_last_3_months,
+        ).where(ExitSurvey.year == f.year),
+        select(
+            AnnualSurveyAnswer.user_id,
+            AnnualSurveyAnswer.answered_at,
+            AnnualSurveyAnswer.sells_digital,
+            AnnualSurveyAnswer.sold_last_3_months,
+        ).where(AnnualSurveyAnswer.year == f.year),
+    )
+    for user_id, answered_at, digital, sold in db.session.execute(select(answers.subquery())):
+        if user_id in people and (user_id not in latest or answered_at > latest[user_id][0]):
+            latest[user_id] = (answered_at, digital, sold)
+    seat_users = _seat_query(f, Enrollment.user_id).distinct().subquery()
+    first_ids = (
+        select(func.min(ChannelBaseline.id))
+        .join(seat_users, seat_users.c.user_id == ChannelBaseline.user_id)
+        .group_by(ChannelBaseline.user_id)
+    )
+    baseline = dict(
+        db.session.execute(
+            select(ChannelBaseline.user_id, ChannelBaseline.sells_digital).where(
+                ChannelBaseline.id.in_(first_ids)
+            )
+        ).all()
+    )
+    regions, sexes = territory.region_names(), SEXES
+    total = PurposeCell("Total")
+    by_region = {code: PurposeCell(name) for code, name in regions.items()}
+    by_sex = {code: PurposeCell(name) for code, name in sexes.items()}
+    for person in rows:
+        cells = [total]
+        if person.region in by_region:
+            cells.append(by_region[person.region])
+        if person.sex in by_sex:
+            cells.append(by_sex[person.sex])
+        answer = latest.get(person.user_id)
+        base = baseline.get(person.user_id)
+        for cell in cells:
+            cell.beneficiaries += 1
+            if answer is not None:
+                cell.respondents += 1
+                cell.numerator += bool(answer[1])
+                cell.sold_3_months += bool(answer[2])
+            if base is not None:
+                cell.baseline_answers += 1
+                cell.baseline_digital += bool(base)
+    return Purpose(total, list(by_region.values()), list(by_sex.values()))
+
+
+# --- the dashboard ----------------------------------------------------------------------
+
+
+@dataclass
+class Dashboard:
+    filters: Filters
+    beneficiaries: Beneficiaries
+    services: ServiceCounts
+    egresos: ServiceCounts
+    cupos: list[WindowUse]
+    waitlist: Waitlist
+    consultations: Consultations
+    completion: Completion
+    satisfaction: Satisfaction
+    coverage: Coverage
+    purpose: Purpose
+
+    @property
+    def definitions(self) -> dict[str, str]:
+        return DEFINITIONS
+
+
+def dashboard(f: Filters) -> Dashboard:
+    """Every indicator for the filters (what /admin/reportes and the CLI show)."""
+    rows = beneficiary_rows(f)
+    return Dashboard(
+        filters=f,
+        beneficiaries=beneficiaries(f, rows),
+        services=services_delivered(f),
+        egresos=egresos(f),
+        cupos=cupos(f),
+        waitlist=waitlist(f),
+        consultations=consultations(f),
+        completion=course_completion(f),
+        satisfaction=satisfaction(f),
+        coverage=coverage(f, len(rows)),
+        purpose=purpose_indicator(f, rows),
+    )
+
+
+def _definition(fn) -> str:
+    """The first paragraph of an indicator's docstring, on one line."""
+    return " ".join((fn.__doc__ or "").split("\n\n")[0].split())
+
+
+DEFINITIONS = {
+    name: _definition(fn)
+    for name, fn in {
+        "beneficiaries": beneficiaries,
+        "services": services_delivered,
+        "egresos": egresos,
+        "cupos": cupos,
+        "waitlist": waitlist,
+        "consultations": consultations,
+        "completion": course_completion,
+        "satisfaction": satisfaction,
+        "coverage": coverage,
+        "purpose": purpose_indicator,
+    }.items()
+}
+
+
+def available_years(*, now: datetime | None = None) -> list[int]:
+    """Years with enrolments, newest first (the current year always included)."""
+    from sv_platform.core.timeutil import utcnow
+
+    current = as_utc(now or utcnow()).astimezone(CHILE).year
+    first = db.session.scalar(select(func.min(Enrollment.created_at)))
+    start = as_utc(first).astimezone(CHILE).year if first else current
+    return list(range(current, min(start, current) - 1, -1))
