@@ -8,8 +8,10 @@ TARGET = "#c8102e"
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.1f}".replace(".", ",") if isinstance(value, float) else f"{value:,}".replace(
-        ",", "."
+    return (
+        f"{value:.1f}".replace(".", ",")
+        if isinstance(value, float)
+        else f"{value:,}".replace(",", ".")
     )
 
 

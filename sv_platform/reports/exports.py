@@ -315,8 +315,11 @@ def indicadores(f: services.Filters, _full: bool):
             [group, "Respondieron", p(cell.respondents)],
             [group, "Numerador (venden por canal digital)", p(cell.numerator)],
             [group, "Tasa oficial", cell.official_rate if cell.numerator >= 5 else None],
-            [group, "Tasa entre quienes respondieron", cell.respondent_rate
-             if cell.numerator >= 5 else None],
+            [
+                group,
+                "Tasa entre quienes respondieron",
+                cell.respondent_rate if cell.numerator >= 5 else None,
+            ],
             [group, "Tasa de respuesta", cell.response_rate if cell.respondents >= 5 else None],
         ]
     return ["Indicador", "Desagregación", "Valor"], iter(rows)
@@ -338,7 +341,7 @@ def _csv_value(value) -> str:
     if isinstance(value, bool):
         return "Sí" if value else "No"
     if isinstance(value, float):
-        return f"{value:.4f}".rstrip("0").rstrip(".").replace(".", ",") or "0"
+        return f"{value:.6f}".rstrip("0").rstrip(".").replace(".", ",") or "0"
     if isinstance(value, datetime):
         return value.strftime("%d-%m-%Y %H:%M")
     if isinstance(value, date):

@@ -51,7 +51,13 @@ class SurveyForm(FlaskForm):
     helped_with = CheckboxesField(
         "¿En qué te ayudó?", choices=dict(HELPED_WITH), description="Marca todo lo que aplique."
     )
-    comment = TextAreaField("Comentario (opcional)", validators=[Optional(), Length(max=1000)])
+    comment = TextAreaField(
+        "Comentario (opcional)",
+        validators=[
+            Optional(),
+            Length(max=1000, message="El comentario puede tener hasta 1000 caracteres."),
+        ],
+    )
     submit = SubmitField("Enviar respuesta")
 
 

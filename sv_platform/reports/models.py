@@ -114,7 +114,7 @@ class ExitSurvey(_Answers, db.Model):
 
 
 class AnnualSurvey(db.Model):
-    """"Encuesta anual AAAA": opened once per year by an admin."""
+    """ "Encuesta anual AAAA": opened once per year by an admin."""
 
     __tablename__ = "annual_survey"
 

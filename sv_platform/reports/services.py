@@ -156,9 +156,7 @@ def beneficiary_rows(f: Filters) -> list[Person]:
 
 def beneficiary_ids(f: Filters) -> list[int]:
     """Ids of the beneficiaries of year t (who the annual survey invites)."""
-    return sorted(
-        db.session.scalars(_seat_query(f, Enrollment.user_id).distinct()).all()
-    )
+    return sorted(db.session.scalars(_seat_query(f, Enrollment.user_id).distinct()).all())
 
 
 def age_band(birth_date: date | None, year: int) -> str:
@@ -204,7 +202,9 @@ def beneficiaries(f: Filters, rows: list[Person] | None = None) -> Beneficiaries
     column = _service_column(services)
     if column is not None:
         query = _seat_query(
-            f, column.label("service"), func.count(func.distinct(Enrollment.user_id)),
+            f,
+            column.label("service"),
+            func.count(func.distinct(Enrollment.user_id)),
             services=services,
         ).group_by(column)
         by_service.update(dict(db.session.execute(query).all()))

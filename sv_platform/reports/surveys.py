@@ -51,9 +51,7 @@ def check_channels(codes) -> list[str]:
     if any(code not in CHANNELS for code in codes):
         raise InvalidInput("Elige los canales de la lista.", field="channels")
     if "ninguno" in codes and len(codes) > 1:
-        raise InvalidInput(
-            "Si eliges «Ninguno», no marques otros canales.", field="channels"
-        )
+        raise InvalidInput("Si eliges «Ninguno», no marques otros canales.", field="channels")
     return codes
 
 
@@ -209,9 +207,7 @@ def exit_offer(user, enrollment_id: int) -> ExitOffer:
         raise NotFound("No encontramos esa encuesta.")
     if seat.status != "graduated":
         raise NotAllowed("La encuesta de egreso se responde al terminar el servicio.")
-    answered = db.session.scalar(
-        select(ExitSurvey.id).where(ExitSurvey.enrollment_id == seat.id)
-    )
+    answered = db.session.scalar(select(ExitSurvey.id).where(ExitSurvey.enrollment_id == seat.id))
     return ExitOffer(seat, service_of(seat.offering), seat.offering.title, answered is not None)
 
 
@@ -460,7 +456,6 @@ def anonymize_user(user_id: int) -> None:
         db.session.execute(
             model.__table__.update().where(model.user_id == user_id).values(comment=None)
         )
-
 
 
 def on_data_exported(sender: int, **_extra) -> dict:

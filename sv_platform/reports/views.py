@@ -239,11 +239,13 @@ def export(dataset: str, fmt: str):
 def admin_annual():
     years = services.available_years()
     form = AnnualSurveyForm(years)
+    status = 422 if request.method == "POST" else 200
     if form.validate_on_submit():
         try:
             survey = surveys.open_annual_survey(form.year.data, actor=_me())
         except DomainError as error:
             _attach(form, error)
+            status = error.status if error.status == 409 else 422
         else:
             invited = survey.invited
             flash(
@@ -254,7 +256,7 @@ def admin_annual():
             return redirect(url_for("reports.admin_annual"))
     return render_template(
         "reports/admin_annual.html", form=form, campaigns=surveys.annual_campaigns()
-    ), 422 if form.errors else 200
+    ), status
 
 
 @bp.app_template_global()
@@ -288,8 +290,6 @@ def decimal_cl(value, digits: int = 1) -> str:
     if value is None:
         return "—"
     return f"{value:.{digits}f}".replace(".", ",")
-
-
 
 
 @bp.app_template_filter("channel_label")
