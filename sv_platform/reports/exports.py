@@ -99,7 +99,7 @@ def beneficiarios(f: services.Filters, full: bool) -> tuple[list, Iterator]:
     def rows():
         for uid, *cols, company_rut, sector in _stream(query):
             person = _person(cols, full)
-            band = services.age_band(cols[3], f.year)
+            band = services.age_band(cols[3].year if cols[3] else None, f.year)
             row = [uid, *person[:5], band, sector or ""] + person[5:]
             yield row + ([company_rut] if full else [])
 

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from sv_platform.advisory.models import Consultation
 from sv_platform.core.timeutil import UTCDateTime, utcnow
 from sv_platform.enrollment.models import Enrollment
 from sv_platform.extensions import db
@@ -161,6 +162,9 @@ class AnnualSurveyAnswer(_Answers, db.Model):
 
 
 # Indexes the yearly reports need on other domains' tables (owned here, where they are used):
-# a year's seat enrolments are found from their creation or egreso date.
+# a year's seat enrolments are found from their creation or egreso date, waitlist
+# promotions from their date, a year's consultas from their creation.
 Index("ix_enrollment_report_created", Enrollment.status, Enrollment.created_at)
 Index("ix_enrollment_report_graduated", Enrollment.status, Enrollment.graduated_at)
+Index("ix_enrollment_report_promoted", Enrollment.promoted_at)
+Index("ix_consultation_report_created", Consultation.created_at)

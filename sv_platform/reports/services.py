@@ -10,10 +10,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 import holidays
 from flask import current_app
-from sqlalchemy import and_, case, func, or_, select, union_all
+from sqlalchemy import and_, case, extract, func, or_, select, union_all
+from sqlalchemy.orm import aliased
 
 from sv_platform.accounts import territory
 from sv_platform.accounts.models import EDUCATION_LEVELS, SEXES, Company, User
@@ -112,11 +114,13 @@ def _service_condition(f: Filters, services: dict[int, str]):
     return Enrollment.offering_id.in_(ids or [-1])
 
 
-def _seat_query(f: Filters, *columns, services=None):
-    """SELECT columns FROM the seat enrolments of year t (joined to the person) with the
-    filters applied."""
+def _seat_query(f: Filters, *columns, services=None, join_user: bool = False):
+    """SELECT columns FROM the seat enrolments of year t with the filters applied (the
+    person is joined only when a filter or a column needs it)."""
     services = services if services is not None else _offering_services()
-    query = select(*columns).select_from(Enrollment).join(User, User.id == Enrollment.user_id)
+    query = select(*columns).select_from(Enrollment)
+    if join_user or f.region or f.sex:
+        query = query.join(User, User.id == Enrollment.user_id)
     conditions = [_in_year(f.year), *_person_conditions(f)]
     service = _service_condition(f, services)
     if service is not None:
@@ -124,34 +128,54 @@ def _seat_query(f: Filters, *columns, services=None):
     return query.where(*conditions)
 
 
-@dataclass(frozen=True)
-class Person:
+def _with_person(query, f: Filters, column):
+    """Join the person behind `column` only when a región or sexo filter needs it."""
+    if f.region or f.sex:
+        query = query.join(User, User.id == column).where(*_person_conditions(f))
+    return query
+
+
+class Person(NamedTuple):
     user_id: int
     region: str | None
     comuna: str | None
     sex: str | None
-    birth_date: date | None
+    birth_year: int | None
     education: str | None
     company_rut: str | None
+    baseline: bool | None  # first answer to the channel question: sells online?
 
 
 def beneficiary_rows(f: Filters) -> list[Person]:
-    """Every beneficiary of year t once, with what the program characterizes them by."""
+    """Every beneficiary of year t once, with what the program characterizes them by and
+    their registration baseline (one query: the year's indicators are built from it)."""
     seat_users = _seat_query(f, Enrollment.user_id).distinct().subquery()
+    earlier = aliased(ChannelBaseline)
+    first_answer = (
+        select(func.min(earlier.id))
+        .where(earlier.user_id == User.id)
+        .correlate(User)
+        .scalar_subquery()
+    )
     query = (
         select(
             User.id,
             User.region_code,
             User.comuna_code,
             User.sex,
-            User.birth_date,
+            extract("year", User.birth_date),
             User.education_level,
             Company.rut,
+            ChannelBaseline.sells_digital,
         )
         .join(seat_users, seat_users.c.user_id == User.id)
         .outerjoin(Company, Company.user_id == User.id)
+        .outerjoin(ChannelBaseline, ChannelBaseline.id == first_answer)
     )
-    return [Person(*row) for row in db.session.execute(query)]
+    return [
+        Person(uid, region, comuna, sex, int(year) if year else None, edu, rut, base)
+        for uid, region, comuna, sex, year, edu, rut, base in db.session.execute(query)
+    ]
 
 
 def beneficiary_ids(f: Filters) -> list[int]:
@@ -159,11 +183,11 @@ def beneficiary_ids(f: Filters) -> list[int]:
     return sorted(db.session.scalars(_seat_query(f, Enrollment.user_id).distinct()).all())
 
 
-def age_band(birth_date: date | None, year: int) -> str:
+def age_band(birth_year: int | None, year: int) -> str:
     """Age reached in year t (t − birth year), in the program's bands."""
-    if birth_date is None:
+    if birth_year is None:
         return "Sin dato"
-    age = year - birth_date.year
+    age = year - birth_year
     for limit, label in ((25, "15–24"), (35, "25–34"), (45, "35–44"), (55, "45–54")):
         if age < limit:
             return label
@@ -189,7 +213,25 @@ class Beneficiaries:
     by_education: list[tuple[str, int]]
 
 
-def beneficiaries(f: Filters, rows: list[Person] | None = None) -> Beneficiaries:
+def _service_usage(f: Filters) -> dict[str, tuple[int, int]]:
+    """service → (seat enrolments, distinct persons) in year t."""
+    services = _offering_services()
+    column = _service_column(services)
+    if column is None:
+        return {}
+    query = _seat_query(
+        f,
+        column.label("service"),
+        func.count(),
+        func.count(func.distinct(Enrollment.user_id)),
+        services=services,
+    ).group_by(column)
+    return {svc: (n, persons) for svc, n, persons in db.session.execute(query)}
+
+
+def beneficiaries(
+    f: Filters, rows: list[Person] | None = None, usage: dict | None = None
+) -> Beneficiaries:
     """Beneficiarios del año t: personas distintas (y empresas distintas, por RUT de
     empresa cuando se informó) con al menos una inscripción vigente o egresada en el año t
     en cualquiera de los tres servicios. Una inscripción cuenta en t si su período —desde
@@ -197,17 +239,8 @@ def beneficiaries(f: Filters, rows: list[Person] | None = None) -> Beneficiaries
     inscripciones canceladas y las listas de espera no cuentan. Por servicio, una persona
     cuenta una vez en cada servicio que usó (la suma puede superar el total)."""
     rows = beneficiary_rows(f) if rows is None else rows
-    services = _offering_services()
-    by_service = Counter()
-    column = _service_column(services)
-    if column is not None:
-        query = _seat_query(
-            f,
-            column.label("service"),
-            func.count(func.distinct(Enrollment.user_id)),
-            services=services,
-        ).group_by(column)
-        by_service.update(dict(db.session.execute(query).all()))
+    usage = _service_usage(f) if usage is None else usage
+    by_service = Counter({svc: persons for svc, (_n, persons) in usage.items()})
     regions = territory.region_names()
     return Beneficiaries(
         persons=len(rows),
@@ -218,7 +251,7 @@ def beneficiaries(f: Filters, rows: list[Person] | None = None) -> Beneficiaries
             Counter(p.comuna for p in rows if p.comuna).items(), key=lambda kv: (-kv[1], kv[0])
         ),
         by_sex=_ordered(Counter(p.sex for p in rows), SEXES),
-        by_age=_ordered(Counter(age_band(p.birth_date, f.year) for p in rows), AGE_BANDS),
+        by_age=_ordered(Counter(age_band(p.birth_year, f.year) for p in rows), AGE_BANDS),
         by_education=_ordered(Counter(p.education for p in rows), EDUCATION_LEVELS),
     )
 
@@ -230,16 +263,12 @@ class ServiceCounts:
     persons: int = 0
 
 
-def services_delivered(f: Filters) -> ServiceCounts:
+def services_delivered(f: Filters, usage: dict | None = None) -> ServiceCounts:
     """Servicios entregados en el año t: inscripciones vigentes o egresadas cuyo período
     toca el año t, contadas una por una (una persona que usó dos veces la asesoría legal y
     una vez la de sustentabilidad cuenta 3)."""
-    services = _offering_services()
-    column = _service_column(services)
-    counts = Counter()
-    if column is not None:
-        query = _seat_query(f, column, func.count(), services=services).group_by(column)
-        counts.update(dict(db.session.execute(query).all()))
+    usage = _service_usage(f) if usage is None else usage
+    counts = Counter({svc: n for svc, (n, _persons) in usage.items()})
     return ServiceCounts(sum(counts.values()), _ordered(counts, SERVICES))
 
 
@@ -257,18 +286,14 @@ def egresos(f: Filters) -> ServiceCounts:
         Enrollment.status == "graduated",
         Enrollment.graduated_at >= start,
         Enrollment.graduated_at < end,
-        *_person_conditions(f),
     ]
     service = _service_condition(f, services)
     if service is not None:
         conditions.append(service)
-    base = select(column, func.count()).join(User, User.id == Enrollment.user_id)
-    counts = Counter(dict(db.session.execute(base.where(*conditions).group_by(column)).all()))
-    persons = db.session.scalar(
-        select(func.count(func.distinct(Enrollment.user_id)))
-        .join(User, User.id == Enrollment.user_id)
-        .where(*conditions)
-    )
+    grouped = _with_person(select(column, func.count()), f, Enrollment.user_id)
+    counts = Counter(dict(db.session.execute(grouped.where(*conditions).group_by(column)).all()))
+    people = select(func.count(func.distinct(Enrollment.user_id))).select_from(Enrollment)
+    persons = db.session.scalar(_with_person(people, f, Enrollment.user_id).where(*conditions))
     return ServiceCounts(sum(counts.values()), _ordered(counts, SERVICES), persons or 0)
 
 
@@ -337,39 +362,40 @@ class Waitlist:
     by_month: list[tuple[int, int, int]]  # (month, entered, promoted)
 
 
+def _month_of(column, year: int):
+    """The Chilean month (1–12) of a timestamp inside year t, computed in SQL."""
+    bounds = [chile_day_start(date(year, m, 1)) for m in range(2, 13)]
+    return case(*[(column < bound, m) for m, bound in enumerate(bounds, 1)], else_=12)
+
+
 def waitlist(f: Filters) -> Waitlist:
     """Lista de espera: personas esperando un cupo hoy, y por mes del año t las entradas a
     la lista (inscripciones creadas ese mes que siguen esperando o ya fueron promovidas) y
     las promociones (cupo liberado y asignado ese mes)."""
     start, end = year_bounds(f.year)
     services = _offering_services()
-    conditions = list(_person_conditions(f))
+    extra = []
     service = _service_condition(f, services)
     if service is not None:
-        conditions.append(service)
-    base = select(func.count()).select_from(Enrollment).join(User, User.id == Enrollment.user_id)
-    now = db.session.scalar(base.where(Enrollment.status == "waitlisted", *conditions)) or 0
-    entered, promoted = Counter(), Counter()
-    joined = select(Enrollment.created_at, Enrollment.promoted_at).join(
-        User, User.id == Enrollment.user_id
-    )
-    for created_at, promoted_at in db.session.execute(
-        joined.where(
-            or_(Enrollment.status == "waitlisted", Enrollment.promoted_at.is_not(None)),
-            or_(
-                and_(Enrollment.created_at >= start, Enrollment.created_at < end),
-                and_(Enrollment.promoted_at >= start, Enrollment.promoted_at < end),
-            ),
-            *conditions,
+        extra.append(service)
+
+    def grouped(column, *conditions) -> Counter:
+        month = _month_of(column, f.year)
+        query = _with_person(select(month, func.count()), f, Enrollment.user_id)
+        return Counter(
+            dict(db.session.execute(query.where(*conditions, *extra).group_by(month)).all())
         )
-    ):
-        local = as_utc(created_at).astimezone(CHILE)
-        if local.year == f.year:
-            entered[local.month] += 1
-        if promoted_at is not None:
-            local = as_utc(promoted_at).astimezone(CHILE)
-            if local.year == f.year:
-                promoted[local.month] += 1
+
+    in_year = (Enrollment.created_at >= start, Enrollment.created_at < end)
+    entered = grouped(Enrollment.created_at, Enrollment.status == "waitlisted", *in_year)
+    entered += grouped(Enrollment.created_at, Enrollment.promoted_at >= start, *in_year)
+    promoted = grouped(
+        Enrollment.promoted_at, Enrollment.promoted_at >= start, Enrollment.promoted_at < end
+    )
+    now_query = _with_person(
+        select(func.count()).select_from(Enrollment), f, Enrollment.user_id
+    ).where(Enrollment.status == "waitlisted", *extra)
+    now = db.session.scalar(now_query) or 0
     return Waitlist(now, [(m, entered[m], promoted[m]) for m in range(1, 13)])
 
 
@@ -480,6 +506,13 @@ def consultations(f: Filters) -> Consultations:
     )
 
 
+def _days_between(start, end):
+    """Days (with decimals) from `start` to `end`, in SQL."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return func.julianday(end) - func.julianday(start)
+    return extract("epoch", end - start) / 86400
+
+
 @dataclass
 class Completion:
     started: int
@@ -506,30 +539,31 @@ def course_completion(f: Filters) -> Completion:
     ids = [oid for oid, svc in services.items() if svc == "course"]
     if f.service and f.service != "course" or not ids:
         return Completion(0, 0, None, 0)
-    joined = (
-        select(Enrollment.status, func.count())
-        .join(User, User.id == Enrollment.user_id)
-        .where(
-            Enrollment.offering_id.in_(ids),
-            Enrollment.status.in_(SEAT_STATUSES),
-            Enrollment.created_at >= start,
-            Enrollment.created_at < end,
-            *_person_conditions(f),
-        )
-        .group_by(Enrollment.status)
+    course_ids = Enrollment.offering_id.in_(ids)
+    started = _with_person(select(Enrollment.status, func.count()), f, Enrollment.user_id)
+    counts = dict(
+        db.session.execute(
+            started.where(
+                course_ids,
+                Enrollment.status.in_(SEAT_STATUSES),
+                Enrollment.created_at >= start,
+                Enrollment.created_at < end,
+            ).group_by(Enrollment.status)
+        ).all()
     )
-    counts = dict(db.session.execute(joined).all())
+    days = _with_person(
+        select(_days_between(Enrollment.created_at, Enrollment.graduated_at)),
+        f,
+        Enrollment.user_id,
+    )
     durations = [
-        (as_utc(graduated) - as_utc(created)).total_seconds() / 86400
-        for created, graduated in db.session.execute(
-            select(Enrollment.created_at, Enrollment.graduated_at)
-            .join(User, User.id == Enrollment.user_id)
-            .where(
-                Enrollment.offering_id.in_(ids),
+        float(d)
+        for d in db.session.scalars(
+            days.where(
+                course_ids,
                 Enrollment.status == "graduated",
                 Enrollment.graduated_at >= start,
                 Enrollment.graduated_at < end,
-                *_person_conditions(f),
             )
         )
     ]
@@ -559,9 +593,12 @@ def satisfaction(f: Filters) -> Satisfaction:
     """Satisfacción: nota de 1 a 7 (escala de notas chilena) de las encuestas de egreso de
     los egresos del año t; promedio, distribución y porcentaje de notas 6 y 7."""
     query = (
-        select(ExitSurvey.service, ExitSurvey.satisfaction, func.count())
-        .join(User, User.id == ExitSurvey.user_id)
-        .where(ExitSurvey.year == f.year, *_person_conditions(f))
+        _with_person(
+            select(ExitSurvey.service, ExitSurvey.satisfaction, func.count()),
+            f,
+            ExitSurvey.user_id,
+        )
+        .where(ExitSurvey.year == f.year)
         .group_by(ExitSurvey.service, ExitSurvey.satisfaction)
     )
     if f.service:
@@ -663,14 +700,12 @@ def purpose_indicator(f: Filters, rows: list[Person] | None = None) -> Purpose:
     respuesta del registro: proporción que ya vendía por un canal digital, entre quienes
     la respondieron)."""
     rows = beneficiary_rows(f) if rows is None else rows
-    people = {p.user_id: p for p in rows}
-    latest: dict[int, tuple] = {}
     answers = union_all(
         select(
-            ExitSurvey.user_id,
-            ExitSurvey.answered_at,
-            ExitSurvey.sells_digital,
-            ExitSurvey.sold_last_3_months,
+            ExitSurvey.user_id.label("user_id"),
+            ExitSurvey.answered_at.label("answered_at"),
+            ExitSurvey.sells_digital.label("digital"),
+            ExitSurvey.sold_last_3_months.label("sold"),
         ).where(ExitSurvey.year == f.year),
         select(
             AnnualSurveyAnswer.user_id,
@@ -678,23 +713,14 @@ def purpose_indicator(f: Filters, rows: list[Person] | None = None) -> Purpose:
             AnnualSurveyAnswer.sells_digital,
             AnnualSurveyAnswer.sold_last_3_months,
         ).where(AnnualSurveyAnswer.year == f.year),
-    )
-    for user_id, answered_at, digital, sold in db.session.execute(select(answers.subquery())):
-        if user_id in people and (user_id not in latest or answered_at > latest[user_id][0]):
-            latest[user_id] = (answered_at, digital, sold)
-    seat_users = _seat_query(f, Enrollment.user_id).distinct().subquery()
-    first_ids = (
-        select(func.min(ChannelBaseline.id))
-        .join(seat_users, seat_users.c.user_id == ChannelBaseline.user_id)
-        .group_by(ChannelBaseline.user_id)
-    )
-    baseline = dict(
-        db.session.execute(
-            select(ChannelBaseline.user_id, ChannelBaseline.sells_digital).where(
-                ChannelBaseline.id.in_(first_ids)
-            )
-        ).all()
-    )
+    ).subquery()
+    latest: dict[int, tuple] = {}  # the last answer of the year wins
+    for user_id, digital, sold in db.session.execute(
+        select(answers.c.user_id, answers.c.digital, answers.c.sold).order_by(
+            answers.c.answered_at
+        )
+    ):
+        latest[user_id] = (digital, sold)
     regions, sexes = territory.region_names(), SEXES
     total = PurposeCell("Total")
     by_region = {code: PurposeCell(name) for code, name in regions.items()}
@@ -706,13 +732,13 @@ def purpose_indicator(f: Filters, rows: list[Person] | None = None) -> Purpose:
         if person.sex in by_sex:
             cells.append(by_sex[person.sex])
         answer = latest.get(person.user_id)
-        base = baseline.get(person.user_id)
+        base = person.baseline
         for cell in cells:
             cell.beneficiaries += 1
             if answer is not None:
                 cell.respondents += 1
-                cell.numerator += bool(answer[1])
-                cell.sold_3_months += bool(answer[2])
+                cell.numerator += bool(answer[0])
+                cell.sold_3_months += bool(answer[1])
             if base is not None:
                 cell.baseline_answers += 1
                 cell.baseline_digital += bool(base)
@@ -744,10 +770,11 @@ class Dashboard:
 def dashboard(f: Filters) -> Dashboard:
     """Every indicator for the filters (what /admin/reportes and the CLI show)."""
     rows = beneficiary_rows(f)
+    usage = _service_usage(f)
     return Dashboard(
         filters=f,
-        beneficiaries=beneficiaries(f, rows),
-        services=services_delivered(f),
+        beneficiaries=beneficiaries(f, rows, usage),
+        services=services_delivered(f, usage),
         egresos=egresos(f),
         cupos=cupos(f),
         waitlist=waitlist(f),
