@@ -82,11 +82,12 @@ def bulk(db, model, rows: list[dict]) -> None:
         if "id" in columns:
             cursor.execute(
                 f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
-                f'(SELECT max(id) FROM "{table.name}"))'
+                f'(SELECT max(id) FROM "{table.name}"))'  # noqa: S608 - names from the models
             )
     else:
         marks = ", ".join("?" for _ in columns)
-        cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', data)
+        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608 - model names
+        cursor.executemany(sql, data)
     db.session.commit()
 
 
