@@ -80,10 +80,9 @@ def bulk(db, model, rows: list[dict]) -> None:
             for row in data:
                 copy.write_row(row)
         if "id" in columns:
-            cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
-                f'(SELECT max(id) FROM "{table.name}"))'  # noqa: S608 - names from the models
-            )
+            sequence = f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
+            sequence += f'(SELECT max(id) FROM "{table.name}"))'  # noqa: S608 - model names
+            cursor.execute(sequence)
     else:
         marks = ", ".join("?" for _ in columns)
         sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608 - model names
@@ -118,9 +117,7 @@ def generate(db, scale: float, seed: int) -> dict:
     n_answers = int(200_000 * scale)
 
     regions = territory.region_names()
-    comunas = {
-        r["code"]: [c["code"] for c in r["comunas"]] for r in territory.regions()
-    }
+    comunas = {r["code"]: [c["code"] for c in r["comunas"]] for r in territory.regions()}
     region_codes = list(regions)
     weights = [40 if code == "13" else 4 for code in region_codes]
     sexes, education = list(SEXES), list(EDUCATION_LEVELS)
@@ -180,8 +177,7 @@ def generate(db, scale: float, seed: int) -> dict:
     ]
     bulk(db, Offering, offering_rows)
     offerings = [
-        oid
-        for (oid,) in db.session.execute(text("SELECT id FROM offering ORDER BY id")).all()
+        oid for (oid,) in db.session.execute(text("SELECT id FROM offering ORDER BY id")).all()
     ]
     advisory = {legal.id, sustainability.id}
     window_rows, window_of = [], {}

@@ -716,9 +716,7 @@ def purpose_indicator(f: Filters, rows: list[Person] | None = None) -> Purpose:
     ).subquery()
     latest: dict[int, tuple] = {}  # the last answer of the year wins
     for user_id, digital, sold in db.session.execute(
-        select(answers.c.user_id, answers.c.digital, answers.c.sold).order_by(
-            answers.c.answered_at
-        )
+        select(answers.c.user_id, answers.c.digital, answers.c.sold).order_by(answers.c.answered_at)
     ):
         latest[user_id] = (digital, sold)
     regions, sexes = territory.region_names(), SEXES
