@@ -234,6 +234,7 @@ def answer_exit_survey(
     second time). For a consulta still «resuelta» the same form closes it with its rating
     (the 1–7 grade on the 1–5 scale) in the same transaction, so nobody rates twice.
     Raises NotFound, NotAllowed, InvalidInput, AlreadyAnswered."""
+    from sv_platform.advisory import lifecycle
     from sv_platform.advisory import services as advisory
 
     now = now or utcnow()
@@ -265,7 +266,7 @@ def answer_exit_survey(
             None,
         )
         if consulta is not None:
-            advisory.close(
+            lifecycle.close(
                 consulta.id,
                 user,
                 rating=five_point(fields["satisfaction"]),

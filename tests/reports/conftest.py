@@ -24,7 +24,6 @@ from tests.advisory.conftest import (  # noqa: F401
     in_progress,
     legal_advisor,
     make_consultation,
-    make_window,
     windows,
 )
 from tests.courses.conftest import content_root, course, enrol, student, window  # noqa: F401

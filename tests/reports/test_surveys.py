@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from sv_platform.accounts import services as accounts
 from sv_platform.accounts.models import Notification
-from sv_platform.advisory import services as advisory
+from sv_platform.advisory import lifecycle
 from sv_platform.enrollment import services as enrollment
 from sv_platform.enrollment.signals import enrollment_graduated
 from sv_platform.extensions import db
@@ -177,11 +177,53 @@ def test_graduation_signal_leaves_a_notice_in_its_transaction(student):
     assert notice.url == f"/encuestas/egreso/{seat.id}" and "encuesta de egreso" in notice.text
 
 
+def _survey_notices(user_id: int) -> list[Notification]:
+    return list(
+        db.session.scalars(
+            select(Notification).where(
+                Notification.user_id == user_id, Notification.url.like("/encuestas/egreso/%")
+            )
+        )
+    )
+
+
+def test_finishing_a_course_leaves_one_survey_notice(student):
+    finish_course(student)
+    seat = course_enrolment(student)
+    [notice] = _survey_notices(student.id)
+    assert notice.url == f"/encuestas/egreso/{seat.id}"
+    assert "Felicitaciones por tu egreso de «Curso de prueba" in notice.text
+    enrollment.graduate(seat.id)  # a repeated egreso changes nothing and offers nothing
+    assert len(_survey_notices(student.id)) == 1
+
+
+def test_resolving_a_consulta_leaves_one_survey_notice(in_progress, legal_advisor):
+    lifecycle.resolve(in_progress.id, legal_advisor, now=NOW)
+    [notice] = _survey_notices(in_progress.user_id)
+    assert notice.url == f"/encuestas/egreso/{in_progress.enrollment_id}"
+
+
+def test_a_failing_survey_offer_rolls_back_the_egreso(student, monkeypatch):
+    """The receiver runs inside the egreso's transaction: both commit or neither."""
+    finish_lessons_only = student
+    seat = course_enrolment(finish_lessons_only)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("notice store down")
+
+    monkeypatch.setattr(surveys.accounts, "notify", broken)
+    with pytest.raises(RuntimeError):
+        enrollment.graduate(seat.id)
+    db.session.rollback()
+    assert enrollment.get_enrollment(seat.id).status == "active"
+    assert _survey_notices(student.id) == []
+
+
 # --- exit survey: consulta --------------------------------------------------------------
 
 
 def test_resolved_consulta_closes_through_the_survey(client, auth, in_progress, legal_advisor):
-    advisory.resolve(in_progress.id, legal_advisor)  # now: not auto-closed as too old
+    lifecycle.resolve(in_progress.id, legal_advisor)  # now: not auto-closed as too old
     owner = in_progress.user
     auth.login(owner)
     page = client.get(f"/consultas/{in_progress.id}").get_data(as_text=True)
