@@ -412,6 +412,7 @@ def main() -> int:
             export.rows = body.count(b"\r\n") - 1
             export.mb = round(len(body) / 1e6, 1)
 
+        get("/admin/reportes?year=2025")  # warm-up: templates compiled, holidays loaded
         national = timed(lambda: get("/admin/reportes?year=2026"), args.repeat)
         region = timed(lambda: get("/admin/reportes?year=2026&region=13"), args.repeat)
         small_region = timed(lambda: get("/admin/reportes?year=2026&region=11"), args.repeat)

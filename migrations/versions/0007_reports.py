@@ -2,7 +2,7 @@
 
 Revision ID: 0007_reports
 Revises: 0005
-Create Date: 2026-12-01 09:55:37.733503
+Create Date: 2026-12-01 10:25:02.750546
 
 """
 from alembic import op
@@ -98,11 +98,11 @@ def upgrade():
         batch_op.create_index('ix_exit_survey_year_user', ['year', 'user_id'], unique=False)
 
     with op.batch_alter_table('consultation', schema=None) as batch_op:
-        batch_op.create_index('ix_consultation_report_created', ['created_at'], unique=False)
+        batch_op.create_index('ix_consultation_report_created', ['created_at', 'area', 'status', 'opened_at', 'first_response_at', 'first_response_due_at', 'resolved_at', 'resolution_due_at', 'user_id'], unique=False)
 
     with op.batch_alter_table('enrollment', schema=None) as batch_op:
-        batch_op.create_index('ix_enrollment_report_created', ['status', 'created_at'], unique=False)
-        batch_op.create_index('ix_enrollment_report_graduated', ['status', 'graduated_at'], unique=False)
+        batch_op.create_index('ix_enrollment_report_created', ['status', 'created_at', 'graduated_at', 'offering_id', 'user_id'], unique=False)
+        batch_op.create_index('ix_enrollment_report_graduated', ['status', 'graduated_at', 'created_at', 'offering_id', 'user_id'], unique=False)
         batch_op.create_index('ix_enrollment_report_promoted', ['promoted_at'], unique=False)
 
     # ### end Alembic commands ###

@@ -86,7 +86,8 @@ def _stream(query) -> Iterator:
 
 
 def beneficiarios(f: services.Filters, full: bool) -> tuple[list, Iterator]:
-    seat_users = services._seat_query(f, Enrollment.user_id).distinct().subquery()
+    seats = services.seat_enrolments(f)
+    seat_users = select(seats.c.user_id).distinct().subquery()
     query = (
         select(User.id, *_PERSON_COLUMNS, Company.rut, Company.sector)
         .join(seat_users, seat_users.c.user_id == User.id)
@@ -152,7 +153,9 @@ _ENROLMENT_HEADER = ["Id inscripción", "Id persona", "Servicio", "Oferta", "Est
 def inscripciones(f: services.Filters, full: bool):
     """Seat enrolments of year t (the ones that make beneficiaries)."""
     header = [*_ENROLMENT_HEADER, "Egreso", *_PERSON_HEADER, *(CONTACT if full else [])]
-    return header, _enrolment_rows(_enrolment_query(f, services._in_year(f.year)), full)
+    seats = services.seat_enrolments(f, with_id=True)
+    query = _enrolment_query(f).join(seats, seats.c.id == Enrollment.id)
+    return header, _enrolment_rows(query, full)
 
 
 def egresos(f: services.Filters, full: bool):

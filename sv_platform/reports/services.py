@@ -7,14 +7,30 @@ first paragraph is the definition shown on the dashboard beside the figure.
 
 import statistics
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
-from typing import NamedTuple
 
 import holidays
 from flask import current_app
-from sqlalchemy import and_, case, extract, func, or_, select, union_all
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    insert,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import aliased
 
 from sv_platform.accounts import territory
@@ -86,7 +102,8 @@ def _service_column(services: dict[int, str]):
 
 def _in_year(year: int):
     """An enrolment counts in year t when it holds a seat (active or graduated) and its
-    period — from its creation to its egreso, or until today while active — overlaps t."""
+    period — from its creation to its egreso, or until today while active — overlaps t.
+    (One condition; `seat_enrolments` runs the same rule as two index-friendly halves.)"""
     start, end = year_bounds(year)
     return or_(
         and_(Enrollment.status == "active", Enrollment.created_at < end),
@@ -114,18 +131,29 @@ def _service_condition(f: Filters, services: dict[int, str]):
     return Enrollment.offering_id.in_(ids or [-1])
 
 
-def _seat_query(f: Filters, *columns, services=None, join_user: bool = False):
-    """SELECT columns FROM the seat enrolments of year t with the filters applied (the
-    person is joined only when a filter or a column needs it)."""
+def seat_enrolments(f: Filters, *, services=None, with_id: bool = False):
+    """Subquery (user_id, offering_id[, id]) of the seat enrolments of year t with the
+    filters applied (definition in `_in_year`). Written as its two disjoint halves —
+    still active, graduated in or after t — so each one runs on its covering index."""
+    start, end = year_bounds(f.year)
     services = services if services is not None else _offering_services()
-    query = select(*columns).select_from(Enrollment)
-    if join_user or f.region or f.sex:
-        query = query.join(User, User.id == Enrollment.user_id)
-    conditions = [_in_year(f.year), *_person_conditions(f)]
+    columns = [Enrollment.user_id, Enrollment.offering_id]
+    if with_id:
+        columns.append(Enrollment.id)
+    halves = [
+        (Enrollment.status == "active", Enrollment.created_at < end),
+        (
+            Enrollment.status == "graduated",
+            Enrollment.graduated_at >= start,
+            Enrollment.created_at < end,
+        ),
+    ]
     service = _service_condition(f, services)
-    if service is not None:
-        conditions.append(service)
-    return query.where(*conditions)
+    parts = []
+    for conditions in halves:
+        part = _with_person(select(*columns), f, Enrollment.user_id).where(*conditions)
+        parts.append(part if service is None else part.where(service))
+    return union_all(*parts).subquery("seats")
 
 
 def _with_person(query, f: Filters, column):
@@ -135,21 +163,33 @@ def _with_person(query, f: Filters, column):
     return query
 
 
-class Person(NamedTuple):
-    user_id: int
-    region: str | None
-    comuna: str | None
-    sex: str | None
-    birth_year: int | None
-    education: str | None
-    company_rut: str | None
-    baseline: bool | None  # first answer to the channel question: sells online?
+# The beneficiaries of the year, built once per figure set in a temporary table (one pass
+# over the enrolments in the database; every breakdown is then a small GROUP BY).
+_TEMPORARY = MetaData()
+PEOPLE = Table(
+    "report_people",
+    _TEMPORARY,
+    Column("user_id", Integer, primary_key=True),
+    Column("region", String(2)),
+    Column("comuna", String(5)),
+    Column("sex", String(20)),
+    Column("birth_year", Integer),
+    Column("education", String(20)),
+    Column("company_rut", String(12)),
+    Column("baseline", Boolean),  # first answer to the channel question: sells online?
+    prefixes=["TEMPORARY"],
+)
 
 
-def beneficiary_rows(f: Filters) -> list[Person]:
-    """Every beneficiary of year t once, with what the program characterizes them by and
-    their registration baseline (one query: the year's indicators are built from it)."""
-    seat_users = _seat_query(f, Enrollment.user_id).distinct().subquery()
+@contextmanager
+def people(f: Filters):
+    """The temporary table of every beneficiary of year t once, with what the program
+    characterizes them by and their registration baseline. Dropped on exit."""
+    connection = db.session.connection()
+    PEOPLE.drop(connection, checkfirst=True)
+    PEOPLE.create(connection)
+    seats = seat_enrolments(f)
+    seat_users = select(seats.c.user_id).distinct().subquery()
     earlier = aliased(ChannelBaseline)
     first_answer = (
         select(func.min(earlier.id))
@@ -157,13 +197,13 @@ def beneficiary_rows(f: Filters) -> list[Person]:
         .correlate(User)
         .scalar_subquery()
     )
-    query = (
+    source = (
         select(
             User.id,
             User.region_code,
             User.comuna_code,
             User.sex,
-            extract("year", User.birth_date),
+            cast(extract("year", User.birth_date), Integer),
             User.education_level,
             Company.rut,
             ChannelBaseline.sells_digital,
@@ -172,15 +212,21 @@ def beneficiary_rows(f: Filters) -> list[Person]:
         .outerjoin(Company, Company.user_id == User.id)
         .outerjoin(ChannelBaseline, ChannelBaseline.id == first_answer)
     )
-    return [
-        Person(uid, region, comuna, sex, int(year) if year else None, edu, rut, base)
-        for uid, region, comuna, sex, year, edu, rut, base in db.session.execute(query)
-    ]
+    connection.execute(insert(PEOPLE).from_select([c.name for c in PEOPLE.c], source))
+    try:
+        yield PEOPLE
+    finally:
+        PEOPLE.drop(connection)
+
+
+def _grouped(column) -> Counter:
+    return Counter(dict(db.session.execute(select(column, func.count()).group_by(column)).all()))
 
 
 def beneficiary_ids(f: Filters) -> list[int]:
     """Ids of the beneficiaries of year t (who the annual survey invites)."""
-    return sorted(db.session.scalars(_seat_query(f, Enrollment.user_id).distinct()).all())
+    seats = seat_enrolments(f)
+    return sorted(db.session.scalars(select(seats.c.user_id).distinct()).all())
 
 
 def age_band(birth_year: int | None, year: int) -> str:
@@ -216,43 +262,45 @@ class Beneficiaries:
 def _service_usage(f: Filters) -> dict[str, tuple[int, int]]:
     """service → (seat enrolments, distinct persons) in year t."""
     services = _offering_services()
-    column = _service_column(services)
-    if column is None:
+    if not services:
         return {}
-    query = _seat_query(
-        f,
-        column.label("service"),
-        func.count(),
-        func.count(func.distinct(Enrollment.user_id)),
-        services=services,
+    seats = seat_enrolments(f, services=services)
+    column = case(services, value=seats.c.offering_id, else_="course")
+    query = select(
+        column.label("service"), func.count(), func.count(func.distinct(seats.c.user_id))
     ).group_by(column)
     return {svc: (n, persons) for svc, n, persons in db.session.execute(query)}
 
 
-def beneficiaries(
-    f: Filters, rows: list[Person] | None = None, usage: dict | None = None
-) -> Beneficiaries:
+def beneficiaries(f: Filters, usage: dict | None = None, table=None) -> Beneficiaries:
     """Beneficiarios del año t: personas distintas (y empresas distintas, por RUT de
     empresa cuando se informó) con al menos una inscripción vigente o egresada en el año t
     en cualquiera de los tres servicios. Una inscripción cuenta en t si su período —desde
     que se creó hasta su egreso, o hasta hoy si sigue vigente— toca el año t. Las
     inscripciones canceladas y las listas de espera no cuentan. Por servicio, una persona
     cuenta una vez en cada servicio que usó (la suma puede superar el total)."""
-    rows = beneficiary_rows(f) if rows is None else rows
+    if table is None:
+        with people(f) as built:
+            return beneficiaries(f, usage, built)
     usage = _service_usage(f) if usage is None else usage
     by_service = Counter({svc: persons for svc, (_n, persons) in usage.items()})
-    regions = territory.region_names()
+    persons, companies = db.session.execute(
+        select(func.count(), func.count(func.distinct(table.c.company_rut)))
+    ).one()
+    ages = Counter()
+    for birth_year, n in _grouped(table.c.birth_year).items():
+        ages[age_band(birth_year, f.year)] += n
+    comunas = _grouped(table.c.comuna)
+    comunas.pop(None, None)
     return Beneficiaries(
-        persons=len(rows),
-        companies=len({p.company_rut for p in rows if p.company_rut}),
+        persons=persons,
+        companies=companies,
         by_service=_ordered(by_service, SERVICES),
-        by_region=_ordered(Counter(p.region for p in rows), regions),
-        by_comuna=sorted(
-            Counter(p.comuna for p in rows if p.comuna).items(), key=lambda kv: (-kv[1], kv[0])
-        ),
-        by_sex=_ordered(Counter(p.sex for p in rows), SEXES),
-        by_age=_ordered(Counter(age_band(p.birth_year, f.year) for p in rows), AGE_BANDS),
-        by_education=_ordered(Counter(p.education for p in rows), EDUCATION_LEVELS),
+        by_region=_ordered(_grouped(table.c.region), territory.region_names()),
+        by_comuna=sorted(comunas.items(), key=lambda kv: (-kv[1], kv[0])),
+        by_sex=_ordered(_grouped(table.c.sex), SEXES),
+        by_age=_ordered(ages, AGE_BANDS),
+        by_education=_ordered(_grouped(table.c.education), EDUCATION_LEVELS),
     )
 
 
@@ -645,7 +693,8 @@ def coverage(f: Filters, persons: int | None = None) -> Coverage:
     sobre la población potencial (677.207 empresas), y producción frente a lo planificado
     (27.867 beneficiarios al año); las tres cifras son configurables."""
     if persons is None:
-        persons = len(beneficiary_rows(f))
+        with people(f) as table:
+            persons = db.session.scalar(select(func.count()).select_from(table))
     config = current_app.config
     return Coverage(
         persons,
@@ -664,6 +713,14 @@ class PurposeCell:
     sold_3_months: int = 0
     baseline_answers: int = 0
     baseline_digital: int = 0
+
+    def add(self, beneficiaries, respondents, numerator, sold, baseline_answers, baseline):
+        self.beneficiaries += beneficiaries
+        self.respondents += respondents
+        self.numerator += numerator
+        self.sold_3_months += sold
+        self.baseline_answers += baseline_answers
+        self.baseline_digital += baseline
 
     @property
     def official_rate(self) -> float | None:
@@ -690,7 +747,7 @@ class Purpose:
     target: float = 0.70
 
 
-def purpose_indicator(f: Filters, rows: list[Person] | None = None) -> Purpose:
+def purpose_indicator(f: Filters, table=None) -> Purpose:
     """Indicador de propósito: porcentaje de Mipes beneficiarias que acceden a canales
     digitales o virtuales de comercialización en el año t. Numerador: beneficiarios del año
     t cuya respuesta más reciente del año t (encuesta de egreso de un egreso de t o
@@ -699,7 +756,9 @@ def purpose_indicator(f: Filters, rows: list[Person] | None = None) -> Purpose:
     muestran la tasa entre quienes respondieron, la tasa de respuesta y la línea base (la
     respuesta del registro: proporción que ya vendía por un canal digital, entre quienes
     la respondieron)."""
-    rows = beneficiary_rows(f) if rows is None else rows
+    if table is None:
+        with people(f) as built:
+            return purpose_indicator(f, built)
     answers = union_all(
         select(
             ExitSurvey.user_id.label("user_id"),
@@ -714,32 +773,41 @@ def purpose_indicator(f: Filters, rows: list[Person] | None = None) -> Purpose:
             AnnualSurveyAnswer.sold_last_3_months,
         ).where(AnnualSurveyAnswer.year == f.year),
     ).subquery()
-    latest: dict[int, tuple] = {}  # the last answer of the year wins
-    for user_id, digital, sold in db.session.execute(
-        select(answers.c.user_id, answers.c.digital, answers.c.sold).order_by(answers.c.answered_at)
-    ):
-        latest[user_id] = (digital, sold)
-    regions, sexes = territory.region_names(), SEXES
+    ranked = select(
+        answers.c.user_id,
+        answers.c.digital,
+        answers.c.sold,
+        func.row_number()
+        .over(partition_by=answers.c.user_id, order_by=answers.c.answered_at.desc())
+        .label("rank"),
+    ).subquery()
+    latest = select(ranked.c.user_id, ranked.c.digital, ranked.c.sold).where(ranked.c.rank == 1)
+    latest = latest.subquery()
+
+    def ones(condition):
+        return func.sum(case((condition, 1), else_=0))
+
+    query = (
+        select(
+            table.c.region,
+            table.c.sex,
+            func.count(),
+            func.count(latest.c.user_id),
+            ones(latest.c.digital),
+            ones(latest.c.sold),
+            func.count(table.c.baseline),
+            ones(table.c.baseline),
+        )
+        .outerjoin(latest, latest.c.user_id == table.c.user_id)
+        .group_by(table.c.region, table.c.sex)
+    )
     total = PurposeCell("Total")
-    by_region = {code: PurposeCell(name) for code, name in regions.items()}
-    by_sex = {code: PurposeCell(name) for code, name in sexes.items()}
-    for person in rows:
-        cells = [total]
-        if person.region in by_region:
-            cells.append(by_region[person.region])
-        if person.sex in by_sex:
-            cells.append(by_sex[person.sex])
-        answer = latest.get(person.user_id)
-        base = person.baseline
-        for cell in cells:
-            cell.beneficiaries += 1
-            if answer is not None:
-                cell.respondents += 1
-                cell.numerator += bool(answer[0])
-                cell.sold_3_months += bool(answer[1])
-            if base is not None:
-                cell.baseline_answers += 1
-                cell.baseline_digital += bool(base)
+    by_region = {code: PurposeCell(name) for code, name in territory.region_names().items()}
+    by_sex = {code: PurposeCell(name) for code, name in SEXES.items()}
+    for region, sex, *counts in db.session.execute(query):
+        for cell in (total, by_region.get(region), by_sex.get(sex)):
+            if cell is not None:
+                cell.add(*(int(n or 0) for n in counts))
     return Purpose(total, list(by_region.values()), list(by_sex.values()))
 
 
@@ -767,11 +835,13 @@ class Dashboard:
 
 def dashboard(f: Filters) -> Dashboard:
     """Every indicator for the filters (what /admin/reportes and the CLI show)."""
-    rows = beneficiary_rows(f)
     usage = _service_usage(f)
+    with people(f) as table:
+        counted = beneficiaries(f, usage, table)
+        purpose = purpose_indicator(f, table)
     return Dashboard(
         filters=f,
-        beneficiaries=beneficiaries(f, rows, usage),
+        beneficiaries=counted,
         services=services_delivered(f, usage),
         egresos=egresos(f),
         cupos=cupos(f),
@@ -779,8 +849,8 @@ def dashboard(f: Filters) -> Dashboard:
         consultations=consultations(f),
         completion=course_completion(f),
         satisfaction=satisfaction(f),
-        coverage=coverage(f, len(rows)),
-        purpose=purpose_indicator(f, rows),
+        coverage=coverage(f, counted.persons),
+        purpose=purpose,
     )
 
 
