@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 
 from openpyxl import Workbook
-from sqlalchemy import and_, select
+from sqlalchemy import and_, false, select
 
 from sv_platform.accounts import territory
 from sv_platform.accounts.models import EDUCATION_LEVELS, SEXES, Company, User
@@ -193,7 +193,7 @@ def consultas(f: services.Filters, full: bool):
         .order_by(Consultation.id)
     )
     if f.service == "course":
-        query = query.where(False)
+        query = query.where(false())  # consultas are not a course
     elif f.service:
         query = query.where(Consultation.area == f.service)
     header = [

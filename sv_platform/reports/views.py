@@ -114,6 +114,7 @@ def annual_survey(year: int):
 
 
 @bp.post("/perfil/canales")
+@role_required("entrepreneur")
 def profile_channels():
     form = ChannelsForm(prefix="canales")
     if not form.validate_on_submit():
