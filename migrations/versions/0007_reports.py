@@ -1,7 +1,7 @@
 """reports: channel baseline, exit and annual surveys, report indexes
 
 Revision ID: 0007_reports
-Revises: 0005
+Revises: 0010_content_review
 Create Date: 2026-12-01 10:25:02.750546
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007_reports'
-down_revision = '0005'
+down_revision = '0010_content_review'
 branch_labels = None
 depends_on = None
 
