@@ -80,6 +80,7 @@ def register():
             birth_date=form.birth_date.data,
             education_level=form.education_level.data,
             consent=form.consent.data,
+            channels=form.channels.data,
             form=form,
         )
         if outcome.ok:

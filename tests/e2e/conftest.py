@@ -173,6 +173,7 @@ def register(
     page.get_by_label("Sexo").select_option(label=sex)
     page.get_by_label("Fecha de nacimiento").fill(birth_date)
     page.get_by_label("Nivel educacional").select_option(label=education)
+    page.get_by_label("WhatsApp").check()
     page.get_by_label("Acepto el uso de mis datos personales").check()
     page.get_by_role("button", name="Crear mi cuenta").click()
     page.wait_for_url(base + "/")

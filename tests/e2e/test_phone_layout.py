@@ -38,6 +38,8 @@ PAGES = {
         "/admin/niveles-de-servicio",
         "/asesor/consultas",
         "/admin/servicios/asesoria-legal/ventanas/nueva",
+        "/admin/reportes",
+        "/admin/reportes/encuesta-anual",
     ],
 }
 
