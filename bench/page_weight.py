@@ -8,8 +8,8 @@ Chromium (Playwright, /usr/bin/chromium) with the DevTools protocol's network th
 for each page records, in a fresh browser context (empty cache, the session cookie only
 where the page needs a login):
 
-- first visit: bytes on the wire (sum of `encodedDataLength`, headers included) and the
-  first contentful paint;
+- first visit: bytes received (each response's `encodedDataLength`, headers included,
+  plus the payload of WebSocket frames received) and the first contentful paint;
 - repeat visit: the same URL opened again in that context (what a person's phone does
   when they come back): bytes and first contentful paint.
 
@@ -44,6 +44,7 @@ SLOW_4G = {
     "uploadThroughput": 750e3 / 8,
 }
 CPU_SLOWDOWN = 4
+VERBOSE = "--verbose" in sys.argv
 FIRST_VISIT_TARGET, REPEAT_VISIT_TARGET, FCP_TARGET_MS = 30_000, 4_000, 1200
 
 
@@ -77,11 +78,25 @@ def prepare(base: str) -> tuple[dict, str]:
 def visit(page, cdp, url: str) -> dict:
     """Open `url` and return bytes received and the first contentful paint."""
     received = {"bytes": 0, "requests": 0}
+    urls = {}
+
+    def started(event):
+        urls[event["requestId"]] = event["request"]["url"]
 
     def finished(event):
         received["bytes"] += event.get("encodedDataLength", 0)
         received["requests"] += 1
+        if VERBOSE:
+            print(
+                f"  {event.get('encodedDataLength', 0):7.0f} {urls.get(event['requestId'])}",
+                file=sys.stderr,
+            )
 
+    def frame(event):  # WebSocket frames: payload plus a 2-byte frame header
+        received["bytes"] += len(event["response"].get("payloadData", "")) + 2
+
+    cdp.on("Network.webSocketFrameReceived", frame)
+    cdp.on("Network.requestWillBeSent", started)
     cdp.on("Network.loadingFinished", finished)
     page.goto(url, wait_until="load")
     page.wait_for_timeout(800)  # late requests (socket.io handshake, favicon)
@@ -90,6 +105,8 @@ def visit(page, cdp, url: str) -> dict:
         " return e ? e.startTime : null; }"
     )
     cdp.remove_listener("Network.loadingFinished", finished)
+    cdp.remove_listener("Network.requestWillBeSent", started)
+    cdp.remove_listener("Network.webSocketFrameReceived", frame)
     return {"bytes": received["bytes"], "requests": received["requests"], "fcp_ms": fcp}
 
 
@@ -130,6 +147,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3, help="fresh contexts per page")
     parser.add_argument("--screenshots", type=Path, default=None)
+    parser.add_argument("--verbose", action="store_true", help="list every request's bytes")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 

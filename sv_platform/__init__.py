@@ -15,6 +15,10 @@ def create_app(config=None) -> Flask:
 
     extensions.init_app(app)
 
+    from sv_platform import assets
+
+    assets.init_app(app)
+
     from sv_platform.core import errors, formatting, security
 
     security.init_app(app)

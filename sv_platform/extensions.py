@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -36,6 +37,7 @@ socketio = SocketIO()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 babel = Babel()
+compress = Compress()
 
 
 # SQLite: a transaction that reads and later writes fails at once ("database is locked")
@@ -119,6 +121,7 @@ def init_app(app) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app)
+    compress.init_app(app)
     socketio.init_app(
         app,
         async_mode="threading",
