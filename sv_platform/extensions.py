@@ -107,6 +107,16 @@ def _reset_transaction_mode(_exc=None):
     _IMMEDIATE.set(True)
 
 
+def _view_without_limits() -> bool:
+    """Skip Flask-Limiter's per-request bookkeeping on views that carry no limit (there are
+    no default limits): only the decorated views pay for it."""
+    from flask import current_app, request
+    from flask_limiter.util import get_qualified_name
+
+    view = current_app.view_functions.get(request.endpoint or "")
+    return view is None or get_qualified_name(view) not in limiter._marked_for_limiting
+
+
 def init_app(app) -> None:
     db.init_app(app)
     app.before_request(_choose_transaction_mode)
@@ -120,6 +130,7 @@ def init_app(app) -> None:
     login_manager.session_protection = "basic"
     csrf.init_app(app)
     limiter.init_app(app)
+    limiter.request_filter(_view_without_limits)
     babel.init_app(app)
     compress.init_app(app)
     socketio.init_app(

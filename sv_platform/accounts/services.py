@@ -226,8 +226,18 @@ def load_session_user(session_id: str) -> User | None:
         user_id, version = (int(x) for x in session_id.split(":", 1))
     except (TypeError, ValueError):
         return None
-    user = db.session.get(User, user_id)
-    if user is None or user.session_version != version or not user.is_active:
+    # One query for the user and the navigation badge every logged-in page shows.
+    unread = (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == User.id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
+    row = db.session.execute(select(User, unread).where(User.id == user_id)).first()
+    if row is None:
+        return None
+    user, user.unread_count = row
+    if user.session_version != version or not user.is_active:
         return None
     return user
 
