@@ -85,7 +85,9 @@ def test_rendered_html_cache_follows_the_content_version(content_root, course):
     assert fresh.id == lesson.id and "Versión nueva." in services.lesson_html(fresh)
 
 
-def test_cached_course_structure_follows_the_content_version(content_root, course, make_user, enrol):
+def test_cached_course_structure_follows_the_content_version(
+    content_root, course, make_user, enrol
+):
     person = make_user()
     enrol(person)
     page = services.lesson_page(person, SLUG, "tu-cliente")
@@ -95,7 +97,8 @@ def test_cached_course_structure_follows_the_content_version(content_root, cours
     (folder / "03-despedida.md").unlink()
     yml = folder / "course.yml"
     yml.write_text(
-        yml.read_text().replace("[bienvenida, tu-cliente]", "[bienvenida, tu-cliente, adios]")
+        yml.read_text()
+        .replace("[bienvenida, tu-cliente]", "[bienvenida, tu-cliente, adios]")
         .replace("lessons: [despedida]", "lessons: [cierre]")
     )
     (folder / "03-adios.md").write_text(lesson_text("Adiós", 5, "Chao."))
