@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts import services as accounts
@@ -279,7 +279,10 @@ def _seat(user, course: Course):
 
 def has_seat(user, course: Course) -> bool:
     """Enrolled (active) or already graduated: may open every lesson."""
-    return _seat(user, course) is not None
+    user_id = _user_id(user)
+    return user_id is not None and (
+        enrollment.latest_status(user_id, course.offering_id) in SEAT_STATUSES
+    )
 
 
 def completed_lesson_ids(user_id: int | None, course_id: int) -> set[int]:
@@ -497,17 +500,19 @@ def course_structure(course_id: int, content_hash: str) -> CourseItem:
     return item
 
 
+_VERSION_AND_PROGRESS = text(
+    "SELECT course.id, course.content_hash, lesson_progress.lesson_id FROM course "
+    "LEFT OUTER JOIN lesson_progress ON lesson_progress.course_id = course.id "
+    "AND lesson_progress.user_id = :user_id "
+    "WHERE course.slug = :slug AND course.retired_at IS NULL"
+)
+
+
 def _course_version_and_progress(slug: str, user_id: int | None):
-    """(course id, content hash, ids of the lessons the person completed), one query;
-    None when there is no such current course."""
-    query = select(Course.id, Course.content_hash, LessonProgress.lesson_id).where(
-        Course.slug == slug, Course.retired_at.is_(None)
-    )
-    query = query.outerjoin(
-        LessonProgress,
-        (LessonProgress.course_id == Course.id) & (LessonProgress.user_id == (user_id or 0)),
-    )
-    rows = db.session.execute(query).all()
+    """(course id, content hash, ids of the lessons the person completed), in one query
+    (textual SQL: this runs on every lesson page); None when there is no such course."""
+    rows = db.session.execute(_VERSION_AND_PROGRESS, {"slug": slug, "user_id": user_id or 0})
+    rows = rows.all()
     if not rows:
         return None
     return rows[0][0], rows[0][1], {row[2] for row in rows if row[2] is not None}
