@@ -32,7 +32,7 @@ demo: content
 
 run: demo
 	@echo "Servicios Virtuales en http://$(HOST):$(PORT)"
-	$(BIN)/gunicorn --worker-class gthread -w 1 --threads 50 --bind $(HOST):$(PORT) \
+	SV_JOBS_INTERVAL=$${SV_JOBS_INTERVAL:-60} $(BIN)/gunicorn --worker-class gthread -w 1 --threads 50 --bind $(HOST):$(PORT) \
 		--no-control-socket --access-logfile - wsgi:app
 
 test: venv
