@@ -142,8 +142,8 @@ class Socket:
                 namespace="/chat",
                 timeout=60,
             )
-        except socketio.exceptions.TimeoutError:
-            return False
+        except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError):
+            return False  # no ack in time, or the socket was dropped: counted as not sent
         return bool(ack and ack.get("ok"))
 
 
@@ -205,7 +205,9 @@ async def run(sockets: list[Socket], base: str, args, server, db_file: Path) -> 
             "seconds": round(wall, 1),
             "client_cpu": round((cpu_seconds() - c0) / wall, 2),
             "server_rss_mb": rss_mb(server),
+            "still_connected": sum(s.client.connected for s in sockets),
         }
+        print(f"{name}: {results[name]}", file=sys.stderr, flush=True)
 
     async def steady(index: int, s: Socket):
         await asyncio.sleep(args.interval * index / len(sockets))  # spread over the interval
@@ -226,7 +228,7 @@ async def run(sockets: list[Socket], base: str, args, server, db_file: Path) -> 
     await phase("burst", [burst(i, s) for i, s in enumerate(sockets)])
     with sqlite3.connect(db_file) as conn:
         results["stored_messages"] = conn.execute("SELECT count(*) FROM message").fetchone()[0]
-    await asyncio.gather(*(s.client.disconnect() for s in sockets))
+    await asyncio.gather(*(s.client.disconnect() for s in sockets if s.client.connected))
     return results
 
 
