@@ -73,8 +73,13 @@ def start_gunicorn(
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """Stop the server; one still draining open WebSockets after 10 s is killed."""
     proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def csrf_token(html: str) -> str:

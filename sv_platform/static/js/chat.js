@@ -212,7 +212,10 @@
     });
   }
 
+  // WebSocket first (no long-polling round trips on a slow network), polling if it fails.
   var socket = window.io("/chat", {
+    transports: ["websocket", "polling"],
+    tryAllTransports: true,
     auth: function (cb) { cb({ csrf_token: csrfMeta ? csrfMeta.content : "" }); }
   });
 
