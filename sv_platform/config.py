@@ -23,6 +23,9 @@ class Config:
     UPLOAD_DIR = os.environ.get("SV_UPLOAD_DIR")
     MAX_UPLOAD_MB = int(os.environ.get("SV_MAX_UPLOAD_MB", "5"))
     RATELIMIT_STORAGE_URI = os.environ.get("SV_RATELIMIT_STORAGE_URI", "memory://")
+    # Proxy hops (nginx = 1) whose X-Forwarded-For/-Proto/-Host/-Port are believed: limits
+    # then key on the real client and absolute URLs use the public scheme and host.
+    TRUSTED_PROXIES = int(os.environ.get("SV_TRUSTED_PROXIES", "0"))
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_LIMIT_PER_IP = os.environ.get("SV_LOGIN_LIMIT_PER_IP", "20 per 15 minutes")
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("SV_LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
@@ -100,6 +103,16 @@ def load(app, config=None) -> None:
         if env == "production":
             raise RuntimeError("SV_SECRET_KEY es obligatoria cuando SV_ENV=production.")
         app.config["SECRET_KEY"] = _instance_secret(instance)
+
+
+def trust_proxies(app) -> None:
+    """Believe TRUSTED_PROXIES hops of X-Forwarded-* headers (Werkzeug's ProxyFix). Wraps
+    the outermost WSGI layer, so Socket.IO requests see the client's address too."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
 def _instance_secret(instance: Path) -> str:

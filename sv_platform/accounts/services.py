@@ -4,7 +4,6 @@ import importlib
 import logging
 from datetime import date, datetime
 
-from blinker import Namespace
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, text, update
 from stdnum.cl import rut as stdnum_rut
@@ -28,15 +27,13 @@ from sv_platform.accounts.passwords import (
     password_problem,
     verify_password,
 )
+from sv_platform.accounts.signals import sessions_ended
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from sv_platform.core.timeutil import utcnow
 from sv_platform.extensions import db, write_transaction
 
 log = logging.getLogger("sv_platform.security")
 
-# Sent with `user_id` whenever every session of a user ends (logout, password change,
-# account disabled or deleted): live connections such as chat sockets must drop too.
-sessions_ended = Namespace().signal("sessions-ended")
 
 CONSENT_VERSION = "2026-11"
 # Domains whose services may define export_user_data(user_id) and anonymize_user(user_id).

@@ -10,7 +10,7 @@ from flask_socketio import join_room
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
-from sv_platform.accounts import services as accounts
+from sv_platform.accounts import signals as account_signals
 from sv_platform.advisory import services
 from sv_platform.core.domain import DomainError, valid_id
 from sv_platform.extensions import db, socketio
@@ -27,13 +27,11 @@ def user_room(user_id: int) -> str:
     return f"usuario-{user_id}"
 
 
-@accounts.sessions_ended.connect
+@account_signals.sessions_ended.connect
 def drop_user_sockets(user_id, **_extra) -> None:
-    """Logout, password change, disabled or deleted account: this process's chat sockets of
-    that user are disconnected, so they stop receiving room broadcasts at once."""
-    participants = list(socketio.server.manager.get_participants(NAMESPACE, user_room(user_id)))
-    for sid, _eio_sid in participants:
-        socketio.server.disconnect(sid, namespace=NAMESPACE)
+    """Logout, password change, disabled or deleted account: the user's chat sockets are
+    disconnected on every server process, so they stop receiving room broadcasts at once."""
+    socketio.server.manager.disconnect_room(user_room(user_id), NAMESPACE)
 
 
 def broadcast_message(payload: dict, *, skip_sid=None) -> None:
