@@ -65,6 +65,7 @@ class PostgresDatabases:
         self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
         self.counter = itertools.count(1)
         self.template = None
+        self.created: set[str] = set()
 
     def url_of(self, name: str) -> str:
         return self.url.set(database=name).render_as_string(hide_password=False)
@@ -84,12 +85,23 @@ class PostgresDatabases:
     def create(self) -> str:
         name = f"{self.prefix}_{next(self.counter)}"
         self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        self.created.add(name)
+        return self.url_of(name)
+
+    def create_empty(self) -> str:
+        name = f"{self.prefix}_{next(self.counter)}"
+        self._execute(f'CREATE DATABASE "{name}"')
+        self.created.add(name)
         return self.url_of(name)
 
     def drop(self, url: str) -> None:
-        self._execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+        name = make_url(url).database
+        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.created.discard(name)
 
     def close(self) -> None:
+        for name in sorted(self.created):
+            self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if self.template:
             self._execute(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
         self.admin.dispose()

@@ -168,12 +168,6 @@ def test_demo_accounts_are_idempotent(runner):
     assert len(windows) == len({w.offering_id for w in windows})  # one each, not two
 
 
-def test_check_refuses_development_settings(runner):
-    result = runner.invoke(args=["sv", "check"])
-    assert result.exit_code == 1
-    assert "SQLite" in result.output
-
-
 def test_huge_ids_are_404_not_500(client, auth, user):
     auth.login(user)
     for path in (
