@@ -127,7 +127,9 @@ def init_app(app) -> None:
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
         manage_session=False,
         cors_allowed_origins=app.config.get("SOCKETIO_ALLOWED_ORIGINS"),
-        client_manager=session_dropping_manager(app.config.get("SOCKETIO_MESSAGE_QUEUE")),
+        client_manager=session_dropping_manager(
+            app.config.get("SOCKETIO_MESSAGE_QUEUE"), app.config.get("SOCKETIO_CHANNEL")
+        ),
     )
     from sv_platform.config import trust_proxies
 

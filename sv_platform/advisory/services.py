@@ -749,8 +749,16 @@ def _chat_limiter():
 
 
 def _hit_rate_limit(user_id: int) -> None:
+    """Raises RateLimited. With the limit storage unreachable the message goes through (and
+    is logged): the chat must keep working when Redis does not."""
     strategy, rate = _chat_limiter()
-    if not strategy.hit(rate, "advisory-chat", str(user_id)):
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
+    try:
+        allowed = strategy.hit(rate, f"{prefix}advisory-chat", str(user_id))
+    except Exception:  # noqa: BLE001 - storage down: allow rather than fail the chat
+        log.warning("chat rate-limit storage unreachable; message allowed", exc_info=True)
+        return
+    if not allowed:
         raise RateLimited()
 
 

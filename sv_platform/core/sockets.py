@@ -39,8 +39,9 @@ class KombuManager(RoomDisconnectMixin, socketio.KombuManager):
     """Several processes sharing rooms through a Kombu broker (AMQP…)."""
 
 
-def session_dropping_manager(url: str | None, channel: str = "flask-socketio"):
+def session_dropping_manager(url: str | None, channel: str | None = None):
     """The client manager for SV_SOCKETIO_MESSAGE_QUEUE (none: this process only)."""
+    channel = channel or "flask-socketio"
     if not url:
         return LocalManager()
     if url.startswith(("redis://", "rediss://", "unix://")):
