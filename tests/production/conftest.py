@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from sv_platform import create_app
 from sv_platform.extensions import db
@@ -204,7 +205,7 @@ class ChatClient:
             self.sio.disconnect()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster(postgres_databases, tmp_path_factory):
     if postgres_databases is None or not REDIS_URL:
         pytest.skip("needs SV_TEST_DATABASE_URL (PostgreSQL) and SV_TEST_REDIS_URL")
@@ -266,3 +267,66 @@ def chat_clients():
     yield factory
     for client in clients:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def legal_window(cluster):
+    from sv_platform.enrollment import services as enrollment
+
+    return cluster.run(
+        lambda: (
+            enrollment.create_window(
+                offering_slug="asesoria-legal",
+                capacity=500,
+                opens_on=date(2020, 1, 1),
+                closes_on=date(2035, 12, 31),
+            ).id
+        )
+    )
+
+
+@pytest.fixture
+def consulta(cluster, legal_window):
+    """A consulta taken by an advisor: (consultation id, owner email, advisor email)."""
+    from sv_platform.accounts.models import User
+    from sv_platform.advisory import services
+    from sv_platform.extensions import db
+
+    owner_id, owner_email = cluster.make_user()
+    advisor_id, advisor_email = cluster.make_user("advisor", specialty="legal")
+
+    def arrange():
+        consultation = services.open_consultation(
+            db.session.get(User, owner_id),
+            area="legal",
+            subject="Registro de marca",
+            description="Quiero proteger el nombre de mi emprendimiento.",
+        )
+        services.take(consultation.id, db.session.get(User, advisor_id))
+        return consultation.id
+
+    return cluster.run(arrange), owner_email, advisor_email
+
+
+def stored_messages(cluster, consultation_id):
+    from sv_platform.advisory.models import Message
+    from sv_platform.extensions import db
+
+    return cluster.run(
+        lambda: [
+            (m.id, m.body)
+            for m in db.session.scalars(
+                select(Message)
+                .where(Message.consultation_id == consultation_id)
+                .order_by(Message.id)
+            )
+        ]
+    )
+
+
+def send(client, consultation_id, body, client_msg_id):
+    ack = client.call(
+        "send", {"consultation_id": consultation_id, "body": body, "client_msg_id": client_msg_id}
+    )
+    assert ack["ok"], ack
+    return ack["message"]

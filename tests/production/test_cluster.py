@@ -10,72 +10,10 @@ import requests
 from sqlalchemy import func, select
 
 from tests.conftest import csrf_from
-from tests.production.conftest import login
+from tests.production.conftest import login, send, stored_messages
 
 log = logging.getLogger(__name__)
-
-
-@pytest.fixture(scope="module")
-def legal_window(cluster):
-    from sv_platform.enrollment import services as enrollment
-
-    return cluster.run(
-        lambda: (
-            enrollment.create_window(
-                offering_slug="asesoria-legal",
-                capacity=500,
-                opens_on=date(2020, 1, 1),
-                closes_on=date(2035, 12, 31),
-            ).id
-        )
-    )
-
-
-@pytest.fixture
-def consulta(cluster, legal_window):
-    """A consulta taken by an advisor: (consultation id, owner email, advisor email)."""
-    from sv_platform.accounts.models import User
-    from sv_platform.advisory import services
-    from sv_platform.extensions import db
-
-    owner_id, owner_email = cluster.make_user()
-    advisor_id, advisor_email = cluster.make_user("advisor", specialty="legal")
-
-    def arrange():
-        consultation = services.open_consultation(
-            db.session.get(User, owner_id),
-            area="legal",
-            subject="Registro de marca",
-            description="Quiero proteger el nombre de mi emprendimiento.",
-        )
-        services.take(consultation.id, db.session.get(User, advisor_id))
-        return consultation.id
-
-    return cluster.run(arrange), owner_email, advisor_email
-
-
-def stored_messages(cluster, consultation_id):
-    from sv_platform.advisory.models import Message
-    from sv_platform.extensions import db
-
-    return cluster.run(
-        lambda: [
-            (m.id, m.body)
-            for m in db.session.scalars(
-                select(Message)
-                .where(Message.consultation_id == consultation_id)
-                .order_by(Message.id)
-            )
-        ]
-    )
-
-
-def send(client, consultation_id, body, client_msg_id):
-    ack = client.call(
-        "send", {"consultation_id": consultation_id, "body": body, "client_msg_id": client_msg_id}
-    )
-    assert ack["ok"], ack
-    return ack["message"]
+pytestmark = pytest.mark.xdist_group("production")  # one worker, one pair of servers
 
 
 def test_chat_crosses_processes_without_loss_or_duplicates(cluster, consulta, chat_clients):
