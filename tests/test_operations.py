@@ -138,3 +138,46 @@ def _pg_restore(databases, backup) -> str:
         capture_output=True,
     )
     return target
+
+
+def failed_login(client, email, forwarded_for):
+    return client.post(
+        "/ingresar",
+        data={"identifier": email, "password": "no-es-la-clave"},
+        headers={"X-Forwarded-For": forwarded_for},
+    )
+
+
+@pytest.mark.parametrize(("hops", "second_client_status"), [(1, 401), (0, 429)])
+def test_login_limits_key_on_the_client_behind_a_trusted_proxy(
+    make_app, make_user, hops, second_client_status
+):
+    """Behind nginx (SV_TRUSTED_PROXIES=1) one person's failures lock only their address;
+    without trusting the proxy every client shares the proxy's address."""
+    app = make_app(TRUSTED_PROXIES=hops, LOGIN_LIMIT_PER_IP="2 per 15 minutes")
+    with app.app_context():
+        people = [make_user().email for _ in range(4)]
+        client = app.test_client()
+        assert failed_login(client, people[0], "203.0.113.7").status_code == 401
+        assert failed_login(client, people[1], "203.0.113.7").status_code == 401
+        assert failed_login(client, people[2], "203.0.113.7").status_code == 429
+        assert failed_login(client, people[3], "198.51.100.9").status_code == second_client_status
+
+
+def test_a_trusted_proxy_gives_absolute_urls_the_public_scheme_and_host(make_app):
+    from flask import url_for
+
+    from sv_platform.core.security import public
+
+    app = make_app(TRUSTED_PROXIES=1)
+    seen = {}
+
+    @app.get("/_prueba-url")
+    @public
+    def probe():
+        seen["url"] = url_for("core.home", _external=True)
+        return "ok"
+
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "sv.example.cl"}
+    assert app.test_client().get("/_prueba-url", headers=headers).status_code == 200
+    assert seen["url"] == "https://sv.example.cl/"
