@@ -32,8 +32,8 @@ demo: content
 
 run: demo
 	@echo "Servicios Virtuales en http://$(HOST):$(PORT)"
-	SV_SERVER_THREADS=$${SV_SERVER_THREADS:-50} $(BIN)/gunicorn -c gunicorn.conf.py \
-		--bind $(HOST):$(PORT) wsgi:app
+	SV_JOBS_INTERVAL=$${SV_JOBS_INTERVAL:-60} SV_SERVER_THREADS=$${SV_SERVER_THREADS:-50} \
+		$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
 test: venv
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

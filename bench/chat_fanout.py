@@ -53,6 +53,7 @@ import datetime
 from stdnum.cl import rut
 from sv_platform import create_app
 from sv_platform.accounts import services as accounts
+from sv_platform.advisory import lifecycle
 from sv_platform.advisory import services as advisory
 from sv_platform.enrollment import services as enrollment
 
@@ -72,10 +73,10 @@ with app.app_context():
         advisor = accounts.create_staff(
             role="advisor", rut=valid_rut(40000000 + i), email=f"a{{i}}@bench.cl",
             name=f"Asesor Bench {{i}}", password="{PASSWORD}", specialty="legal")
-        consultation = advisory.open_consultation(
+        consultation = lifecycle.open_consultation(
             owner, area="legal", subject=f"Consulta de prueba {{i}}",
             description="Una consulta creada para medir el chat en tiempo real.")
-        advisory.take(consultation.id, advisor)
+        lifecycle.take(consultation.id, advisor)
         print(consultation.id, owner.email, advisor.email)
 """
     out = subprocess.run(

@@ -179,7 +179,7 @@ def run_size(size, rounds, seed):
     from sqlalchemy import func, insert, select, text
 
     from sv_platform.extensions import db
-    from sv_platform.faq import services
+    from sv_platform.faq import highlight, services
     from sv_platform.faq.models import FaqEntry
     from sv_platform.faq.normalize import normalize
 
@@ -194,7 +194,7 @@ def run_size(size, rounds, seed):
             vocab = vocabulary(entries, 6000, rng)
             started = time.perf_counter()
             rows = synthetic_rows(
-                entries, vocab, size - len(entries), rng, normalize, services.plain_text
+                entries, vocab, size - len(entries), rng, normalize, highlight.plain_text
             )
             batch = []
             for row in rows:

@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def create_app(config=None) -> Flask:
-    """Build the app: config, extensions, security, blueprints, errors, CLI."""
+    """Build the app: config, extensions, security, blueprints, errors, CLI, jobs."""
     app = Flask(__name__, instance_relative_config=True)
 
     from sv_platform import config as settings
@@ -22,9 +22,10 @@ def create_app(config=None) -> Flask:
     _register_blueprints(app)
     errors.init_app(app)
 
-    from sv_platform import cli
+    from sv_platform import cli, jobs
 
     cli.init_app(app)
+    jobs.init_app(app)
     _context(app)
     return app
 

@@ -1,4 +1,4 @@
-"""`flask --app wsgi sv …`: accounts, demo data, content, windows and checks."""
+"""`flask --app wsgi sv …`: accounts, demo data, content, windows, jobs and checks."""
 
 import sys
 from datetime import date
@@ -64,13 +64,11 @@ def create_advisor(rut, email, name, password, specialty):
 def demo():
     """Carga las cuentas de demostración (idempotente)."""
     from sv_platform.accounts import services
+    from sv_platform.enrollment import services as enrollment
 
     for user in services.ensure_demo_accounts():
         click.echo(f"{user.role:<13} {user.rut:<11} {user.email}")
-    for name in ("enrollment", "courses", "faq", "advisory"):
-        module = services._domain_services(name)
-        if module and hasattr(module, "ensure_demo_data"):
-            module.ensure_demo_data()
+    enrollment.ensure_demo_data()
     click.echo(f"Contraseña de todas las cuentas demo: {services.DEMO_PASSWORD}")
 
 
@@ -81,24 +79,33 @@ content = AppGroup("content", help="Contenidos: cursos y preguntas frecuentes.")
 @click.argument("path", required=False, type=click.Path(file_okay=False, exists=True))
 def content_load(path):
     """Importa cursos (courses/) y preguntas frecuentes (faq/) de PATH (idempotente)."""
-    from sv_platform.accounts.services import _domain_services
+    from sv_platform.courses import services as courses
+    from sv_platform.enrollment import services as enrollment
+    from sv_platform.faq import services as faq
 
     root = path or current_app.config["CONTENT_DIR"]
-    loaded = False
-    for name in ("enrollment", "courses", "faq"):
-        module = _domain_services(name)
-        loader = getattr(module, "load_content", None) if module else None
-        if loader is None:
-            continue
+    for loader in (enrollment.load_content, courses.load_content, faq.load_content):
         try:
             summary = loader(root)
         except DomainError as error:
             _fail(error)
-        loaded = True
         if summary:
             click.echo(summary)
-    if not loaded:
-        click.echo("No hay contenidos que cargar.")
+
+
+jobs = AppGroup("jobs", help="Tareas periódicas (cierre automático de consultas, avisos…).")
+
+
+@jobs.command("run")
+def jobs_run():
+    """Hace una vez cada tarea periódica pendiente (idempotente; seguro desde dos máquinas)."""
+    from sv_platform import jobs as periodic
+
+    for name, count in periodic.run_due().items():
+        if count < 0:
+            click.echo(f"✗ {name}: falló (ver el registro)")
+        else:
+            click.echo(f"{name}: {count}")
 
 
 window = AppGroup("window", help="Ventanas de inscripción y cupos.")
@@ -310,4 +317,5 @@ def _backup_postgres(url, path: str) -> None:
 def init_app(app) -> None:
     sv.add_command(content)
     sv.add_command(window)
+    sv.add_command(jobs)
     app.cli.add_command(sv)

@@ -53,6 +53,9 @@ class Config:
     SEND_FILE_MAX_AGE_DEFAULT = 60 * 60 * 24
     PREFERRED_URL_SCHEME = "http"
     CONTENT_DIR = os.environ.get("SV_CONTENT_DIR")
+    # Seconds between runs of the periodic jobs inside the server process (0: never; then
+    # `flask sv jobs run` runs from cron or a systemd timer). `make run` sets 60.
+    JOBS_INTERVAL = float(os.environ.get("SV_JOBS_INTERVAL", "0"))
     HSTS = False
     TESTING = False
 

@@ -231,6 +231,39 @@ def make_user(app):
 
 
 @pytest.fixture
+def make_window(app):
+    """make_window(capacity, slug=…, area=…) → an enrolment window, open from 2020 to 2035
+    unless dates are given. `area` ("legal", "sustainability") picks that advisory offering;
+    otherwise `slug` names the offering (default: asesoria-legal)."""
+    from sv_platform.enrollment import services as enrollment
+
+    def factory(
+        capacity=10,
+        *,
+        slug=None,
+        area=None,
+        region_code=None,
+        opens_on=date(2020, 1, 1),
+        closes_on=date(2035, 12, 31),
+        admin=None,
+        now=None,
+    ):
+        if area is not None:
+            slug = {"legal": "asesoria-legal", "sustainability": "asesoria-sustentabilidad"}[area]
+        return enrollment.create_window(
+            offering_slug=slug or "asesoria-legal",
+            capacity=capacity,
+            region_code=region_code,
+            opens_on=opens_on,
+            closes_on=closes_on,
+            actor=admin,
+            now=now,
+        )
+
+    return factory
+
+
+@pytest.fixture
 def user(make_user):
     return make_user()
 

@@ -1,8 +1,11 @@
 """Shell: security headers, error pages, health check, migrations match the models."""
 
+import pytest
 from sqlalchemy import create_engine, inspect
 
+from sv_platform.core.web import safe_next
 from sv_platform.extensions import db
+from tests.conftest import PASSWORD
 
 
 def test_security_headers_on_every_page(client):
@@ -195,3 +198,79 @@ def test_domain_errors_show_their_spanish_message(client, auth, user):
     response = client.get("/cursos/no-existe")
     assert response.status_code == 404
     assert "Página no encontrada" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "target, expected",
+    [
+        ("/cursos", "/cursos"),
+        ("/consultas/3?x=1", "/consultas/3?x=1"),
+        ("//evil.example", None),
+        ("https://evil.example/", None),
+        ("/\r\nSet-Cookie: x=1", None),
+        ("/%0d%0aX", "/%0d%0aX"),
+        ("/\\evil.example", None),
+        ("/a\x00b", None),
+        ("cursos", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_safe_next_keeps_only_local_paths(target, expected):
+    assert safe_next(target) == expected
+
+
+def test_login_with_a_hostile_next_logs_in_and_goes_home(client, user):
+    response = client.post(
+        "/ingresar?next=/%0d%0aX-Evil:%201",
+        data={"identifier": user.email, "password": PASSWORD},
+    )
+    assert response.status_code == 302
+    assert "X-Evil" not in response.headers["Location"]
+    assert "Hola," in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_jobs_run_closes_what_is_due_once(runner, app, make_window, make_user, advisor_user):
+    from datetime import UTC, datetime, timedelta
+
+    from sv_platform.advisory import chat, lifecycle
+    from sv_platform.advisory.models import Consultation
+
+    make_window(area="legal", capacity=5)
+    consultation = lifecycle.open_consultation(
+        make_user(), area="legal", subject="Registro de marca", description="¿Cómo la registro?" * 2
+    )
+    long_ago = datetime.now(UTC) - timedelta(days=20)
+    lifecycle.take(consultation.id, advisor_user, now=long_ago)
+    chat.post_message(consultation.id, advisor_user, "Listo.", "a-1", now=long_ago)
+    lifecycle.resolve(consultation.id, advisor_user, now=long_ago)
+    first = runner.invoke(args=["sv", "jobs", "run"])
+    assert first.exit_code == 0, first.output
+    assert "cierre_automatico: 1" in first.output
+    db.session.expire_all()
+    assert db.session.get(Consultation, consultation.id).status == "cerrada"
+    again = runner.invoke(args=["sv", "jobs", "run"])
+    assert "cierre_automatico: 0" in again.output
+
+
+def test_pages_never_run_jobs(client, auth, make_window, make_user, advisor_user):
+    """A GET of the queue or of a consulta changes nothing, even with work due."""
+    from datetime import UTC, datetime, timedelta
+
+    from sv_platform.advisory import chat, lifecycle
+    from sv_platform.advisory.models import Consultation
+
+    make_window(area="legal", capacity=5)
+    owner = make_user()
+    consultation = lifecycle.open_consultation(
+        owner, area="legal", subject="Registro de marca", description="¿Cómo la registro?" * 2
+    )
+    long_ago = datetime.now(UTC) - timedelta(days=20)
+    lifecycle.take(consultation.id, advisor_user, now=long_ago)
+    chat.post_message(consultation.id, advisor_user, "Listo.", "a-1", now=long_ago)
+    lifecycle.resolve(consultation.id, advisor_user, now=long_ago)
+    auth.login(owner)
+    assert client.get("/consultas").status_code == 200
+    assert client.get(f"/consultas/{consultation.id}").status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Consultation, consultation.id).status == "resuelta"

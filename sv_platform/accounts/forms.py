@@ -149,9 +149,3 @@ class StaffForm(FlaskForm):
     )
     password = PasswordField("Contraseña inicial", validators=[DataRequired(REQUIRED)])
     submit = SubmitField("Crear asesor/a")
-
-
-class ConfirmForm(FlaskForm):
-    """An empty form: a button that only carries the CSRF token."""
-
-    submit = SubmitField("Confirmar")

@@ -1,13 +1,10 @@
 """Account rules: registration, login, passwords, profile, personal data, notices, audit."""
 
-import importlib
 import logging
 from datetime import date, datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, text, update
-from stdnum.cl import rut as stdnum_rut
-from stdnum.exceptions import ValidationError
 
 from sv_platform.accounts import territory
 from sv_platform.accounts.models import (
@@ -27,8 +24,9 @@ from sv_platform.accounts.passwords import (
     password_problem,
     verify_password,
 )
-from sv_platform.accounts.signals import sessions_ended
+from sv_platform.accounts.signals import data_exported, sessions_ended, user_anonymized
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
+from sv_platform.core.rut import normalize_rut
 from sv_platform.core.timeutil import utcnow
 from sv_platform.extensions import db, write_transaction
 
@@ -36,8 +34,6 @@ log = logging.getLogger("sv_platform.security")
 
 
 CONSENT_VERSION = "2026-11"
-# Domains whose services may define export_user_data(user_id) and anonymize_user(user_id).
-DATA_DOMAINS = ("enrollment", "courses", "advisory", "faq")
 
 
 class DuplicateAccount(DomainError):
@@ -50,25 +46,8 @@ class LoginFailed(DomainError):
     message = "RUT, correo o contraseña incorrectos."
 
 
-def normalize_rut(value: str | None) -> str:
-    """RUT with or without dots/hyphen → `12345678-5`; raises InvalidInput if not valid."""
-    raw = (value or "").strip()
-    if not raw:
-        raise InvalidInput("Ingresa tu RUT.", field="rut")
-    try:
-        compact = stdnum_rut.validate(raw)
-    except ValidationError as exc:
-        if "checksum" in type(exc).__name__.lower():
-            raise InvalidInput(
-                "El dígito verificador del RUT no es correcto. Revísalo.", field="rut"
-            ) from exc
-        raise InvalidInput(
-            "El RUT no es válido. Escríbelo como 12.345.678-5.", field="rut"
-        ) from exc
-    return f"{compact[:-1]}-{compact[-1]}"
-
-
 def normalize_email(value: str | None) -> str:
+    """An email as stored: trimmed and lower case."""
     return (value or "").strip().lower()
 
 
@@ -377,6 +356,7 @@ def set_active(user_id: int, active: bool, *, actor: User) -> User:
 
 
 def list_staff() -> list[User]:
+    """Advisors and admins, for the admin's staff page."""
     return list(
         db.session.scalars(
             select(User).where(User.role.in_(("advisor", "admin"))).order_by(User.role, User.name)
@@ -426,10 +406,8 @@ def export_user_data(user: User) -> dict:
             "tamano": c.size,
             "inicio_actividades": c.started_on.isoformat() if c.started_on else None,
         }
-    for name in DATA_DOMAINS:
-        exporter = getattr(_domain_services(name), "export_user_data", None)
-        if exporter:
-            data.update(exporter(user.id))
+    for _receiver, part in data_exported.send(user.id):
+        data.update(part or {})
     return data
 
 
@@ -440,10 +418,18 @@ def delete_account(user: User, password: str, *, now: datetime | None = None) ->
     if not verify_password(user.password_hash, password or ""):
         raise InvalidInput("La contraseña no es correcta.", field="password")
     now = now or utcnow()
-    for name in DATA_DOMAINS:
-        anonymizer = getattr(_domain_services(name), "anonymize_user", None)
-        if anonymizer:
-            anonymizer(user.id)
+    user_id = user.id
+    with write_transaction():
+        user = db.session.get(User, user_id, populate_existing=True, with_for_update=True)
+        user_anonymized.send(user_id, now=now)
+        _erase_identity(user, now)
+        db.session.commit()
+    log.info("account anonymized user=%s", user_id)
+    sessions_ended.send(user_id)
+    return user
+
+
+def _erase_identity(user: User, now: datetime) -> None:
     user.name = "Persona eliminada"
     user.rut = None
     user.email = None
@@ -457,17 +443,6 @@ def delete_account(user: User, password: str, *, now: datetime | None = None) ->
     if user.company:
         user.company.rut = None
         user.company.legal_name = None
-    db.session.commit()
-    log.info("account anonymized user=%s", user.id)
-    sessions_ended.send(user.id)
-    return user
-
-
-def _domain_services(name: str):
-    try:
-        return importlib.import_module(f"sv_platform.{name}.services")
-    except ModuleNotFoundError:
-        return None
 
 
 def notify(user_id: int, text: str, url: str | None = None, *, commit: bool = True):
@@ -489,6 +464,7 @@ def unread_notifications(user_id: int) -> int:
 
 
 def notifications_for(user_id: int, *, limit: int = 50) -> list[Notification]:
+    """The person's latest in-app notices, newest first (only their own)."""
     return list(
         db.session.scalars(
             select(Notification)
@@ -538,6 +514,7 @@ def record_audit(
 
 
 def audit_log(*, limit: int = 200) -> list[AuditEntry]:
+    """The latest audit entries, newest first."""
     return list(db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
 
 

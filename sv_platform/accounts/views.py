@@ -1,7 +1,6 @@
 """Registration, login/logout, profile, company, password, personal data, staff admin."""
 
 import json
-from urllib.parse import urlsplit
 
 from flask import (
     Response,
@@ -19,7 +18,6 @@ from flask_login import current_user, login_user, logout_user
 from sv_platform.accounts import bp, services
 from sv_platform.accounts.forms import (
     CompanyForm,
-    ConfirmForm,
     DeleteAccountForm,
     LoginForm,
     PasswordChangeForm,
@@ -28,30 +26,15 @@ from sv_platform.accounts.forms import (
     StaffForm,
 )
 from sv_platform.core.domain import DomainError
+from sv_platform.core.forms import ConfirmForm
 from sv_platform.core.security import public, role_required
+from sv_platform.core.web import acting_user, attempt, safe_next
 from sv_platform.extensions import limiter, login_manager
 
 
 @login_manager.user_loader
 def load_user(session_id: str):
     return services.load_session_user(session_id)
-
-
-def attach_error(form, error: DomainError, field_map: dict | None = None) -> None:
-    """Show a service error next to its field (and as a flash message)."""
-    name = (field_map or {}).get(error.field, error.field)
-    if name and name in form:
-        form[name].errors = list(form[name].errors) + [error.message]
-    flash(error.message, "danger")
-
-
-def _safe_next(target: str | None) -> str | None:
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 def home_for(user) -> str:
@@ -84,23 +67,23 @@ def register():
         return redirect(url_for("accounts.profile"))
     form = RegistrationForm()
     if form.validate_on_submit():
-        try:
-            user = services.register_entrepreneur(
-                rut=form.rut.data,
-                name=form.name.data,
-                email=form.email.data,
-                phone=form.phone.data,
-                password=form.password.data,
-                region_code=form.region_code.data,
-                comuna_code=form.comuna_code.data,
-                sex=form.sex.data,
-                birth_date=form.birth_date.data,
-                education_level=form.education_level.data,
-                consent=form.consent.data,
-            )
-        except DomainError as error:
-            attach_error(form, error)
-        else:
+        outcome = attempt(
+            services.register_entrepreneur,
+            rut=form.rut.data,
+            name=form.name.data,
+            email=form.email.data,
+            phone=form.phone.data,
+            password=form.password.data,
+            region_code=form.region_code.data,
+            comuna_code=form.comuna_code.data,
+            sex=form.sex.data,
+            birth_date=form.birth_date.data,
+            education_level=form.education_level.data,
+            consent=form.consent.data,
+            form=form,
+        )
+        if outcome.ok:
+            user = outcome.value
             session.clear()
             login_user(user)
             flash(f"¡Bienvenida/o, {user.first_name}! Tu cuenta fue creada.", "success")
@@ -126,12 +109,10 @@ def login():
         return redirect(home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
-        try:
-            user = services.authenticate(form.identifier.data, form.password.data)
-        except DomainError as error:
-            flash(error.message, "danger")
-        else:
-            next_url = _safe_next(request.args.get("next"))
+        outcome = attempt(services.authenticate, form.identifier.data, form.password.data)
+        if outcome.ok:
+            user = outcome.value
+            next_url = safe_next(request.args.get("next"))
             session.clear()  # a fresh session at every login
             login_user(user, remember=form.remember.data)
             flash(f"Hola, {user.first_name}.", "success")
@@ -147,7 +128,7 @@ def logout():
     form = ConfirmForm()
     if request.method == "POST" and form.validate_on_submit():
         if current_user.is_authenticated:
-            services.end_sessions(current_user._get_current_object())
+            services.end_sessions(acting_user())
         logout_user()
         session.clear()
         flash("Cerraste tu sesión.", "info")
@@ -171,7 +152,7 @@ COMPANY_FIELDS = {
 
 def _profile_forms() -> dict:
     """The three forms of the profile page, filled from the person and their company."""
-    user = current_user._get_current_object()
+    user = acting_user()
     company = user.company
     return {
         "form": ProfileForm(prefix="p", obj=user),
@@ -195,21 +176,20 @@ def profile():
     forms = _profile_forms()
     form = forms["form"]
     if request.method == "POST" and form.validate_on_submit():
-        try:
-            services.update_profile(
-                current_user._get_current_object(),
-                name=form.name.data,
-                email=form.email.data,
-                phone=form.phone.data,
-                region_code=form.region_code.data,
-                comuna_code=form.comuna_code.data,
-                sex=form.sex.data,
-                birth_date=form.birth_date.data,
-                education_level=form.education_level.data,
-            )
-        except DomainError as error:
-            attach_error(form, error)
-        else:
+        outcome = attempt(
+            services.update_profile,
+            acting_user(),
+            name=form.name.data,
+            email=form.email.data,
+            phone=form.phone.data,
+            region_code=form.region_code.data,
+            comuna_code=form.comuna_code.data,
+            sex=form.sex.data,
+            birth_date=form.birth_date.data,
+            education_level=form.education_level.data,
+            form=form,
+        )
+        if outcome.ok:
             flash("Tus datos fueron actualizados.", "success")
             return redirect(url_for("accounts.profile"))
     elif request.method == "POST":
@@ -222,14 +202,14 @@ def company():
     forms = _profile_forms()
     form = forms["company_form"]
     if form.validate_on_submit():
-        try:
-            services.update_company(
-                current_user._get_current_object(),
-                **{attr: getattr(form, field).data for field, attr in COMPANY_FIELDS.items()},
-            )
-        except DomainError as error:
-            attach_error(form, error, {attr: field for field, attr in COMPANY_FIELDS.items()})
-        else:
+        outcome = attempt(
+            services.update_company,
+            acting_user(),
+            **{attr: getattr(form, field).data for field, attr in COMPANY_FIELDS.items()},
+            form=form,
+            field_map={attr: field for field, attr in COMPANY_FIELDS.items()},
+        )
+        if outcome.ok:
             flash("Los datos de tu empresa fueron guardados.", "success")
             return redirect(url_for("accounts.profile"))
     else:
@@ -241,13 +221,16 @@ def company():
 def change_password():
     forms = _profile_forms()
     form = forms["password_form"]
-    user = current_user._get_current_object()
+    user = acting_user()
     if form.validate_on_submit():
-        try:
-            services.change_password(user, form.current_password.data, form.new_password.data)
-        except DomainError as error:
-            attach_error(form, error)
-        else:
+        outcome = attempt(
+            services.change_password,
+            user,
+            form.current_password.data,
+            form.new_password.data,
+            form=form,
+        )
+        if outcome.ok:
             session.clear()
             login_user(user)  # this session continues; every other one ends
             flash("Tu contraseña fue cambiada. Otras sesiones abiertas se cerraron.", "success")
@@ -264,7 +247,7 @@ def my_data():
 
 @bp.get("/mis-datos/descargar")
 def download_data():
-    data = services.export_user_data(current_user._get_current_object())
+    data = services.export_user_data(acting_user())
     body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
     return Response(
         body,
@@ -279,11 +262,13 @@ def download_data():
 def delete_account():
     form = DeleteAccountForm()
     if form.validate_on_submit():
-        try:
-            services.delete_account(current_user._get_current_object(), form.password.data)
-        except DomainError as error:
-            attach_error(form, error)
-        else:
+        outcome = attempt(
+            services.delete_account,
+            acting_user(),
+            form.password.data,
+            form=form,
+        )
+        if outcome.ok:
             logout_user()
             session.clear()
             flash("Tu cuenta fue eliminada y tus datos personales anonimizados.", "info")
@@ -310,19 +295,19 @@ def notifications_read():
 def admin_staff():
     form = StaffForm()
     if form.validate_on_submit():
-        try:
-            user = services.create_staff(
-                role="advisor",
-                rut=form.rut.data,
-                email=form.email.data,
-                name=form.name.data,
-                password=form.password.data,
-                specialty=form.specialty.data,
-                actor=current_user._get_current_object(),
-            )
-        except DomainError as error:
-            attach_error(form, error)
-        else:
+        outcome = attempt(
+            services.create_staff,
+            role="advisor",
+            rut=form.rut.data,
+            email=form.email.data,
+            name=form.name.data,
+            password=form.password.data,
+            specialty=form.specialty.data,
+            actor=acting_user(),
+            form=form,
+        )
+        if outcome.ok:
+            user = outcome.value
             flash(f"Se creó la cuenta de {user.name}.", "success")
             return redirect(url_for("accounts.admin_staff"))
     return render_template(
@@ -337,13 +322,10 @@ def admin_staff_toggle(user_id: int):
     if not form.validate_on_submit():
         abort(400)
     active = request.form.get("active") == "1"
-    try:
-        user = services.set_active(user_id, active, actor=current_user._get_current_object())
-    except DomainError as error:
-        if error.status == 404:
-            abort(404)
-        flash(error.message, "danger")
+    outcome = attempt(services.set_active, user_id, active, actor=acting_user())
+    if not outcome.ok:
         return redirect(url_for("accounts.admin_staff"))
+    user = outcome.value
     flash(f"La cuenta de {user.name} quedó {'activa' if active else 'desactivada'}.", "info")
     return redirect(url_for("accounts.admin_staff"))
 

@@ -10,8 +10,8 @@ from flask_socketio import join_room
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
-from sv_platform.accounts import signals as account_signals
-from sv_platform.advisory import services
+from sv_platform.accounts.signals import sessions_ended
+from sv_platform.advisory import chat
 from sv_platform.core.domain import DomainError, valid_id
 from sv_platform.extensions import db, socketio
 
@@ -27,7 +27,7 @@ def user_room(user_id: int) -> str:
     return f"usuario-{user_id}"
 
 
-@account_signals.sessions_ended.connect
+@sessions_ended.connect
 def drop_user_sockets(user_id, **_extra) -> None:
     """Logout, password change, disabled or deleted account: the user's chat sockets are
     disconnected on every server process, so they stop receiving room broadcasts at once."""
@@ -111,18 +111,16 @@ def connect(auth=None):
 @chat_event
 def join(user, consultation_id, data):
     after_id = data.get("after_id")
-    messages = services.messages_after(consultation_id, user, after_id)
+    messages = chat.messages_after(consultation_id, user, after_id)
     join_room(room(consultation_id))
-    return {"ok": True, "messages": [services.message_payload(m) for m in messages]}
+    return {"ok": True, "messages": [chat.message_payload(m) for m in messages]}
 
 
 @socketio.on("send", namespace=NAMESPACE)
 @chat_event
 def send(user, consultation_id, data):
-    posted = services.post_message(
-        consultation_id, user, data.get("body"), data.get("client_msg_id")
-    )
-    payload = services.message_payload(posted.message)
+    posted = chat.post_message(consultation_id, user, data.get("body"), data.get("client_msg_id"))
+    payload = chat.message_payload(posted.message)
     if posted.created:
         broadcast_message(payload, skip_sid=request.sid)
     return {"ok": True, "message": payload}
@@ -131,7 +129,7 @@ def send(user, consultation_id, data):
 @socketio.on("typing", namespace=NAMESPACE)
 @chat_event
 def typing(user, consultation_id, data):
-    services.note_typing(consultation_id, user)
+    chat.note_typing(consultation_id, user)
     socketio.emit(
         "typing",
         {"consultation_id": consultation_id, "name": user.first_name},
@@ -145,7 +143,7 @@ def typing(user, consultation_id, data):
 @socketio.on("read", namespace=NAMESPACE)
 @chat_event
 def read(user, consultation_id, data):
-    mark = services.mark_read(consultation_id, user, data.get("up_to_id"))
+    mark = chat.mark_read(consultation_id, user, data.get("up_to_id"))
     socketio.emit(
         "read",
         {"consultation_id": consultation_id, "user_id": user.id, "up_to_id": mark},

@@ -4,12 +4,9 @@ attachments, FAQ drafts and the admin page for service levels."""
 import uuid
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import format_timedelta
-from flask_login import current_user
 
-from sv_platform.accounts.forms import ConfirmForm
-from sv_platform.accounts.views import attach_error
-from sv_platform.advisory import bp, services
+from sv_platform.advisory import attachments, bp, chat, lifecycle, services, sla
+from sv_platform.advisory.access import OFFERING_SLUGS, get_consultation
 from sv_platform.advisory.events import broadcast_message
 from sv_platform.advisory.forms import (
     AssignForm,
@@ -20,44 +17,36 @@ from sv_platform.advisory.forms import (
     NoteForm,
     ServiceLevelForm,
 )
-from sv_platform.advisory.models import AREAS, STAFF_STATUSES, STATUSES
+from sv_platform.advisory.models import AREAS
 from sv_platform.core.domain import DomainError
+from sv_platform.core.forms import ConfirmForm
 from sv_platform.core.security import role_required
-from sv_platform.core.text import render_markdown
-from sv_platform.core.timeutil import as_utc, utcnow
+from sv_platform.core.timeutil import utcnow
+from sv_platform.core.web import acting_user, attempt
 from sv_platform.enrollment import services as enrollment
 
 
-def _user():
-    return current_user._get_current_object()
-
-
 def _load(consultation_id: int):
-    return services.get_consultation(consultation_id, _user())
-
-
-def waiting_time(consultation, now) -> str:
-    start = consultation.opened_at or consultation.created_at
-    return format_timedelta(as_utc(start) - now, granularity="minute", add_direction=True)
+    return get_consultation(consultation_id, acting_user())
 
 
 @bp.get("/consultas")
 def my_consultations():
-    if current_user.role != "entrepreneur":
+    user = acting_user()
+    if user.role != "entrepreneur":
         return redirect(url_for("advisory.advisor_queue"))
-    services.auto_close_due()
-    items = [(c, services.waitlist_position(c)) for c in services.consultations_of(_user())]
+    items = [(c, services.waitlist_position(c)) for c in services.consultations_of(user)]
     return render_template("advisory/my_consultations.html", items=items)
 
 
 def _area_states():
     states = {}
-    for area, slug in services.OFFERING_SLUGS.items():
+    for area, slug in OFFERING_SLUGS.items():
         try:
             offering = enrollment.get_offering(slug)
         except DomainError:
             continue
-        states[area] = enrollment.offering_state(_user(), offering)
+        states[area] = enrollment.offering_state(acting_user(), offering)
     return states
 
 
@@ -76,17 +65,17 @@ def new_consultation():
             for f in request.files.getlist(form.attachments.name)
             if f and f.filename
         ]
-        try:
-            consultation = services.open_consultation(
-                _user(),
-                area=form.area.data,
-                subject=form.subject.data,
-                description=form.description.data,
-                files=files,
-            )
-        except DomainError as error:
-            attach_error(form, error)
-        else:
+        outcome = attempt(
+            lifecycle.open_consultation,
+            acting_user(),
+            area=form.area.data,
+            subject=form.subject.data,
+            description=form.description.data,
+            files=files,
+            form=form,
+        )
+        if outcome.ok:
+            consultation = outcome.value
             if consultation.status == "en_espera":
                 flash(
                     "Los cupos de esta área están agotados por ahora: tu consulta quedó en "
@@ -109,41 +98,24 @@ def new_consultation():
 
 
 def _page(consultation, *, message_form=None, note_form=None, close_form=None, status=200):
-    user = _user()
-    now = utcnow()
-    messages = services.messages_after(consultation.id, user)
+    page = services.consultation_page(consultation.id, acting_user())
     assign_form = None
-    if user.role == "admin":
-        assign_form = AssignForm()
-        assign_form.advisor_id.choices = {
-            a.id: a.name for a in services.advisors_for(consultation.area)
-        }
+    if page.advisors:
+        assign_form = AssignForm(formdata=None)
+        assign_form.advisor_id.choices = {a.id: a.name for a in page.advisors}
         assign_form.advisor_id.data = consultation.advisor_id
     if message_form is None:
         message_form = MessageForm(formdata=None)
         message_form.client_msg_id.data = uuid.uuid4().hex
     return render_template(
         "advisory/consultation.html",
-        c=consultation,
-        messages=messages,
-        payloads=[services.message_payload(m) for m in messages],
-        attachments=services.attachments_for(consultation),
-        notes=services.notes_for(consultation, user),
-        events=services.events_for(consultation),
+        page=page,
+        c=page.consultation,
         message_form=message_form,
         note_form=note_form or NoteForm(formdata=None),
         close_form=close_form or CloseForm(formdata=None),
         assign_form=assign_form,
         action_form=ConfirmForm(),
-        sla=services.sla_state(consultation, now=now),
-        expected=services.expected_answer(consultation),
-        position=services.waitlist_position(consultation),
-        other_read=services.other_side_read(consultation, user),
-        can_post=services.can_post(consultation, user),
-        is_staff=services.is_staff(user),
-        waiting=waiting_time(consultation, now),
-        description_html=render_markdown(consultation.description, images=False),
-        status_labels=STAFF_STATUSES if services.is_staff(user) else STATUSES,
     ), status
 
 
@@ -151,25 +123,25 @@ def _page(consultation, *, message_form=None, note_form=None, close_form=None, s
 def consultation(consultation_id: int):
     consultation = _load(consultation_id)
     if request.method == "GET":
-        services.auto_close_due()
-        messages = services.messages_after(consultation.id, _user())
+        messages = chat.messages_after(consultation.id, acting_user())
         if messages:
-            services.mark_read(consultation.id, _user(), messages[-1].id)
+            chat.mark_read(consultation.id, acting_user(), messages[-1].id)
         return _page(consultation)
     form = MessageForm()
     if form.validate_on_submit():
-        try:
-            posted = services.post_message(
-                consultation.id,
-                _user(),
-                form.body.data,
-                form.client_msg_id.data or uuid.uuid4().hex,
-            )
-        except DomainError as error:
-            attach_error(form, error)
-            return _page(consultation, message_form=form, status=error.status)
+        outcome = attempt(
+            chat.post_message,
+            consultation.id,
+            acting_user(),
+            form.body.data,
+            form.client_msg_id.data or uuid.uuid4().hex,
+            form=form,
+        )
+        if not outcome.ok:
+            return _page(consultation, message_form=form, status=outcome.error.status)
+        posted = outcome.value
         if posted.created:
-            broadcast_message(services.message_payload(posted.message))
+            broadcast_message(chat.message_payload(posted.message))
         return redirect(
             url_for(
                 "advisory.consultation",
@@ -182,10 +154,10 @@ def consultation(consultation_id: int):
 
 
 ACTIONS = {
-    "take": (services.take, "Tomaste la consulta. Ya puedes responder."),
-    "ask": (services.ask, "La consulta quedó esperando la respuesta del emprendedor/a."),
-    "resolve": (services.resolve, "Marcaste la consulta como resuelta."),
-    "reopen": (services.reopen, "Reabriste la consulta. Tu asesor/a verá tus mensajes."),
+    "take": (lifecycle.take, "Tomaste la consulta. Ya puedes responder."),
+    "ask": (lifecycle.ask, "La consulta quedó esperando la respuesta del emprendedor/a."),
+    "resolve": (lifecycle.resolve, "Marcaste la consulta como resuelta."),
+    "reopen": (lifecycle.reopen, "Reabriste la consulta. Tu asesor/a verá tus mensajes."),
 }
 
 
@@ -195,13 +167,7 @@ def consultation_action(consultation_id: int, action: str):
         abort(400)
     _load(consultation_id)
     function, done = ACTIONS[action]
-    try:
-        function(consultation_id, _user())
-    except DomainError as error:
-        if error.status in (403, 404):
-            raise
-        flash(error.message, "danger")
-    else:
+    if attempt(function, consultation_id, acting_user()).ok:
         flash(done, "success")
     return redirect(url_for("advisory.consultation", consultation_id=consultation_id))
 
@@ -211,15 +177,15 @@ def close_consultation(consultation_id: int):
     consultation = _load(consultation_id)
     form = CloseForm()
     if form.validate_on_submit():
-        try:
-            services.close(
-                consultation.id, _user(), rating=form.rating.data, comment=form.comment.data
-            )
-        except DomainError as error:
-            if error.status in (403, 404):
-                raise
-            attach_error(form, error)
-        else:
+        outcome = attempt(
+            lifecycle.close,
+            consultation.id,
+            acting_user(),
+            rating=form.rating.data,
+            comment=form.comment.data,
+            form=form,
+        )
+        if outcome.ok:
             flash("¡Gracias por tu evaluación! La consulta quedó cerrada.", "success")
             return redirect(url_for("advisory.consultation", consultation_id=consultation.id))
     else:
@@ -233,13 +199,7 @@ def add_note(consultation_id: int):
     consultation = _load(consultation_id)
     form = NoteForm()
     if form.validate_on_submit():
-        try:
-            services.add_note(consultation.id, _user(), form.body.data)
-        except DomainError as error:
-            if error.status in (403, 404):
-                raise
-            attach_error(form, error)
-        else:
+        if attempt(chat.add_note, consultation.id, acting_user(), form.body.data, form=form).ok:
             flash("Nota interna guardada.", "success")
             return redirect(
                 url_for("advisory.consultation", consultation_id=consultation.id, _anchor="notas")
@@ -255,20 +215,15 @@ def assign(consultation_id: int):
     form.advisor_id.choices = {}
     if not form.validate_on_submit():
         abort(400)
-    try:
-        consultation = services.assign(consultation_id, form.advisor_id.data, actor=_user())
-    except DomainError as error:
-        if error.status in (403, 404):
-            raise
-        flash(error.message, "danger")
-    else:
-        flash(f"Consulta asignada a {consultation.advisor.name}.", "success")
+    outcome = attempt(lifecycle.assign, consultation_id, form.advisor_id.data, actor=acting_user())
+    if outcome.ok:
+        flash(f"Consulta asignada a {outcome.value.advisor.name}.", "success")
     return redirect(url_for("advisory.consultation", consultation_id=consultation_id))
 
 
 @bp.get("/consultas/<int:consultation_id>/adjuntos/<int:attachment_id>")
 def attachment(consultation_id: int, attachment_id: int):
-    item, path = services.get_attachment(consultation_id, attachment_id, _user())
+    item, path = attachments.get_attachment(consultation_id, attachment_id, acting_user())
     response = send_file(
         path,
         mimetype=item.content_type,
@@ -284,28 +239,25 @@ def attachment(consultation_id: int, attachment_id: int):
 @role_required("advisor", "admin")
 def faq_draft(consultation_id: int):
     consultation = _load(consultation_id)
-    try:
-        draft = services.faq_draft(consultation.id, _user())
-    except DomainError as error:
-        if error.status in (403, 404):
-            raise
-        flash(error.message, "danger")
+    outcome = attempt(services.faq_draft, consultation.id, acting_user())
+    if not outcome.ok:
         return redirect(url_for("advisory.consultation", consultation_id=consultation.id))
+    draft = outcome.value
     form = FaqForm(data={"question": draft["question"], "answer": draft["answer"]})
     if form.validate_on_submit():
         tags = [t.strip() for t in (form.tags.data or "").split(",") if t.strip()]
-        try:
-            entry = services.publish_to_faq(
-                consultation.id,
-                _user(),
-                question=form.question.data,
-                answer=form.answer.data,
-                tags=tags,
-                published=form.published.data,
-            )
-        except DomainError as error:
-            attach_error(form, error)
-        else:
+        outcome = attempt(
+            services.publish_to_faq,
+            consultation.id,
+            acting_user(),
+            question=form.question.data,
+            answer=form.answer.data,
+            tags=tags,
+            published=form.published.data,
+            form=form,
+        )
+        if outcome.ok:
+            entry = outcome.value
             state = "publicada" if entry.published else "guardada como borrador"
             flash(f"La pregunta frecuente quedó {state}.", "success")
             return redirect(url_for("advisory.consultation", consultation_id=consultation.id))
@@ -315,15 +267,14 @@ def faq_draft(consultation_id: int):
 @bp.get("/asesor/consultas")
 @role_required("advisor", "admin")
 def advisor_queue():
-    user = _user()
-    services.auto_close_due()
+    user = acting_user()
     status = request.args.get("estado") or "abiertas"
     area = request.args.get("area") if user.role == "admin" else user.specialty
     if status not in services.QUEUE_FILTERS:
         status = "abiertas"
     now = utcnow()
     items = [
-        (c, services.sla_state(c, now=now), waiting_time(c, now))
+        (c, sla.sla_state(c, now=now), services.waiting_time(c, now))
         for c in services.advisor_queue(user, status=status, area=area)
     ]
     return render_template(
@@ -340,7 +291,7 @@ def advisor_queue():
 @bp.route("/admin/niveles-de-servicio", methods=["GET", "POST"])
 @role_required("admin")
 def admin_service_levels():
-    levels = services.service_levels()
+    levels = sla.service_levels()
     forms = {}
     for area, (first, resolution) in levels.items():
         data = {"first_response_days": first, "resolution_days": resolution}
@@ -356,13 +307,15 @@ def admin_service_levels():
         if form is None:
             abort(400)
         if form.validate_on_submit():
-            try:
-                services.set_service_level(
-                    area, form.first_response_days.data, form.resolution_days.data, actor=_user()
-                )
-            except DomainError as error:
-                attach_error(form, error)
-            else:
+            outcome = attempt(
+                sla.set_service_level,
+                area,
+                form.first_response_days.data,
+                form.resolution_days.data,
+                actor=acting_user(),
+                form=form,
+            )
+            if outcome.ok:
                 flash(
                     f"Plazos de {AREAS[area].lower()} guardados. Rigen para las consultas "
                     "que se abran desde ahora.",

@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import jsonify, render_template, request
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -60,7 +60,11 @@ def handle_http(error: HTTPException):
 
 
 def handle_domain(error: DomainError):
-    """A rule said no and the view did not handle it: its status and its Spanish message."""
+    """A rule said no and the view did not handle it: its status and its Spanish message.
+    One that needs a login (401) sends a page visitor to log in and back here."""
+    if error.status == 401 and not request.path.startswith("/api/"):
+        flash(error.message, "info")
+        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
     if error.status == 403:
         log.warning(
             "access refused path=%s user=%s ip=%s",

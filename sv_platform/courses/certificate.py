@@ -8,7 +8,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from sv_platform.core.formatting import date_cl
-from sv_platform.courses.services import format_rut
+from sv_platform.core.rut import format_rut
 
 FONTS = Path(__file__).resolve().parents[1] / "static" / "fonts"
 BLUE = (11, 79, 138)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts import services as accounts
+from sv_platform.accounts.signals import data_exported, user_anonymized
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from sv_platform.core.text import render_markdown
 from sv_platform.core.timeutil import as_utc, utcnow
@@ -192,6 +193,7 @@ def list_courses(*, area: str | None = None, query: str | None = None) -> list[C
 
 
 def get_course(slug: str) -> Course:
+    """A published course by slug. Raises NotFound."""
     course = db.session.scalar(
         select(Course).where(Course.slug == slug, Course.retired_at.is_(None))
     )
@@ -283,6 +285,7 @@ def has_seat(user, course: Course) -> bool:
 
 
 def completed_lesson_ids(user_id: int | None, course_id: int) -> set[int]:
+    """Ids of the lessons of a course the person completed."""
     if not user_id:
         return set()
     return set(
@@ -549,20 +552,36 @@ def is_complete(user_id: int, course: Course) -> bool:
 
 def check_completion(user, course: Course, *, now: datetime | None = None):
     """Egreso: when the course is 100 % done (all current lessons and the quiz passed) the
-    active enrolment graduates through enrollment.graduate (exactly once, even under a
-    double submit) and its certificate is issued (once per enrolment: unique constraint).
-    Returns the Certificate, or None while the course is not complete."""
+    active enrolment graduates (enrollment.mark_graduated: exactly once, even under a
+    double submit) and its certificate is issued (once per enrolment: unique constraint),
+    with the notice, in one transaction. Returns the Certificate, or None while the course
+    is not complete."""
     now = now or utcnow()
     current = _seat(user, course)
     if current is None:
         return None
-    if current.status == "active":
-        if not is_complete(user.id, course):
-            return None
-        current = enrollment.graduate(current.id, now=now)
-        if current.status != "graduated":
-            return None
-    return _issue_certificate(user, course, current, now)
+    if current.status == "active" and not is_complete(user.id, course):
+        return None
+    seat_id = current.id
+    try:
+        with write_transaction():
+            graduated_now = enrollment.mark_graduated(seat_id, now=now)
+            seat = db.session.get(type(current), seat_id, populate_existing=True)
+            if seat.status != "graduated":
+                db.session.rollback()
+                return None
+            certificate = db.session.scalar(
+                select(Certificate).where(Certificate.enrollment_id == seat_id)
+            )
+            if certificate is None:
+                certificate = _issue_certificate(user, course, seat, now)
+            db.session.commit()
+    except IntegrityError:  # a concurrent request issued it first
+        db.session.rollback()
+        return db.session.scalar(select(Certificate).where(Certificate.enrollment_id == seat_id))
+    if graduated_now:
+        log.info("egreso user=%s course=%s certificate=%s", user.id, course.slug, certificate.code)
+    return certificate
 
 
 def _new_code() -> str:
@@ -571,38 +590,26 @@ def _new_code() -> str:
 
 
 def _issue_certificate(user, course: Course, graduated, now) -> Certificate:
-    with write_transaction():
-        existing = db.session.scalar(
-            select(Certificate).where(Certificate.enrollment_id == graduated.id)
-        )
-        if existing is not None:
-            db.session.commit()
-            return existing
-        certificate = Certificate(
-            code=_new_code(),
-            user_id=user.id,
-            course_id=course.id,
-            enrollment_id=graduated.id,
-            issued_at=as_utc(graduated.graduated_at) or now,
-            name=user.name,
-            rut=user.rut,
-            course_title=course.title,
-            hours=course.hours,
-        )
-        db.session.add(certificate)
-        try:
-            db.session.commit()
-        except IntegrityError:  # issued by a concurrent request
-            db.session.rollback()
-            return db.session.scalar(
-                select(Certificate).where(Certificate.enrollment_id == graduated.id)
-            )
+    """Inside the egreso's transaction: the certificate and the notice that announces it."""
+    certificate = Certificate(
+        code=_new_code(),
+        user_id=user.id,
+        course_id=course.id,
+        enrollment_id=graduated.id,
+        issued_at=as_utc(graduated.graduated_at) or now,
+        name=user.name,
+        rut=user.rut,
+        course_title=course.title,
+        hours=course.hours,
+    )
+    db.session.add(certificate)
+    db.session.flush()
     accounts.notify(
         user.id,
         f"¡Felicitaciones! Egresaste de «{course.title}». Tu certificado ya está disponible.",
         f"/cursos/{course.slug}/certificado",
+        commit=False,
     )
-    log.info("egreso user=%s course=%s certificate=%s", user.id, course.slug, certificate.code)
     return certificate
 
 
@@ -615,6 +622,7 @@ def quiz_questions(course: Course) -> list[dict]:
 
 
 def last_attempt(user_id: int, course_id: int) -> QuizAttempt | None:
+    """The person's latest quiz attempt in a course, or None."""
     return db.session.scalars(
         select(QuizAttempt)
         .where(QuizAttempt.user_id == user_id, QuizAttempt.course_id == course_id)
@@ -623,6 +631,7 @@ def last_attempt(user_id: int, course_id: int) -> QuizAttempt | None:
 
 
 def quiz_passed(user_id: int, course_id: int) -> bool:
+    """Whether any of the person's attempts passed the course's quiz."""
     return (
         db.session.scalar(
             select(QuizAttempt.id)
@@ -722,6 +731,7 @@ def submit_quiz(user, slug: str, chosen: list, *, now: datetime | None = None) -
 
 
 def certificate_for(user_id: int | None, course_id: int) -> Certificate | None:
+    """The person's latest certificate for a course, or None."""
     if not user_id:
         return None
     return db.session.scalars(
@@ -732,6 +742,7 @@ def certificate_for(user_id: int | None, course_id: int) -> Certificate | None:
 
 
 def normalize_code(code: str) -> str:
+    """A certificate code as stored: upper case letters and digits only."""
     return "".join(ch for ch in (code or "").upper() if ch.isalnum())
 
 
@@ -765,30 +776,6 @@ def course_certificate(user, slug: str) -> Certificate:
             "lecciones y aprueba la evaluación."
         )
     return certificate
-
-
-def format_rut(rut: str | None) -> str:
-    """`12345678-5` → `12.345.678-5` (the certificate PDF shows it whole)."""
-    if not rut or "-" not in rut:
-        return "no informado"
-    body, dv = rut.split("-", 1)
-    return (f"{int(body):,}".replace(",", ".") if body.isdigit() else body) + f"-{dv}"
-
-
-def mask_rut(rut: str | None) -> str:
-    """`12345678-5` → `**.***.678-5`: enough to match a person, not to read the RUT."""
-    if not rut or "-" not in rut:
-        return "no informado"
-    grouped, dv = format_rut(rut).split("-", 1)
-    digits = sum(ch.isdigit() for ch in grouped)
-    seen, out = 0, []
-    for ch in grouped:
-        if ch.isdigit():
-            seen += 1
-            out.append(ch if seen > digits - 3 else "*")
-        else:
-            out.append(ch)
-    return f"{''.join(out)}-{dv}"
 
 
 # --- "Mis cursos" -----------------------------------------------------------------------
@@ -846,7 +833,8 @@ def my_courses(user) -> list[MyCourse]:
 # --- personal data ----------------------------------------------------------------------
 
 
-def export_user_data(user_id: int) -> dict:
+@data_exported.connect
+def export_user_data(user_id: int, **_extra) -> dict:
     """The person's course data (progress, quiz attempts, certificates), nobody else's."""
     progress = db.session.execute(
         select(Course.title, Lesson.title, LessonProgress.completed_at)
@@ -886,10 +874,10 @@ def export_user_data(user_id: int) -> dict:
     }
 
 
-def anonymize_user(user_id: int) -> None:
+@user_anonymized.connect
+def anonymize_user(user_id: int, **_extra) -> None:
     """A deleted account's certificates keep the course and date but lose name and RUT."""
     for certificate in db.session.scalars(
         select(Certificate).where(Certificate.user_id == user_id)
     ):
         certificate.name, certificate.rut = "Persona eliminada", None
-    db.session.commit()

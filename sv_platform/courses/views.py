@@ -3,37 +3,31 @@
 import base64
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from sv_platform.accounts.forms import ConfirmForm
 from sv_platform.core.domain import DomainError
+from sv_platform.core.forms import ConfirmForm
+from sv_platform.core.rut import mask_rut
 from sv_platform.core.security import public
+from sv_platform.core.web import acting_user, attempt
 from sv_platform.courses import bp, services
 from sv_platform.courses.certificate import build_pdf, qr_png
 from sv_platform.courses.forms import CatalogFilterForm, CompleteLessonForm, quiz_form
 from sv_platform.courses.models import AREAS
 
 
-def _me():
-    return current_user._get_current_object()
-
-
 def _verify_url(cert) -> str:
     return url_for("courses.verify_certificate", code=cert.code, _external=True)
 
 
-def _refused(error: DomainError, slug: str):
-    """Anonymous → login (back here afterwards); logged in without a seat → 403 page."""
-    if isinstance(error, services.LoginRequired):
-        flash(error.message, "info")
-        return redirect(url_for("accounts.login", next=request.path))
-    if isinstance(error, services.NotEnrolled):
-        course, state = services.enrol_prompt(_me(), slug)
-        return render_template(
-            "courses/enrol_required.html", course=course, state=state, message=error.message
-        ), 403
-    raise error
+@bp.errorhandler(services.NotEnrolled)
+def enrol_required(error: services.NotEnrolled):
+    """A lesson, quiz or progress of a course the person has no seat in: the Spanish 403
+    page with the enrol button."""
+    course, state = services.enrol_prompt(acting_user(), request.view_args["slug"])
+    return render_template(
+        "courses/enrol_required.html", course=course, state=state, message=error.message
+    ), 403
 
 
 @bp.get("/cursos")
@@ -43,7 +37,7 @@ def catalog():
     form.validate()
     area = form.area.data if form.area.data in AREAS else None
     query = (form.q.data or "").strip()[:100]
-    cards = services.catalog(_me(), area=area, query=query)
+    cards = services.catalog(acting_user(), area=area, query=query)
     return render_template(
         "courses/catalog.html", form=form, cards=cards, area=area, query=query, areas=AREAS
     )
@@ -52,17 +46,14 @@ def catalog():
 @bp.get("/cursos/<slug>")
 @public
 def course(slug: str):
-    page = services.course_page(_me(), slug)
+    page = services.course_page(acting_user(), slug)
     return render_template("courses/course.html", page=page, course=page.course)
 
 
 @bp.get("/cursos/<slug>/<lesson_slug>")
 @public
 def lesson(slug: str, lesson_slug: str):
-    try:
-        page = services.lesson_page(_me(), slug, lesson_slug)
-    except DomainError as error:
-        return _refused(error, slug)
+    page = services.lesson_page(acting_user(), slug, lesson_slug)
     return render_template(
         "courses/lesson.html", page=page, course=page.course, form=CompleteLessonForm()
     )
@@ -72,10 +63,7 @@ def lesson(slug: str, lesson_slug: str):
 def complete_lesson(slug: str, lesson_slug: str):
     if not CompleteLessonForm().validate_on_submit():
         abort(400)
-    try:
-        following = services.complete_lesson(_me(), slug, lesson_slug)
-    except DomainError as error:
-        return _refused(error, slug)
+    following = services.complete_lesson(acting_user(), slug, lesson_slug)
     flash("¡Lección completada!", "success")
     if following is not None:
         return redirect(url_for("courses.lesson", slug=slug, lesson_slug=following.slug))
@@ -84,10 +72,7 @@ def complete_lesson(slug: str, lesson_slug: str):
 
 @bp.route("/cursos/<slug>/evaluacion", methods=["GET", "POST"])
 def quiz(slug: str):
-    try:
-        page = services.quiz_page(_me(), slug)
-    except DomainError as error:
-        return _refused(error, slug)
+    page = services.quiz_page(acting_user(), slug)
     formdata = None
     if request.method == "GET" and page.retry_choices:
         # Retry: the previous choices stay selected, so only the wrong ones need changing.
@@ -96,16 +81,14 @@ def quiz(slug: str):
     if request.method == "POST":
         if form.validate_on_submit():
             chosen = [field.data for field in form.question_fields]
-            try:
-                attempt = services.submit_quiz(_me(), slug, chosen)
-            except DomainError as error:
-                flash(error.message, "danger")
-            else:
-                if attempt.passed:
-                    flash(f"¡Aprobaste la evaluación con {attempt.score} %!", "success")
+            outcome = attempt(services.submit_quiz, acting_user(), slug, chosen)
+            if outcome.ok:
+                result = outcome.value
+                if result.passed:
+                    flash(f"¡Aprobaste la evaluación con {result.score} %!", "success")
                 else:
                     flash(
-                        f"Obtuviste {attempt.score} %. Necesitas "
+                        f"Obtuviste {result.score} %. Necesitas "
                         f"{page.course.passing_score} % para aprobar: revisa las "
                         "preguntas marcadas e inténtalo de nuevo.",
                         "warning",
@@ -118,7 +101,7 @@ def quiz(slug: str):
 
 @bp.get("/cursos/<slug>/certificado")
 def certificate(slug: str):
-    cert = services.course_certificate(_me(), slug)
+    cert = services.course_certificate(acting_user(), slug)
     verify_url = _verify_url(cert)
     qr = base64.b64encode(qr_png(verify_url)).decode()
     return render_template("courses/certificate.html", cert=cert, verify_url=verify_url, qr=qr)
@@ -126,7 +109,7 @@ def certificate(slug: str):
 
 @bp.get("/certificados/<code>/pdf")
 def certificate_pdf(code: str):
-    cert = services.own_certificate(_me(), code)
+    cert = services.own_certificate(acting_user(), code)
     pdf = build_pdf(cert, _verify_url(cert))
     return Response(
         pdf,
@@ -142,11 +125,11 @@ def verify_certificate(code: str):
         cert = services.get_certificate(code)
     except DomainError:
         return render_template("courses/verify_missing.html", code=code[:64]), 404
-    return render_template("courses/verify.html", cert=cert, masked_rut=services.mask_rut(cert.rut))
+    return render_template("courses/verify.html", cert=cert, masked_rut=mask_rut(cert.rut))
 
 
 @bp.get("/mis-cursos")
 def my_courses():
     return render_template(
-        "courses/my_courses.html", rows=services.my_courses(_me()), form=ConfirmForm()
+        "courses/my_courses.html", rows=services.my_courses(acting_user()), form=ConfirmForm()
     )

@@ -1,16 +1,16 @@
 """Enrolment rules: the only code that changes seats (cupos) and the waitlist."""
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import format_date
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts import services as accounts
 from sv_platform.accounts import territory
+from sv_platform.accounts.signals import data_exported, user_anonymized
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from sv_platform.core.timeutil import CHILE, as_utc, chile_day_end, chile_day_start, utcnow
 from sv_platform.enrollment.models import (
@@ -19,13 +19,16 @@ from sv_platform.enrollment.models import (
     EnrollmentWindow,
     Offering,
 )
+from sv_platform.enrollment.signals import (
+    enrollment_cancelled,
+    enrollment_graduated,
+    enrollment_promoted,
+)
 from sv_platform.extensions import db, write_transaction
 
 log = logging.getLogger(__name__)
 
 OPEN_STATUSES = ("active", "waitlisted")
-_promotion_hooks: dict[str, list[Callable[[Enrollment], None]]] = {}
-_cancel_hooks: dict[str, list[Callable[[Enrollment], None]]] = {}
 
 
 class ProfileIncomplete(DomainError):
@@ -65,20 +68,6 @@ class OfferingState:
         return self.code in ("open", "full")
 
 
-def register_promotion_hook(kind: str, fn: Callable[[Enrollment], None]) -> None:
-    """Run `fn(enrollment)` after a waitlisted enrolment of an offering `kind` gets a seat."""
-    hooks = _promotion_hooks.setdefault(kind, [])
-    if fn not in hooks:
-        hooks.append(fn)
-
-
-def register_cancel_hook(kind: str, fn: Callable[[Enrollment], None]) -> None:
-    """Run `fn(enrollment)` after an enrolment of an offering `kind` is cancelled."""
-    hooks = _cancel_hooks.setdefault(kind, [])
-    if fn not in hooks:
-        hooks.append(fn)
-
-
 # --- offerings --------------------------------------------------------------------------
 
 
@@ -95,6 +84,7 @@ def ensure_offering(kind: str, reference: str, slug: str, title: str) -> Offerin
 
 
 def ensure_advisory_offerings() -> list[Offering]:
+    """The two advisory offerings exist (idempotent)."""
     return [
         ensure_offering("advisory", area, slug, title)
         for area, (slug, title) in ADVISORY_OFFERINGS.items()
@@ -125,6 +115,7 @@ def ensure_demo_data(*, now: datetime | None = None) -> list[EnrollmentWindow]:
 
 
 def get_offering(slug: str) -> Offering:
+    """The offering with this slug. Raises NotFound."""
     offering = db.session.scalar(select(Offering).where(Offering.slug == slug))
     if offering is None:
         raise NotFound("Ese servicio no existe.")
@@ -132,6 +123,7 @@ def get_offering(slug: str) -> Offering:
 
 
 def list_offerings() -> list[Offering]:
+    """Every offering, by kind and title."""
     return list(db.session.scalars(select(Offering).order_by(Offering.kind, Offering.title)))
 
 
@@ -214,6 +206,7 @@ def create_window(
 
 
 def get_window(window_id: int) -> EnrollmentWindow:
+    """The window with this id. Raises NotFound."""
     window = db.session.get(EnrollmentWindow, window_id)
     if window is None:
         raise NotFound("Esa ventana no existe.")
@@ -256,13 +249,13 @@ def update_window(
             _window_snapshot(window),
             commit=False,
         )
-        promoted = _promote_locked(window.id, now=now or utcnow())
+        _promote_locked(window.id, now=now or utcnow())
         db.session.commit()
-    _after_promotion(promoted)
     return window
 
 
 def list_windows(offering_id: int | None = None) -> list[EnrollmentWindow]:
+    """Windows (of one offering, or all), by offering and opening date."""
     query = select(EnrollmentWindow).order_by(
         EnrollmentWindow.offering_id, EnrollmentWindow.opens_at
     )
@@ -289,6 +282,7 @@ def window_counts(window_ids: list[int]) -> dict[int, dict]:
 
 
 def describe_window(window: EnrollmentWindow) -> str:
+    """One line about a window with its live counts (for the CLI)."""
     counts = window_counts([window.id])[window.id]
     region = window.region_code or "nacional"
     return (
@@ -340,6 +334,7 @@ def _closed_message(upcoming: EnrollmentWindow | None) -> str:
 
 
 def open_enrollment(user_id: int, offering_id: int) -> Enrollment | None:
+    """The person's active or waitlisted enrolment in an offering, or None."""
     return db.session.scalar(
         select(Enrollment).where(
             Enrollment.user_id == user_id,
@@ -350,6 +345,7 @@ def open_enrollment(user_id: int, offering_id: int) -> Enrollment | None:
 
 
 def latest_enrollment(user_id: int, offering_id: int) -> Enrollment | None:
+    """The person's newest enrolment in an offering, whatever its status."""
     return db.session.scalars(
         select(Enrollment)
         .where(Enrollment.user_id == user_id, Enrollment.offering_id == offering_id)
@@ -358,6 +354,7 @@ def latest_enrollment(user_id: int, offering_id: int) -> Enrollment | None:
 
 
 def get_enrollment(enrollment_id: int) -> Enrollment:
+    """The enrolment with this id. Raises NotFound."""
     enrollment = db.session.get(Enrollment, enrollment_id)
     if enrollment is None:
         raise NotFound("Esa inscripción no existe.")
@@ -375,60 +372,71 @@ def _take_seat(window_id: int) -> bool:
     return result.rowcount == 1
 
 
-def enroll(user, offering: Offering, *, now: datetime | None = None) -> Enrollment:
-    """Take a cupo in the open window that fits the user (their región's before the
-    national one) or join that window's waitlist in arrival order. One open enrolment per
-    offering at a time; a graduated course cannot be taken again, advisory areas can.
-    Raises NotAllowed, ProfileIncomplete, AlreadyEnrolled, WindowClosed."""
-    now = now or utcnow()
+def _check_can_enroll(user, offering: Offering) -> None:
     if user.role != "entrepreneur":
         raise NotAllowed("Solo las personas emprendedoras pueden inscribirse.")
     if not user.profile_complete:
         raise ProfileIncomplete()
     if not offering.active:
         raise WindowClosed("Este servicio no está disponible por ahora.")
+
+
+def claim_seat(user, offering: Offering, *, now: datetime) -> Enrollment:
+    """Inside the caller's write transaction (the caller commits): take a cupo in the open
+    window that fits the user, or join that window's waitlist. Raises NotAllowed,
+    ProfileIncomplete, AlreadyEnrolled, WindowClosed."""
+    _check_can_enroll(user, offering)
     user_id, region_code, offering_id = user.id, user.region_code, offering.id
-    kind, slug = offering.kind, offering.slug
-    with write_transaction():
-        if open_enrollment(user_id, offering_id):
-            raise AlreadyEnrolled()
-        if kind == "course" and db.session.scalar(
-            select(Enrollment.id).where(
-                Enrollment.user_id == user_id,
-                Enrollment.offering_id == offering_id,
-                Enrollment.status == "graduated",
-            )
-        ):
-            raise AlreadyEnrolled(
-                "Ya egresaste de este curso. Revisa tu certificado en «Mis cursos»."
-            )
-        windows = _candidate_windows(offering_id, region_code, now)
-        if not windows:
-            raise WindowClosed(_closed_message(_next_window(offering_id, region_code, now)))
-        chosen, status = windows[0], "waitlisted"
-        for window in windows:
-            if _take_seat(window.id):
-                chosen, status = window, "active"
-                break
-        enrollment = Enrollment(
-            user_id=user_id,
-            window_id=chosen.id,
-            offering_id=offering_id,
-            status=status,
-            created_at=now,
-            open_slot=offering_id,
+    if open_enrollment(user_id, offering_id):
+        raise AlreadyEnrolled()
+    if offering.kind == "course" and db.session.scalar(
+        select(Enrollment.id).where(
+            Enrollment.user_id == user_id,
+            Enrollment.offering_id == offering_id,
+            Enrollment.status == "graduated",
         )
-        db.session.add(enrollment)
-        try:
-            db.session.commit()
-        except IntegrityError as exc:  # a double submit raced us: the seat is rolled back
-            db.session.rollback()
-            raise AlreadyEnrolled() from exc
-    log.info("enrol user=%s offering=%s status=%s", user_id, slug, status)
+    ):
+        raise AlreadyEnrolled("Ya egresaste de este curso. Revisa tu certificado en «Mis cursos».")
+    windows = _candidate_windows(offering_id, region_code, now)
+    if not windows:
+        raise WindowClosed(_closed_message(_next_window(offering_id, region_code, now)))
+    chosen, status = windows[0], "waitlisted"
+    for window in windows:
+        if _take_seat(window.id):
+            chosen, status = window, "active"
+            break
+    enrollment = Enrollment(
+        user_id=user_id,
+        window_id=chosen.id,
+        offering_id=offering_id,
+        status=status,
+        created_at=now,
+        open_slot=offering_id,
+    )
+    db.session.add(enrollment)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # a double submit raced us; the caller's rollback undoes
+        raise AlreadyEnrolled() from exc  # the seat taken above
+    return enrollment
+
+
+def enroll(user, offering: Offering, *, now: datetime | None = None) -> Enrollment:
+    """Take a cupo in the open window that fits the user (their región's before the
+    national one) or join that window's waitlist in arrival order. One open enrolment per
+    offering at a time; a graduated course cannot be taken again, advisory areas can.
+    Raises NotAllowed, ProfileIncomplete, AlreadyEnrolled, WindowClosed."""
+    now = now or utcnow()
+    _check_can_enroll(user, offering)
+    with write_transaction():
+        enrollment = claim_seat(user, offering, now=now)
+        db.session.commit()
+    log.info("enrol user=%s offering=%s status=%s", user.id, offering.slug, enrollment.status)
     return enrollment
 
 
 def waitlist_position(enrollment: Enrollment) -> int | None:
+    """The place in line (1 = next) of a waiting consulta or enrolment, else None."""
     if enrollment.status != "waitlisted":
         return None
     return db.session.scalar(
@@ -442,8 +450,9 @@ def waitlist_position(enrollment: Enrollment) -> int | None:
     )
 
 
-def _promote_locked(window_id: int, *, now: datetime) -> list[int]:
-    """Inside a write transaction: give free seats to the waitlist, first come first."""
+def _promote_locked(window_id: int, *, now: datetime) -> list[Enrollment]:
+    """Inside a write transaction: give free seats to the waitlist, first come first. Each
+    promoted person gets a notice and `enrollment_promoted` is sent, in this transaction."""
     promoted = []
     while True:
         first = db.session.scalars(
@@ -456,22 +465,16 @@ def _promote_locked(window_id: int, *, now: datetime) -> list[int]:
             break
         first.status, first.promoted_at = "active", now
         db.session.flush()
-        promoted.append(first.id)
-    return promoted
-
-
-def _after_promotion(enrollment_ids: list[int]) -> None:
-    """Notify promoted people in the app and run the offering kind's hooks."""
-    for enrollment_id in enrollment_ids:
-        enrollment = db.session.get(Enrollment, enrollment_id)
-        offering = enrollment.offering
+        offering = first.offering
         accounts.notify(
-            enrollment.user_id,
+            first.user_id,
             f"¡Se liberó un cupo! Ya tienes tu lugar en «{offering.title}».",
             _offering_url(offering),
+            commit=False,
         )
-        for hook in _promotion_hooks.get(offering.kind, []):
-            hook(enrollment)
+        enrollment_promoted.send(first, now=now)
+        promoted.append(first)
+    return promoted
 
 
 def _offering_url(offering: Offering) -> str:
@@ -480,60 +483,81 @@ def _offering_url(offering: Offering) -> str:
     return "/consultas"
 
 
+def cancel_in_transaction(enrollment: Enrollment, *, actor=None, now: datetime) -> Enrollment:
+    """Inside the caller's write transaction (the caller commits): cancel an active or
+    waitlisted enrolment, free its seat for the first person on the waitlist and send
+    `enrollment_cancelled`. Raises InvalidTransition."""
+    if enrollment.status not in OPEN_STATUSES:
+        raise InvalidTransition("Esta inscripción ya no está vigente.")
+    before = {"status": enrollment.status}
+    held_seat = enrollment.status == "active"
+    enrollment.status, enrollment.cancelled_at, enrollment.open_slot = "cancelled", now, None
+    db.session.flush()
+    if held_seat:
+        db.session.execute(
+            update(EnrollmentWindow)
+            .where(EnrollmentWindow.id == enrollment.window_id)
+            .values(used=EnrollmentWindow.used - 1)
+            .execution_options(synchronize_session=False)
+        )
+    if actor is not None and actor.role == "admin":
+        accounts.record_audit(
+            actor,
+            "cancel_enrollment",
+            "enrollment",
+            enrollment.id,
+            before,
+            {"status": "cancelled"},
+            commit=False,
+        )
+    enrollment_cancelled.send(enrollment, actor=actor, now=now)
+    if held_seat:
+        _promote_locked(enrollment.window_id, now=now)
+    return enrollment
+
+
 def cancel(enrollment_id: int, *, actor=None, now: datetime | None = None) -> Enrollment:
     """Cancel an active or waitlisted enrolment. A freed seat goes to the first person on
-    the waitlist. Only the owner or an admin may cancel. Raises NotFound, NotAllowed,
+    the waitlist; what depends on the enrolment (its consulta) is withdrawn in the same
+    transaction. Only the owner or an admin may cancel. Raises NotFound, NotAllowed,
     InvalidTransition."""
     now = now or utcnow()
     with write_transaction():
         enrollment = get_enrollment(enrollment_id)
         if actor is not None and actor.role != "admin" and actor.id != enrollment.user_id:
             raise NotAllowed()
-        if enrollment.status not in OPEN_STATUSES:
-            raise InvalidTransition("Esta inscripción ya no está vigente.")
-        before = {"status": enrollment.status}
-        held_seat = enrollment.status == "active"
-        enrollment.status, enrollment.cancelled_at, enrollment.open_slot = "cancelled", now, None
-        promoted = []
-        if held_seat:
-            db.session.execute(
-                update(EnrollmentWindow)
-                .where(EnrollmentWindow.id == enrollment.window_id)
-                .values(used=EnrollmentWindow.used - 1)
-                .execution_options(synchronize_session=False)
-            )
-            promoted = _promote_locked(enrollment.window_id, now=now)
-        if actor is not None and actor.role == "admin":
-            accounts.record_audit(
-                actor,
-                "cancel_enrollment",
-                "enrollment",
-                enrollment.id,
-                before,
-                {"status": "cancelled"},
-                commit=False,
-            )
+        cancel_in_transaction(enrollment, actor=actor, now=now)
         db.session.commit()
-    for hook in _cancel_hooks.get(enrollment.offering.kind, []):
-        hook(enrollment)
-    _after_promotion(promoted)
     return enrollment
 
 
-def graduate(enrollment_id: int, *, now: datetime | None = None) -> Enrollment:
-    """Mark egreso exactly once: a conditional UPDATE from `active`; repeating it changes
-    nothing. Raises NotFound, InvalidTransition (waitlisted or cancelled)."""
-    now = now or utcnow()
+def mark_graduated(enrollment_id: int, *, now: datetime) -> bool:
+    """Inside the caller's write transaction (the caller commits): egreso exactly once, a
+    conditional UPDATE from `active`; sends `enrollment_graduated` when it happened.
+    Returns whether this call graduated it."""
     result = db.session.execute(
         update(Enrollment)
         .where(Enrollment.id == enrollment_id, Enrollment.status == "active")
         .values(status="graduated", graduated_at=now, open_slot=None)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    if result.rowcount != 1:
+        return False
+    enrollment = db.session.get(Enrollment, enrollment_id, populate_existing=True)
+    enrollment_graduated.send(enrollment, now=now)
+    return True
+
+
+def graduate(enrollment_id: int, *, now: datetime | None = None) -> Enrollment:
+    """Mark egreso exactly once: a conditional UPDATE from `active`; repeating it changes
+    nothing. Raises NotFound, InvalidTransition (waitlisted or cancelled)."""
+    now = now or utcnow()
+    with write_transaction():
+        mark_graduated(enrollment_id, now=now)
+        db.session.commit()
     enrollment = get_enrollment(enrollment_id)
     db.session.refresh(enrollment)
-    if result.rowcount == 0 and enrollment.status != "graduated":
+    if enrollment.status != "graduated":
         raise InvalidTransition("Solo una inscripción vigente puede egresar.")
     return enrollment
 
@@ -597,6 +621,7 @@ def _candidate_windows_any_region(offering_id: int, now: datetime) -> list[Enrol
 
 
 def enrollments_for(user_id: int) -> list[Enrollment]:
+    """The person's enrolments, newest first."""
     return list(
         db.session.scalars(
             select(Enrollment).where(Enrollment.user_id == user_id).order_by(Enrollment.id.desc())
@@ -605,6 +630,7 @@ def enrollments_for(user_id: int) -> list[Enrollment]:
 
 
 def window_enrollments(window_id: int) -> list[Enrollment]:
+    """A window's enrolments: active, waitlisted (in order), graduated, cancelled."""
     order = case(
         (Enrollment.status == "active", 0),
         (Enrollment.status == "waitlisted", 1),
@@ -620,7 +646,9 @@ def window_enrollments(window_id: int) -> list[Enrollment]:
     )
 
 
-def export_user_data(user_id: int) -> dict:
+@data_exported.connect
+def export_user_data(user_id: int, **_extra) -> dict:
+    """The person's enrolments, for their data export."""
     return {
         "inscripciones": [
             {
@@ -635,14 +663,13 @@ def export_user_data(user_id: int) -> dict:
     }
 
 
-def anonymize_user(user_id: int) -> None:
-    """Open enrolments of a deleted account are cancelled so their seats are freed."""
-    ids = list(
-        db.session.scalars(
-            select(Enrollment.id).where(
-                and_(Enrollment.user_id == user_id, Enrollment.status.in_(OPEN_STATUSES))
-            )
+@user_anonymized.connect
+def anonymize_user(user_id: int, *, now: datetime, **_extra) -> None:
+    """A deleted account's open enrolments are cancelled (in the deletion's transaction) so
+    their seats go to the waitlist."""
+    for enrollment in db.session.scalars(
+        select(Enrollment).where(
+            Enrollment.user_id == user_id, Enrollment.status.in_(OPEN_STATUSES)
         )
-    )
-    for enrollment_id in ids:
-        cancel(enrollment_id)
+    ).all():
+        cancel_in_transaction(enrollment, now=now)

@@ -3,11 +3,10 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from sv_platform.accounts.forms import ConfirmForm
-from sv_platform.accounts.views import _safe_next, attach_error
-from sv_platform.core.domain import DomainError
+from sv_platform.core.forms import ConfirmForm
 from sv_platform.core.security import role_required
 from sv_platform.core.timeutil import CHILE, utcnow
+from sv_platform.core.web import acting_user, attempt, safe_next
 from sv_platform.enrollment import bp, services
 from sv_platform.enrollment.forms import WindowForm
 
@@ -24,14 +23,13 @@ def enroll(slug: str):
     if not form.validate_on_submit():
         abort(400)
     offering = services.get_offering(slug)
-    back = _safe_next(request.form.get("next")) or offering_url(offering)
-    try:
-        enrollment = services.enroll(current_user._get_current_object(), offering)
-    except DomainError as error:
-        flash(error.message, "danger")
-        if isinstance(error, services.ProfileIncomplete):
+    back = safe_next(request.form.get("next")) or offering_url(offering)
+    outcome = attempt(services.enroll, acting_user(), offering)
+    if not outcome.ok:
+        if isinstance(outcome.error, services.ProfileIncomplete):
             return redirect(url_for("accounts.profile"))
         return redirect(back)
+    enrollment = outcome.value
     if enrollment.status == "active":
         flash(f"¡Listo! Quedaste inscrito/a en «{offering.title}».", "success")
     else:
@@ -55,15 +53,13 @@ def cancel(enrollment_id: int):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        enrollment = services.cancel(enrollment_id, actor=current_user._get_current_object())
-    except services.InvalidTransition as error:
-        flash(error.message, "danger")
-    else:
+    outcome = attempt(services.cancel, enrollment_id, actor=acting_user())
+    if outcome.ok:
+        enrollment = outcome.value
         flash(f"Cancelaste tu inscripción en «{enrollment.offering.title}».", "info")
     if current_user.role == "admin":
         return redirect(
-            _safe_next(request.form.get("next")) or url_for("enrollment.admin_offerings")
+            safe_next(request.form.get("next")) or url_for("enrollment.admin_offerings")
         )
     return redirect(url_for("enrollment.my_enrollments"))
 
@@ -99,19 +95,18 @@ def admin_new_window(slug: str):
         }
     )
     if form.validate_on_submit():
-        try:
-            services.create_window(
-                offering_slug=slug,
-                capacity=form.capacity.data,
-                region_code=form.region_code.data,
-                opens_on=form.opens_on.data,
-                closes_on=form.closes_on.data,
-                name=form.name.data,
-                actor=current_user._get_current_object(),
-            )
-        except DomainError as error:
-            attach_error(form, error)
-        else:
+        outcome = attempt(
+            services.create_window,
+            offering_slug=slug,
+            capacity=form.capacity.data,
+            region_code=form.region_code.data,
+            opens_on=form.opens_on.data,
+            closes_on=form.closes_on.data,
+            name=form.name.data,
+            actor=acting_user(),
+            form=form,
+        )
+        if outcome.ok:
             flash("La ventana fue creada.", "success")
             return redirect(url_for("enrollment.admin_offerings"))
     return render_template(
@@ -135,19 +130,18 @@ def admin_window(window_id: int):
         }
     )
     if form.validate_on_submit():
-        try:
-            services.update_window(
-                window_id,
-                name=form.name.data,
-                capacity=form.capacity.data,
-                region_code=form.region_code.data,
-                opens_on=form.opens_on.data,
-                closes_on=form.closes_on.data,
-                actor=current_user._get_current_object(),
-            )
-        except DomainError as error:
-            attach_error(form, error)
-        else:
+        outcome = attempt(
+            services.update_window,
+            window_id,
+            name=form.name.data,
+            capacity=form.capacity.data,
+            region_code=form.region_code.data,
+            opens_on=form.opens_on.data,
+            closes_on=form.closes_on.data,
+            actor=acting_user(),
+            form=form,
+        )
+        if outcome.ok:
             flash("La ventana fue actualizada.", "success")
             return redirect(url_for("enrollment.admin_window", window_id=window_id))
     counts = services.window_counts([window.id])[window.id]

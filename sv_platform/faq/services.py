@@ -1,24 +1,22 @@
 """FAQ rules: search and suggestions, views and votes, editing, and the content import."""
 
 import difflib
-import html
 import re
 import secrets
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from sv_platform.accounts.signals import data_exported, user_anonymized
 from sv_platform.core.domain import InvalidInput, NotFound
-from sv_platform.core.text import sanitize_html
 from sv_platform.core.timeutil import utcnow
 from sv_platform.extensions import db, write_transaction
+from sv_platform.faq import highlight
 from sv_platform.faq import search as backend
 from sv_platform.faq.models import AREAS, FaqEntry, FaqVote
 from sv_platform.faq.normalize import (
@@ -28,14 +26,11 @@ from sv_platform.faq.normalize import (
     matches,
     normalize,
     query_terms,
-    stem_matches,
-    word_stems,
     words,
 )
 
 SEARCH_LIMIT = 20
 SUGGEST_LIMIT = 5
-SNIPPET_CHARS = 180
 QUESTION_MIN, QUESTION_MAX = 8, 300
 ANSWER_MAX = 20_000
 TAGS_MAX, TAG_MAX_CHARS = 15, 60
@@ -227,115 +222,20 @@ def _display_correction(query: str, terms: list[str], corrected: list[str], entr
 
 
 def _hit(entry: FaqEntry, groups: list[tuple[Form, ...]]) -> SearchHit:
-    plain = plain_text(entry.answer)
-    snippet = _snippet(plain, groups)
+    snippet = highlight.snippet(highlight.plain_text(entry.answer), groups)
     return SearchHit(
         entry=entry,
-        question_html=highlight(entry.question, groups),
-        snippet_html=highlight(snippet, groups),
+        question_html=highlight.highlight(entry.question, groups),
+        snippet_html=highlight.highlight(snippet, groups),
         snippet=snippet,
     )
-
-
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_BLOCKS = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+|[-*+][ \t]+|\d+[.)][ \t]+|>[ \t]?)+", re.MULTILINE)
-_MD_INLINE = re.compile(r"[*_`~|]+")
-
-
-def plain_text(markdown_text: str | None) -> str:
-    """A Markdown answer as one line of plain text (for snippets and the JSON API)."""
-    text = _MD_LINK.sub(r"\1", markdown_text or "")
-    text = _MD_INLINE.sub("", _MD_BLOCKS.sub("", text))
-    text = re.sub(r"<[^>]*>", " ", text)
-    text = unicodedata.normalize("NFC", html.unescape(text))
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _snippet(plain: str, groups: list[tuple[Form, ...]]) -> str:
-    """About SNIPPET_CHARS characters of `plain`, around the first matched word."""
-    first = next(_matched_spans(plain, groups), None)
-    start = first[0] if first else 0
-    if start > 60:
-        cut = plain.rfind(" ", 0, start - 40)
-        start = cut + 1 if cut > 0 else start
-    else:
-        start = 0
-    end = start + SNIPPET_CHARS
-    if end < len(plain):
-        cut = plain.rfind(" ", start, end)
-        end = cut if cut > start else end
-    return ("…" if start else "") + plain[start:end] + ("…" if end < len(plain) else "")
-
-
-def _word_matches(word: str, groups: list[tuple[Form, ...]]) -> bool:
-    return any(stem_matches(s, g) for s in word_stems(word) for g in groups)
-
-
-_FOLD = str.maketrans("áéíóúüñàèìòùâêîôûäëïöç", "aeiouunaeiouaeiouaeioc")
-
-
-@lru_cache(maxsize=1024)
-def _finder(groups: tuple[tuple[Form, ...], ...]) -> re.Pattern:
-    """A regex for the start of every word that might match: stems keep the first letters
-    of the unaccented word (Snowball only rewrites endings), so 4 letters are a safe filter."""
-    starts = sorted({form[:4] for group in groups for form, _ in group}, key=len, reverse=True)
-    return re.compile(r"(?<![^\W_])(?:" + "|".join(re.escape(s) for s in starts) + ")")
-
-
-def _matched_spans(text: str, groups: list[tuple[Form, ...]]):
-    """(start, end) of each word of `text` that matches the query, in order."""
-    if not groups:
-        return
-    folded = text.lower().translate(_FOLD)
-    if len(folded) != len(text):  # exotic case mapping: check every word
-        for match in WORD.finditer(text):
-            if _word_matches(match.group(), groups):
-                yield match.span()
-        return
-    for candidate in _finder(tuple(groups)).finditer(folded):
-        match = WORD.match(text, candidate.start())
-        if match and _word_matches(match.group(), groups):
-            yield match.span()
-
-
-def highlight(text: str | None, groups: list[tuple[Form, ...]]) -> Markup:
-    """Escape `text`, then wrap the words that match the query in <mark>."""
-    text = unicodedata.normalize("NFC", text or "")
-    out, last = [], 0
-    for start, end in _matched_spans(text, groups):
-        out.append(escape(text[last:start]))
-        out.append(Markup("<mark>%s</mark>") % text[start:end])
-        last = end
-    out.append(escape(text[last:]))
-    return Markup("").join(out)
-
-
-_TAG = re.compile(r"(<[^>]*>)")
-
-
-def highlight_html(safe_html: str, query: str | None) -> Markup:
-    """Mark the query's words inside already sanitized HTML (text nodes only)."""
-    groups = search_groups(query)
-    if not groups:
-        return Markup(safe_html)  # noqa: S704 - the caller passes render_markdown() output
-    parts = []
-    for part in _TAG.split(str(safe_html)):
-        if part.startswith("<"):
-            parts.append(part)
-        else:
-            parts.append(str(highlight(html.unescape(part), groups)))
-    return Markup(sanitize_html("".join(parts)))  # noqa: S704 - sanitized by nh3
-
-
-def search_groups(query: str | None) -> list[tuple[Form, ...]]:
-    """The normalized groups of a query (for highlighting a page)."""
-    return [alternatives(t) for t in query_terms(query)]
 
 
 # --- reading, views and votes ----------------------------------------------------------
 
 
 def entry_url(entry: FaqEntry) -> str:
+    """The public path of a FAQ entry."""
     from flask import url_for
 
     try:
@@ -363,7 +263,7 @@ def most_viewed(limit: int = 5, area: str | None = None) -> list[FaqEntry]:
 
 def related(entry: FaqEntry, limit: int = 3) -> list[FaqEntry]:
     """Other published entries of the same area sharing the most words with this question."""
-    groups = search_groups(entry.question)
+    groups = highlight.search_groups(entry.question)
     ids = [
         i
         for i in backend.ranked_ids(groups, mode="any", area=entry.area, limit=30)
@@ -474,6 +374,7 @@ def vote(
 
 
 def slugify(text: str) -> str:
+    """A URL slug from a question: ascii, lower case, hyphens."""
     slug = "-".join(words(text))[:80].strip("-")
     return slug or "pregunta"
 
@@ -540,7 +441,7 @@ def _apply(entry: FaqEntry, question, answer, area, tags) -> None:
     entry.question, entry.answer, entry.area, entry.tags = question, answer, area, tags
     entry.question_norm = normalize(question)
     entry.tags_norm = normalize(" ".join(tags))
-    entry.answer_norm = normalize(plain_text(answer))
+    entry.answer_norm = normalize(highlight.plain_text(answer))
 
 
 def _entry_terms(entry: FaqEntry) -> set[str]:
@@ -800,7 +701,8 @@ def load_content(root) -> str:
 # --- personal data ---------------------------------------------------------------------
 
 
-def export_user_data(user_id: int) -> dict:
+@data_exported.connect
+def export_user_data(user_id: int, **_extra) -> dict:
     """The user's "¿Te sirvió?" votes (nothing else here is personal)."""
     rows = db.session.execute(
         select(FaqVote, FaqEntry.question)
@@ -820,7 +722,8 @@ def export_user_data(user_id: int) -> dict:
     }
 
 
-def anonymize_user(user_id: int) -> None:
+@user_anonymized.connect
+def anonymize_user(user_id: int, **_extra) -> None:
     """Detach the user's votes from them; the counts stay."""
     db.session.execute(
         update(FaqVote).where(FaqVote.user_id == user_id).values(user_id=None, session_key=None)

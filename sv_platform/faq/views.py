@@ -13,13 +13,12 @@ from flask import (
 )
 from flask_login import current_user
 
-from sv_platform.accounts.forms import ConfirmForm
-from sv_platform.accounts.views import attach_error
-from sv_platform.core.domain import DomainError
+from sv_platform.core.forms import ConfirmForm
 from sv_platform.core.security import public, role_required
 from sv_platform.core.text import render_markdown
+from sv_platform.core.web import acting_user, attempt
 from sv_platform.extensions import limiter
-from sv_platform.faq import bp, services
+from sv_platform.faq import bp, highlight, services
 from sv_platform.faq.forms import EntryForm
 from sv_platform.faq.models import AREAS
 
@@ -70,13 +69,13 @@ def entry(entry_id: int, slug: str):
     services.record_view(item.id)
     answer_html = render_markdown(item.answer)
     if query:
-        answer_html = services.highlight_html(answer_html, query)
+        answer_html = highlight.highlight_html(answer_html, query)
     return render_template(
         "faq/entry.html",
         entry=item,
         query=query,
         answer_html=answer_html,
-        question_html=services.highlight(item.question, services.search_groups(query)),
+        question_html=highlight.highlight(item.question, highlight.search_groups(query)),
         vote_form=ConfirmForm(),
         current_vote=services.current_vote(item.id, **_voter()),
         related=services.related(item),
@@ -137,19 +136,18 @@ def _editor(form: EntryForm, item=None):
         area=form.area.data,
         tags=form.tag_list(),
         published=form.published.data,
-        actor=current_user._get_current_object(),
+        actor=acting_user(),
     )
-    try:
-        if item is None:
-            item = services.create_entry(**values)
-            flash("Pregunta creada.", "success")
-        else:
-            item = services.update_entry(item.id, **values)
-            flash("Cambios guardados.", "success")
-    except DomainError as error:
-        attach_error(form, error)
+    if item is None:
+        outcome = attempt(services.create_entry, **values, form=form)
+        done = "Pregunta creada."
+    else:
+        outcome = attempt(services.update_entry, item.id, **values, form=form)
+        done = "Cambios guardados."
+    if not outcome.ok:
         return None
-    return redirect(url_for("faq.admin_edit", entry_id=item.id))
+    flash(done, "success")
+    return redirect(url_for("faq.admin_edit", entry_id=outcome.value.id))
 
 
 def _render_editor(form: EntryForm, item=None):
@@ -189,7 +187,7 @@ def admin_publish(entry_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     publish = request.form.get("published") == "1"
-    services.set_published(entry_id, publish, actor=current_user._get_current_object())
+    services.set_published(entry_id, publish, actor=acting_user())
     flash(
         "Pregunta publicada." if publish else "Pregunta despublicada: ya no es visible.", "success"
     )
@@ -201,6 +199,6 @@ def admin_publish(entry_id: int):
 def admin_delete(entry_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    services.delete_entry(entry_id, actor=current_user._get_current_object())
+    services.delete_entry(entry_id, actor=acting_user())
     flash("Pregunta eliminada.", "success")
     return redirect(url_for("faq.admin_list"))

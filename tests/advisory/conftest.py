@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 import pytest
 from flask import g
 
-from sv_platform.advisory import services
+from sv_platform.advisory import chat as chat_service
+from sv_platform.advisory import lifecycle
 from sv_platform.enrollment import services as enrollment
 from sv_platform.extensions import db, socketio
 from tests.conftest import PASSWORD, csrf_from
@@ -18,21 +19,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
 @pytest.fixture
-def make_window(app):
-    def factory(area="legal", capacity=10):
-        return enrollment.create_window(
-            offering_slug=services.OFFERING_SLUGS[area],
-            capacity=capacity,
-            opens_on=date(2020, 1, 1),
-            closes_on=date(2035, 12, 31),
-        )
-
-    return factory
-
-
-@pytest.fixture
 def windows(make_window):
-    return make_window("legal"), make_window("sustainability")
+    return make_window(area="legal"), make_window(area="sustainability")
 
 
 @pytest.fixture
@@ -47,7 +35,7 @@ def make_consultation(windows, make_user):
         now=NOW,
     ):
         user = user or make_user()
-        return services.open_consultation(
+        return lifecycle.open_consultation(
             user, area=area, subject=subject, description=description, files=files, now=now
         )
 
@@ -68,8 +56,8 @@ def green_advisor(make_user):
 def in_progress(make_consultation, legal_advisor):
     """A consulta taken by the legal advisor and answered once (en_curso)."""
     consultation = make_consultation()
-    services.take(consultation.id, legal_advisor, now=NOW)
-    services.post_message(consultation.id, legal_advisor, "Hola, te ayudo.", "a-1", now=NOW)
+    lifecycle.take(consultation.id, legal_advisor, now=NOW)
+    chat_service.post_message(consultation.id, legal_advisor, "Hola, te ayudo.", "a-1", now=NOW)
     return consultation
 
 
@@ -131,7 +119,7 @@ def limited_chat(make_app, make_user):
             closes_on=date(2035, 12, 31),
         )
         owner = make_user()
-        consultation = services.open_consultation(
+        consultation = lifecycle.open_consultation(
             owner,
             area="legal",
             subject="Consulta de prueba",

@@ -4,7 +4,8 @@ import pytest
 from sqlalchemy import func, select
 
 from sv_platform.accounts import services as accounts
-from sv_platform.advisory import services
+from sv_platform.advisory import chat as chat_service
+from sv_platform.advisory import lifecycle
 from sv_platform.advisory.models import Message
 from sv_platform.extensions import db, socketio
 from tests.advisory.conftest import NOW
@@ -66,7 +67,7 @@ def test_resume_with_after_id_returns_exactly_the_missed_messages(chat, in_progr
     last_seen = history[-1]["id"]
     owner.disconnect(namespace="/chat")
     missed = [
-        services.post_message(
+        chat_service.post_message(
             in_progress.id, legal_advisor, f"Mientras no estabas {i}", f"miss-{i}"
         ).message.id
         for i in range(3)
@@ -92,7 +93,7 @@ def test_typing_and_read_reach_the_room(chat, in_progress, legal_advisor):
     assert _events(advisor, "typing") == [
         {"consultation_id": in_progress.id, "name": in_progress.user.first_name}
     ]
-    last = services.messages_after(in_progress.id, legal_advisor)[-1].id
+    last = chat_service.messages_after(in_progress.id, legal_advisor)[-1].id
     ack = owner.emit(
         "read",
         {"consultation_id": in_progress.id, "up_to_id": last + 50},
@@ -235,8 +236,8 @@ def test_a_bad_read_position_is_invalid_and_reaches_nobody(
 
 
 def test_a_closed_consulta_refuses_send(chat, in_progress, legal_advisor):
-    services.resolve(in_progress.id, legal_advisor, now=NOW)
-    services.close(in_progress.id, in_progress.user, rating=5, now=NOW)
+    lifecycle.resolve(in_progress.id, legal_advisor, now=NOW)
+    lifecycle.close(in_progress.id, in_progress.user, rating=5, now=NOW)
     _h, owner = chat(in_progress.user)
     ack = owner.emit(
         "send",

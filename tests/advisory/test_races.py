@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.pool import NullPool
 
 from sv_platform.accounts.models import User
-from sv_platform.advisory import services
+from sv_platform.advisory import lifecycle
 from sv_platform.advisory.models import Consultation, ConsultationEvent
+from sv_platform.core.domain import DomainError
 from sv_platform.extensions import db
 from tests.advisory.conftest import NOW
 
@@ -41,7 +42,7 @@ def race(race_app, *calls):
             try:
                 call(actor)
                 outcomes[index] = "ok"
-            except services.DomainError as error:
+            except DomainError as error:
                 outcomes[index] = type(error).__name__
             finally:
                 db.session.remove()
@@ -75,8 +76,8 @@ def test_two_advisors_taking_one_consulta_exactly_one_wins(race_app, make_consul
         consultation_id = make_consultation().id
         outcomes = race(
             race_app,
-            (lambda actor, c=consultation_id: services.take(c, actor, now=NOW), first.id),
-            (lambda actor, c=consultation_id: services.take(c, actor, now=NOW), second.id),
+            (lambda actor, c=consultation_id: lifecycle.take(c, actor, now=NOW), first.id),
+            (lambda actor, c=consultation_id: lifecycle.take(c, actor, now=NOW), second.id),
         )
         assert sorted(outcomes) == ["InvalidTransition", "ok"]
         winner = (first, second)[outcomes.index("ok")]
@@ -98,9 +99,9 @@ def test_a_take_racing_an_assignment_leaves_one_consistent_history(
         consultation_id = make_consultation().id
         outcomes = race(
             race_app,
-            (lambda actor, c=consultation_id: services.take(c, actor, now=NOW), taker.id),
+            (lambda actor, c=consultation_id: lifecycle.take(c, actor, now=NOW), taker.id),
             (
-                lambda actor, c=consultation_id: services.assign(
+                lambda actor, c=consultation_id: lifecycle.assign(
                     c, assignee_id, actor=actor, now=NOW
                 ),
                 admin_user.id,

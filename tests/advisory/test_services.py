@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import func, select
 
 from sv_platform.accounts import services as accounts
-from sv_platform.advisory import services, sla
+from sv_platform.advisory import attachments, chat, lifecycle, services, sla
 from sv_platform.advisory.models import STATUSES, Consultation, ConsultationEvent, Message
-from sv_platform.core.domain import InvalidInput, NotAllowed
+from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed
 from sv_platform.enrollment import services as enrollment
 from sv_platform.extensions import db
 from tests.advisory.conftest import NOW, PDF, PNG
@@ -32,7 +32,7 @@ def test_opening_takes_a_cupo_and_sets_due_dates(make_consultation, user):
     # end on Tuesday 23 September.
     assert sla.chile_date(consultation.first_response_due_at) == date(2025, 9, 23)
     assert (
-        services.expected_answer(consultation)
+        sla.expected_answer(consultation)
         == "Te responderemos a más tardar el martes 23 de septiembre."
     )
     event = db.session.scalar(select(ConsultationEvent))
@@ -64,7 +64,7 @@ def test_bad_input_is_refused_and_changes_nothing(make_consultation, fields, mes
 
 def test_a_second_open_consulta_in_the_same_area_is_refused(make_consultation, user):
     make_consultation(user)
-    with pytest.raises(services.AlreadyOpen):
+    with pytest.raises(lifecycle.AlreadyOpen):
         make_consultation(user)
     assert make_consultation(user, area="sustainability").status == "nueva"
 
@@ -82,7 +82,7 @@ def test_staff_cannot_open_consultas(make_consultation, legal_advisor):
 
 
 def _open(user):
-    return services.open_consultation(
+    return lifecycle.open_consultation(
         user,
         area="legal",
         subject="Consulta en espera",
@@ -92,7 +92,7 @@ def _open(user):
 
 
 def test_waitlisted_consulta_opens_when_promoted(make_window, make_user):
-    make_window("legal", capacity=1)
+    make_window(area="legal", capacity=1)
     first = _open(make_user())
     waiting = _open(make_user())
     assert waiting.status == "en_espera"
@@ -121,18 +121,18 @@ def test_waitlisted_consulta_opens_when_promoted(make_window, make_user):
 
 def test_the_whole_lifecycle_is_recorded(make_consultation, user, legal_advisor):
     c = make_consultation(user)
-    services.take(c.id, legal_advisor, now=NOW)
+    lifecycle.take(c.id, legal_advisor, now=NOW)
     assert _status(c.id) == "asignada"
-    services.post_message(c.id, legal_advisor, "¿Tu marca ya está en uso?", "x1", now=NOW)
+    chat.post_message(c.id, legal_advisor, "¿Tu marca ya está en uso?", "x1", now=NOW)
     assert _status(c.id) == "en_curso"
-    services.ask(c.id, legal_advisor, now=NOW)
+    lifecycle.ask(c.id, legal_advisor, now=NOW)
     assert _status(c.id) == "esperando_emprendedor"
-    services.post_message(c.id, user, "Sí, hace dos años.", "y1", now=NOW)
+    chat.post_message(c.id, user, "Sí, hace dos años.", "y1", now=NOW)
     assert _status(c.id) == "en_curso"
-    services.resolve(c.id, legal_advisor, now=NOW)
+    lifecycle.resolve(c.id, legal_advisor, now=NOW)
     assert _status(c.id) == "resuelta"
     assert enrollment.get_enrollment(c.enrollment_id).status == "graduated"
-    services.close(c.id, user, rating=5, comment="Muy clara", now=NOW)
+    lifecycle.close(c.id, user, rating=5, comment="Muy clara", now=NOW)
     closed = db.session.get(Consultation, c.id)
     assert (closed.status, closed.rating, closed.rating_comment) == ("cerrada", 5, "Muy clara")
     steps = [(e.action, e.from_status, e.to_status) for e in services.events_for(closed)]
@@ -151,7 +151,7 @@ def test_the_whole_lifecycle_is_recorded(make_consultation, user, legal_advisor)
 
 ILLEGAL_STATES = [
     (action, state)
-    for action, (sources, _to, _roles) in services.TRANSITIONS.items()
+    for action, (sources, _to, _roles) in lifecycle.TRANSITIONS.items()
     for state in STATUSES
     if state not in sources
 ]
@@ -162,16 +162,16 @@ def test_every_transition_from_a_wrong_state_is_refused(app, action, state):
     consultation = Consultation(
         id=1, user_id=1, area="legal", subject="s", description="d", status=state, advisor_id=2
     )
-    roles = services.TRANSITIONS[action][2]
+    roles = lifecycle.TRANSITIONS[action][2]
     actor = _actor(roles[0])
-    with pytest.raises(services.InvalidTransition):
-        services.check_transition(consultation, action, actor)
+    with pytest.raises(lifecycle.InvalidTransition):
+        lifecycle.check_transition(consultation, action, actor)
 
 
 ROLES = ("entrepreneur", "advisor", "admin", "system")
 WRONG_ROLES = [
     (action, role)
-    for action, (_sources, _to, roles) in services.TRANSITIONS.items()
+    for action, (_sources, _to, roles) in lifecycle.TRANSITIONS.items()
     for role in ROLES
     if role not in roles
 ]
@@ -179,12 +179,12 @@ WRONG_ROLES = [
 
 @pytest.mark.parametrize("action, role", WRONG_ROLES)
 def test_every_transition_by_a_wrong_role_is_refused(app, action, role):
-    sources = services.TRANSITIONS[action][0]
+    sources = lifecycle.TRANSITIONS[action][0]
     consultation = Consultation(
         id=1, user_id=1, area="legal", subject="s", description="d", status=sources[0], advisor_id=2
     )
     with pytest.raises(NotAllowed):
-        services.check_transition(consultation, action, _actor(role))
+        lifecycle.check_transition(consultation, action, _actor(role))
 
 
 class _Person:
@@ -204,40 +204,40 @@ def _actor(role):
 def test_outsiders_and_other_advisors_cannot_act(in_progress, make_user, green_advisor):
     other_legal = make_user("advisor", specialty="legal")
     with pytest.raises(NotAllowed):
-        services.resolve(in_progress.id, other_legal, now=NOW)
+        lifecycle.resolve(in_progress.id, other_legal, now=NOW)
     with pytest.raises(NotAllowed):
-        services.resolve(in_progress.id, green_advisor, now=NOW)
+        lifecycle.resolve(in_progress.id, green_advisor, now=NOW)
     with pytest.raises(NotAllowed):
-        services.close(in_progress.id, make_user(), rating=5, now=NOW)
+        lifecycle.close(in_progress.id, make_user(), rating=5, now=NOW)
     assert _status(in_progress.id) == "en_curso"
 
 
 def test_a_taken_consulta_cannot_be_taken_again(make_consultation, legal_advisor, make_user):
     c = make_consultation()
-    services.take(c.id, legal_advisor, now=NOW)
-    with pytest.raises(services.InvalidTransition, match="Otra persona ya tomó"):
-        services.take(c.id, make_user("advisor", specialty="legal"), now=NOW)
+    lifecycle.take(c.id, legal_advisor, now=NOW)
+    with pytest.raises(lifecycle.InvalidTransition, match="Otra persona ya tomó"):
+        lifecycle.take(c.id, make_user("advisor", specialty="legal"), now=NOW)
 
 
 @pytest.mark.parametrize("rating", [0, 6, "", None, "cinco"])
 def test_closing_needs_a_rating_from_1_to_5(in_progress, legal_advisor, rating):
-    services.resolve(in_progress.id, legal_advisor, now=NOW)
+    lifecycle.resolve(in_progress.id, legal_advisor, now=NOW)
     with pytest.raises(InvalidInput, match="Elige una calificación de 1 a 5."):
-        services.close(in_progress.id, in_progress.user, rating=rating, now=NOW)
+        lifecycle.close(in_progress.id, in_progress.user, rating=rating, now=NOW)
     assert _status(in_progress.id) == "resuelta"
 
 
 def test_reopen_within_15_days_then_auto_close(in_progress, legal_advisor):
     owner = in_progress.user
-    services.resolve(in_progress.id, legal_advisor, now=NOW)
-    services.reopen(in_progress.id, owner, now=NOW + timedelta(days=15))
+    lifecycle.resolve(in_progress.id, legal_advisor, now=NOW)
+    lifecycle.reopen(in_progress.id, owner, now=NOW + timedelta(days=15))
     assert _status(in_progress.id) == "en_curso"
     later = NOW + timedelta(days=20)
-    services.resolve(in_progress.id, legal_advisor, now=later)
-    with pytest.raises(services.InvalidTransition, match="más de 15 días"):
-        services.reopen(in_progress.id, owner, now=later + timedelta(days=16))
-    assert services.auto_close_due(now=later + timedelta(days=14)) == 0
-    assert services.auto_close_due(now=later + timedelta(days=16)) == 1
+    lifecycle.resolve(in_progress.id, legal_advisor, now=later)
+    with pytest.raises(lifecycle.InvalidTransition, match="más de 15 días"):
+        lifecycle.reopen(in_progress.id, owner, now=later + timedelta(days=16))
+    assert lifecycle.auto_close_due(now=later + timedelta(days=14)) == 0
+    assert lifecycle.auto_close_due(now=later + timedelta(days=16)) == 1
     assert _status(in_progress.id) == "cerrada"
 
 
@@ -246,8 +246,8 @@ def test_admin_reassigns_to_an_advisor_of_the_area(
 ):
     other = make_user("advisor", specialty="legal")
     with pytest.raises(InvalidInput):
-        services.assign(in_progress.id, green_advisor.id, actor=admin_user, now=NOW)
-    services.assign(in_progress.id, other.id, actor=admin_user, now=NOW)
+        lifecycle.assign(in_progress.id, green_advisor.id, actor=admin_user, now=NOW)
+    lifecycle.assign(in_progress.id, other.id, actor=admin_user, now=NOW)
     db.session.expire_all()
     c = db.session.get(Consultation, in_progress.id)
     assert (c.advisor_id, c.status) == (other.id, "en_curso")
@@ -280,16 +280,16 @@ def test_due_at_is_the_end_of_the_chilean_business_day():
 
 def test_sla_state_counts_time_left_and_overdue(make_consultation):
     c = make_consultation()
-    assert services.sla_state(c, now=NOW).label == "Primera respuesta: quedan 2 días hábiles"
+    assert sla.sla_state(c, now=NOW).label == "Primera respuesta: quedan 2 días hábiles"
     tuesday = datetime(2025, 9, 23, 15, 0, tzinfo=UTC)
-    assert services.sla_state(c, now=tuesday).label == "Primera respuesta: vence hoy"
-    late = services.sla_state(c, now=datetime(2025, 9, 25, 15, 0, tzinfo=UTC))
+    assert sla.sla_state(c, now=tuesday).label == "Primera respuesta: vence hoy"
+    late = sla.sla_state(c, now=datetime(2025, 9, 25, 15, 0, tzinfo=UTC))
     assert late.overdue and late.label == "Primera respuesta: atrasada 2 días hábiles"
 
 
 def test_admins_configure_levels_and_are_audited(admin_user, make_consultation, legal_advisor):
-    services.set_service_level("legal", 1, 4, actor=admin_user)
-    assert services.service_level("legal") == (1, 4)
+    sla.set_service_level("legal", 1, 4, actor=admin_user)
+    assert sla.service_level("legal") == (1, 4)
     entry = accounts.audit_log()[0]
     assert (entry.action, entry.before, entry.after) == (
         "set_service_level",
@@ -299,9 +299,9 @@ def test_admins_configure_levels_and_are_audited(admin_user, make_consultation, 
     c = make_consultation()
     assert sla.chile_date(c.first_response_due_at) == date(2025, 9, 22)
     with pytest.raises(NotAllowed):
-        services.set_service_level("legal", 1, 4, actor=legal_advisor)
+        sla.set_service_level("legal", 1, 4, actor=legal_advisor)
     with pytest.raises(InvalidInput):
-        services.set_service_level("legal", 5, 2, actor=admin_user)
+        sla.set_service_level("legal", 5, 2, actor=admin_user)
 
 
 # --- messages ---------------------------------------------------------------------------
@@ -309,8 +309,8 @@ def test_admins_configure_levels_and_are_audited(admin_user, make_consultation, 
 
 def test_retry_with_the_same_client_msg_id_stores_one_message(in_progress):
     owner = in_progress.user
-    first = services.post_message(in_progress.id, owner, "Gracias", "retry-1", now=NOW)
-    again = services.post_message(in_progress.id, owner, "Gracias", "retry-1", now=NOW)
+    first = chat.post_message(in_progress.id, owner, "Gracias", "retry-1", now=NOW)
+    again = chat.post_message(in_progress.id, owner, "Gracias", "retry-1", now=NOW)
     assert first.created and not again.created
     assert again.message.id == first.message.id
     assert (
@@ -323,16 +323,16 @@ def test_retry_with_the_same_client_msg_id_stores_one_message(in_progress):
 
 def test_a_racing_retry_is_caught_by_the_unique_constraint(in_progress, monkeypatch):
     owner = in_progress.user
-    first = services.post_message(in_progress.id, owner, "Hola", "race-1", now=NOW)
-    real = services._find_message
+    first = chat.post_message(in_progress.id, owner, "Hola", "race-1", now=NOW)
+    real = chat._find_message
     calls = {"n": 0}
 
     def blind_at_first(*args):  # the race: both requests looked before either inserted
         calls["n"] += 1
         return None if calls["n"] <= 2 else real(*args)
 
-    monkeypatch.setattr(services, "_find_message", blind_at_first)
-    again = services.post_message(in_progress.id, owner, "Hola", "race-1", now=NOW)
+    monkeypatch.setattr(chat, "_find_message", blind_at_first)
+    again = chat.post_message(in_progress.id, owner, "Hola", "race-1", now=NOW)
     assert (again.created, again.message.id) == (False, first.message.id)
 
 
@@ -347,7 +347,7 @@ def test_a_racing_retry_is_caught_by_the_unique_constraint(in_progress, monkeypa
 )
 def test_bad_messages_are_refused(in_progress, body, client_msg_id, message):
     with pytest.raises(InvalidInput) as error:
-        services.post_message(in_progress.id, in_progress.user, body, client_msg_id)
+        chat.post_message(in_progress.id, in_progress.user, body, client_msg_id)
     assert error.value.message == message
 
 
@@ -356,32 +356,30 @@ def test_markdown_is_sanitized_and_script_is_inert(in_progress):
         '<script>alert(1)</script> <img src=x onerror="alert(2)"> '
         "[clic](javascript:alert(3)) **negrita**"
     )
-    posted = services.post_message(in_progress.id, in_progress.user, body, "xss-1")
-    html = services.message_payload(posted.message)["body_html"]
+    posted = chat.post_message(in_progress.id, in_progress.user, body, "xss-1")
+    html = chat.message_payload(posted.message)["body_html"]
     assert "<script" not in html and "onerror" not in html and "javascript:" not in html
     assert "<strong>negrita</strong>" in html
 
 
 def test_messages_after_returns_exactly_the_missed_ones(in_progress):
     owner = in_progress.user
-    ids = [
-        services.post_message(in_progress.id, owner, f"m{i}", f"c{i}").message.id for i in range(4)
-    ]
-    missed = services.messages_after(in_progress.id, owner, ids[1])
+    ids = [chat.post_message(in_progress.id, owner, f"m{i}", f"c{i}").message.id for i in range(4)]
+    missed = chat.messages_after(in_progress.id, owner, ids[1])
     assert [m.id for m in missed] == ids[2:]
 
 
 @pytest.mark.parametrize("after_id", [-1, "3", True, 1.5, 2**31])
 def test_messages_after_refuses_a_bad_position(in_progress, after_id):
     with pytest.raises(InvalidInput, match="after_id debe ser un número entero."):
-        services.messages_after(in_progress.id, in_progress.user, after_id)
+        chat.messages_after(in_progress.id, in_progress.user, after_id)
     with pytest.raises(InvalidInput, match="up_to_id debe ser un número entero."):
-        services.mark_read(in_progress.id, in_progress.user, after_id)
+        chat.mark_read(in_progress.id, in_progress.user, after_id)
 
 
 def test_payload_has_the_protocol_fields(in_progress):
-    message = services.messages_after(in_progress.id, in_progress.user)[0]
-    payload = services.message_payload(message)
+    message = chat.messages_after(in_progress.id, in_progress.user)[0]
+    payload = chat.message_payload(message)
     assert set(payload) == {
         "id",
         "consultation_id",
@@ -398,31 +396,31 @@ def test_payload_has_the_protocol_fields(in_progress):
 
 def test_closed_and_resolved_consultas_refuse_messages(in_progress, legal_advisor):
     owner = in_progress.user
-    services.resolve(in_progress.id, legal_advisor, now=NOW)
-    with pytest.raises(services.ConsultationClosed, match="reábrela"):
-        services.post_message(in_progress.id, owner, "Hola", "late-1")
-    services.close(in_progress.id, owner, rating=4, now=NOW)
-    with pytest.raises(services.ConsultationClosed) as error:
-        services.post_message(in_progress.id, legal_advisor, "Hola", "late-2")
+    lifecycle.resolve(in_progress.id, legal_advisor, now=NOW)
+    with pytest.raises(chat.ConsultationClosed, match="reábrela"):
+        chat.post_message(in_progress.id, owner, "Hola", "late-1")
+    lifecycle.close(in_progress.id, owner, rating=4, now=NOW)
+    with pytest.raises(chat.ConsultationClosed) as error:
+        chat.post_message(in_progress.id, legal_advisor, "Hola", "late-2")
     assert error.value.code == "closed"
 
 
 def test_advisor_must_take_before_answering(make_consultation, legal_advisor):
     c = make_consultation()
-    with pytest.raises(services.InvalidTransition, match="Toma la consulta"):
-        services.post_message(c.id, legal_advisor, "Hola", "early-1")
+    with pytest.raises(lifecycle.InvalidTransition, match="Toma la consulta"):
+        chat.post_message(c.id, legal_advisor, "Hola", "early-1")
 
 
 def test_one_notice_while_away_cleared_when_read(in_progress, legal_advisor):
     owner = in_progress.user
     assert accounts.unread_notifications(owner.id) == 1  # the advisor's first message
-    last = services.post_message(in_progress.id, legal_advisor, "¿Sigues ahí?", "a-2").message
+    last = chat.post_message(in_progress.id, legal_advisor, "¿Sigues ahí?", "a-2").message
     assert accounts.unread_notifications(owner.id) == 1
-    services.mark_read(in_progress.id, owner, last.id)
+    chat.mark_read(in_progress.id, owner, last.id)
     assert accounts.unread_notifications(owner.id) == 0
-    services.post_message(in_progress.id, legal_advisor, "Te escribo otra vez", "a-3")
+    chat.post_message(in_progress.id, legal_advisor, "Te escribo otra vez", "a-3")
     assert accounts.unread_notifications(owner.id) == 1
-    services.post_message(in_progress.id, owner, "Aquí estoy", "o-1")
+    chat.post_message(in_progress.id, owner, "Aquí estoy", "o-1")
     assert accounts.unread_notifications(legal_advisor.id) == 1
 
 
@@ -430,12 +428,12 @@ def test_rate_limit_per_user(limited_chat):
     _app, _http, c = limited_chat("3 per 10 seconds")
     owner = c.user
     for i in range(3):
-        services.post_message(c.id, owner, f"m{i}", f"r{i}")
-    with pytest.raises(services.RateLimited) as error:
-        services.post_message(c.id, owner, "uno más", "r9")
+        chat.post_message(c.id, owner, f"m{i}", f"r{i}")
+    with pytest.raises(chat.RateLimited) as error:
+        chat.post_message(c.id, owner, "uno más", "r9")
     assert error.value.code == "rate_limited"
     # A retry of an already stored message is not a new send.
-    assert not services.post_message(c.id, owner, "m0", "r0").created
+    assert not chat.post_message(c.id, owner, "m0", "r0").created
 
 
 # --- uploads ----------------------------------------------------------------------------
@@ -443,14 +441,14 @@ def test_rate_limit_per_user(limited_chat):
 
 def test_attachments_are_checked_by_content_and_stored_with_random_names(app, make_consultation):
     c = make_consultation(files=[("contrato.pdf", PDF), ("foto.png", PNG)])
-    items = services.attachments_for(c)
+    items = attachments.attachments_for(c)
     assert [(a.original_name, a.content_type) for a in items] == [
         ("contrato.pdf", "application/pdf"),
         ("foto.png", "image/png"),
     ]
     for item in items:
         assert "contrato" not in item.stored_name
-        _a, path = services.get_attachment(c.id, item.id, c.user)
+        _a, path = attachments.get_attachment(c.id, item.id, c.user)
         assert path.read_bytes() in (PDF, PNG)
         assert "static" not in path.parts
 
@@ -478,9 +476,9 @@ def test_disguised_or_too_many_files_are_refused(make_consultation, files, messa
 
 
 def test_a_resolved_consulta_becomes_a_faq_entry(in_progress, legal_advisor):
-    with pytest.raises(services.InvalidTransition):
+    with pytest.raises(lifecycle.InvalidTransition):
         services.faq_draft(in_progress.id, legal_advisor)
-    services.resolve(in_progress.id, legal_advisor, now=NOW)
+    lifecycle.resolve(in_progress.id, legal_advisor, now=NOW)
     draft = services.faq_draft(in_progress.id, legal_advisor)
     assert draft["question"] == "¿Cómo registro mi marca?"
     assert "Hola, te ayudo." in draft["answer"]
@@ -509,7 +507,7 @@ def test_a_resolved_consulta_becomes_a_faq_entry(in_progress, legal_advisor):
 
 def test_export_and_anonymize(in_progress):
     owner = in_progress.user
-    services.post_message(in_progress.id, owner, "Mi RUT es 1-9", "p-1")
+    chat.post_message(in_progress.id, owner, "Mi RUT es 1-9", "p-1")
     data = services.export_user_data(owner.id)
     assert data["consultas"][0]["mensajes"][0]["texto"] == "Mi RUT es 1-9"
     services.anonymize_user(owner.id)
@@ -531,16 +529,16 @@ def test_cancelling_the_enrolment_withdraws_the_consulta(in_progress, legal_advi
         .order_by(ConsultationEvent.id.desc())
     ).first()
     assert (event.action, event.actor_id, event.to_status) == ("withdraw", None, "cerrada")
-    with pytest.raises(services.DomainError):
-        services.resolve(in_progress.id, legal_advisor)
+    with pytest.raises(DomainError):
+        lifecycle.resolve(in_progress.id, legal_advisor)
 
 
 def test_cancelling_a_waitlisted_consulta_withdraws_it(make_window, make_user, app):
     from sv_platform.enrollment import services as enrollment
 
-    make_window(capacity=0)
+    make_window(area="legal", capacity=0)
     person = make_user()
-    consultation = services.open_consultation(
+    consultation = lifecycle.open_consultation(
         person, area="legal", subject="Mi marca", description="¿Cómo registro mi marca?"
     )
     assert consultation.status == "en_espera"

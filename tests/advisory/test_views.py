@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from sv_platform.advisory import services
+from sv_platform.advisory import attachments, lifecycle, sla
 from sv_platform.advisory.models import Consultation, Message
 from sv_platform.extensions import db
 from tests.advisory.conftest import NOW, PDF
@@ -83,7 +83,7 @@ def test_opening_a_consulta_shows_when_to_expect_an_answer(windows, login, user)
 
 
 def test_a_waitlisted_consulta_shows_its_position(make_window, login, make_user):
-    make_window("legal", capacity=0)
+    make_window(area="legal", capacity=0)
     client = login(make_user())
     response = client.post("/consultas/nueva", data=FORM, follow_redirects=True)
     assert "lista de espera (posición 1)" in _text(response)
@@ -152,7 +152,7 @@ def test_attachments_are_downloads_only_for_those_allowed(
     make_consultation, login, user, legal_advisor, green_advisor, make_user, admin_user
 ):
     c = make_consultation(user, files=[("contrato.pdf", PDF)])
-    attachment = services.attachments_for(c)[0]
+    attachment = attachments.attachments_for(c)[0]
     url = f"/consultas/{c.id}/adjuntos/{attachment.id}"
     for allowed in (user, legal_advisor, admin_user):
         with login(allowed).get(url) as response:
@@ -263,7 +263,7 @@ def test_queue_lists_unassigned_first_oldest_first_and_marks_overdue(
 ):
     old = make_consultation(subject="Consulta antigua sin tomar", now=NOW)
     taken = make_consultation(subject="Consulta ya tomada", now=NOW - timedelta(days=3))
-    services.take(taken.id, legal_advisor, now=NOW)
+    lifecycle.take(taken.id, legal_advisor, now=NOW)
     newer = make_consultation(subject="Consulta reciente sin tomar", now=datetime.now(UTC))
     green = make_consultation(area="sustainability", subject="Consulta de reciclaje")
     page = _text(login(legal_advisor).get("/asesor/consultas"))
@@ -296,7 +296,7 @@ def test_admin_sets_service_levels(login, admin_user, legal_advisor):
         data={"area": "legal", "legal-first_response_days": "1", "legal-resolution_days": "5"},
     )
     assert response.status_code == 302
-    assert services.service_level("legal") == (1, 5)
+    assert sla.service_level("legal") == (1, 5)
     bad = client.post(
         "/admin/niveles-de-servicio",
         data={"area": "legal", "legal-first_response_days": "0", "legal-resolution_days": "5"},
@@ -308,7 +308,7 @@ def test_admin_sets_service_levels(login, admin_user, legal_advisor):
 def test_faq_entry_from_a_resolved_consulta(in_progress, login, legal_advisor):
     from sv_platform.faq.models import FaqEntry
 
-    services.resolve(in_progress.id, legal_advisor, now=NOW)
+    lifecycle.resolve(in_progress.id, legal_advisor, now=NOW)
     client = login(legal_advisor)
     page = _text(client.get(f"/consultas/{in_progress.id}/pregunta-frecuente"))
     assert "¿Cómo registro mi marca?" in page and "Hola, te ayudo." in page

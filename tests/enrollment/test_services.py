@@ -21,33 +21,21 @@ def course_offering(app):
 
 
 @pytest.fixture
-def make_window(course_offering):
-    def factory(
-        capacity=2,
-        *,
-        slug=None,
-        region_code=None,
-        opens_on=date(2026, 1, 1),
-        closes_on=date(2026, 12, 31),
-        admin=None,
-    ):
-        return services.create_window(
-            offering_slug=slug or course_offering.slug,
-            capacity=capacity,
-            region_code=region_code,
-            opens_on=opens_on,
-            closes_on=closes_on,
-            actor=admin,
-            now=NOW,
-        )
+def course_window(make_window, course_offering):
+    """A window of the test course for 2026 unless told otherwise (the shared make_window)."""
+
+    def factory(capacity=2, *, slug=None, **kwargs):
+        kwargs.setdefault("opens_on", date(2026, 1, 1))
+        kwargs.setdefault("closes_on", date(2026, 12, 31))
+        return make_window(capacity, slug=slug or course_offering.slug, now=NOW, **kwargs)
 
     return factory
 
 
 def test_enroll_takes_a_seat_then_waitlists_in_arrival_order(
-    make_user, make_window, course_offering
+    make_user, course_window, course_offering
 ):
-    window = make_window(capacity=1)
+    window = course_window(capacity=1)
     first, second, third = make_user(), make_user(), make_user()
     assert services.enroll(first, course_offering, now=NOW).status == "active"
     e2 = services.enroll(second, course_offering, now=NOW)
@@ -62,8 +50,8 @@ def test_enroll_takes_a_seat_then_waitlists_in_arrival_order(
     assert state.label == "En lista de espera (posición 2)"
 
 
-def test_cancel_promotes_first_waitlisted_and_notifies(make_user, make_window, course_offering):
-    window = make_window(capacity=1)
+def test_cancel_promotes_first_waitlisted_and_notifies(make_user, course_window, course_offering):
+    window = course_window(capacity=1)
     a, b, c = make_user(), make_user(), make_user()
     ea = services.enroll(a, course_offering, now=NOW)
     eb = services.enroll(b, course_offering, now=NOW)
@@ -80,9 +68,9 @@ def test_cancel_promotes_first_waitlisted_and_notifies(make_user, make_window, c
 
 
 def test_capacity_increase_promotes_and_below_used_is_refused(
-    make_user, make_window, course_offering, admin_user
+    make_user, course_window, course_offering, admin_user
 ):
-    window = make_window(capacity=1)
+    window = course_window(capacity=1)
     users = [make_user() for _ in range(3)]
     enrollments = [services.enroll(u, course_offering, now=NOW) for u in users]
     kwargs = dict(
@@ -106,32 +94,34 @@ def test_capacity_increase_promotes_and_below_used_is_refused(
     assert entry.actor_id == admin_user.id
 
 
-def test_region_window_first_and_other_regions_ignored(make_user, make_window, course_offering):
-    biobio = make_window(capacity=5, region_code="08")
-    national = make_window(capacity=5)
+def test_region_window_first_and_other_regions_ignored(make_user, course_window, course_offering):
+    biobio = course_window(capacity=5, region_code="08")
+    national = course_window(capacity=5)
     santiago_user = make_user(region_code="13", comuna_code="13101")
     biobio_user = make_user(region_code="08", comuna_code="08101")
     assert services.enroll(biobio_user, course_offering, now=NOW).window_id == biobio.id
     assert services.enroll(santiago_user, course_offering, now=NOW).window_id == national.id
 
 
-def test_only_other_region_window_means_closed(make_user, make_window, course_offering):
-    make_window(capacity=5, region_code="08")
+def test_only_other_region_window_means_closed(make_user, course_window, course_offering):
+    course_window(capacity=5, region_code="08")
     santiago_user = make_user(region_code="13", comuna_code="13101")
     with pytest.raises(services.WindowClosed):
         services.enroll(santiago_user, course_offering, now=NOW)
 
 
-def test_full_regional_window_falls_back_to_national_seat(make_user, make_window, course_offering):
-    make_window(capacity=0, region_code="08")
-    national = make_window(capacity=1)
+def test_full_regional_window_falls_back_to_national_seat(
+    make_user, course_window, course_offering
+):
+    course_window(capacity=0, region_code="08")
+    national = course_window(capacity=1)
     user = make_user(region_code="08", comuna_code="08101")
     enrollment = services.enroll(user, course_offering, now=NOW)
     assert (enrollment.status, enrollment.window_id) == ("active", national.id)
 
 
-def test_closed_window_refused_with_next_opening(make_user, make_window, course_offering):
-    make_window(capacity=5, opens_on=date(2027, 3, 1), closes_on=date(2027, 12, 31))
+def test_closed_window_refused_with_next_opening(make_user, course_window, course_offering):
+    course_window(capacity=5, opens_on=date(2027, 3, 1), closes_on=date(2027, 12, 31))
     user = make_user()
     with pytest.raises(services.WindowClosed) as closed:
         services.enroll(user, course_offering, now=NOW)
@@ -149,13 +139,13 @@ def test_no_window_planned(make_user, course_offering):
     assert "no hay una nueva apertura planificada" in state.label
 
 
-def test_open_state_counts_remaining(make_user, make_window, course_offering):
-    make_window(capacity=12)
+def test_open_state_counts_remaining(make_user, course_window, course_offering):
+    course_window(capacity=12)
     assert services.offering_state(make_user(), course_offering, now=NOW).label == "Quedan 12 cupos"
 
 
-def test_double_enrolment_refused(make_user, make_window, course_offering):
-    make_window(capacity=5)
+def test_double_enrolment_refused(make_user, course_window, course_offering):
+    course_window(capacity=5)
     user = make_user()
     services.enroll(user, course_offering, now=NOW)
     with pytest.raises(services.AlreadyEnrolled):
@@ -163,8 +153,8 @@ def test_double_enrolment_refused(make_user, make_window, course_offering):
     assert db.session.scalar(select(EnrollmentWindow.used)) == 1
 
 
-def test_graduated_course_cannot_be_taken_again(make_user, make_window, course_offering):
-    make_window(capacity=5)
+def test_graduated_course_cannot_be_taken_again(make_user, course_window, course_offering):
+    course_window(capacity=5)
     user = make_user()
     enrollment = services.enroll(user, course_offering, now=NOW)
     services.graduate(enrollment.id, now=NOW)
@@ -172,8 +162,8 @@ def test_graduated_course_cannot_be_taken_again(make_user, make_window, course_o
         services.enroll(user, course_offering, now=NOW)
 
 
-def test_repeat_advisory_enrolment_allowed_after_the_first_ended(app, make_user, make_window):
-    make_window(capacity=5, slug="asesoria-legal")
+def test_repeat_advisory_enrolment_allowed_after_the_first_ended(app, make_user, course_window):
+    course_window(capacity=5, slug="asesoria-legal")
     legal = services.get_offering("asesoria-legal")
     user = make_user()
     first = services.enroll(user, legal, now=NOW)
@@ -184,8 +174,8 @@ def test_repeat_advisory_enrolment_allowed_after_the_first_ended(app, make_user,
     assert second.status == "active" and second.id != first.id
 
 
-def test_graduate_exactly_once(make_user, make_window, course_offering):
-    make_window(capacity=5)
+def test_graduate_exactly_once(make_user, course_window, course_offering):
+    course_window(capacity=5)
     enrollment = services.enroll(make_user(), course_offering, now=NOW)
     first = services.graduate(enrollment.id, now=NOW)
     again = services.graduate(enrollment.id, now=NOW + timedelta(days=3))
@@ -193,23 +183,23 @@ def test_graduate_exactly_once(make_user, make_window, course_offering):
     assert again.graduated_at == NOW
 
 
-def test_waitlisted_cannot_graduate(make_user, make_window, course_offering):
-    make_window(capacity=0)
+def test_waitlisted_cannot_graduate(make_user, course_window, course_offering):
+    course_window(capacity=0)
     enrollment = services.enroll(make_user(), course_offering, now=NOW)
     with pytest.raises(services.InvalidTransition):
         services.graduate(enrollment.id, now=NOW)
 
 
-def test_incomplete_profile_and_staff_refused(make_user, make_window, course_offering):
-    make_window(capacity=5)
+def test_incomplete_profile_and_staff_refused(make_user, course_window, course_offering):
+    course_window(capacity=5)
     with pytest.raises(services.ProfileIncomplete):
         services.enroll(make_user(phone=None), course_offering, now=NOW)
     with pytest.raises(services.NotAllowed):
         services.enroll(make_user("advisor"), course_offering, now=NOW)
 
 
-def test_someone_else_cannot_cancel(make_user, make_window, course_offering):
-    make_window(capacity=5)
+def test_someone_else_cannot_cancel(make_user, course_window, course_offering):
+    course_window(capacity=5)
     owner, other = make_user(), make_user()
     enrollment = services.enroll(owner, course_offering, now=NOW)
     with pytest.raises(services.NotAllowed):
@@ -217,19 +207,26 @@ def test_someone_else_cannot_cancel(make_user, make_window, course_offering):
     assert db.session.get(Enrollment, enrollment.id).status == "active"
 
 
-def test_promotion_hook_runs_for_the_offering_kind(app, make_user, make_window):
-    make_window(capacity=1, slug="asesoria-legal")
-    legal = services.get_offering("asesoria-legal")
+def test_promotion_sends_its_signal_inside_the_transaction(
+    app, make_user, course_window, course_offering
+):
+    from sv_platform.enrollment.signals import enrollment_promoted
+
+    course_window(capacity=1)
     seen = []
-    services.register_promotion_hook("advisory", seen.append)
+
+    def receiver(seat, **extra):
+        seen.append((seat.id, seat.status, db.session().in_transaction()))
+
+    enrollment_promoted.connect(receiver)
     try:
         a, b = make_user(), make_user()
-        ea = services.enroll(a, legal, now=NOW)
-        eb = services.enroll(b, legal, now=NOW)
+        ea = services.enroll(a, course_offering, now=NOW)
+        eb = services.enroll(b, course_offering, now=NOW)
         services.cancel(ea.id, actor=a, now=NOW)
     finally:
-        services._promotion_hooks["advisory"].remove(seen.append)
-    assert [e.id for e in seen] == [eb.id]
+        enrollment_promoted.disconnect(receiver)
+    assert seen == [(eb.id, "active", True)]
 
 
 def test_window_defaults_and_validation(app, course_offering):

@@ -53,6 +53,20 @@ def test_incomplete_profile_is_sent_to_profile(client, auth, make_user, legal_wi
     auth.login(make_user(birth_date=None))
     response = client.post("/inscripciones/asesoria-legal")
     assert response.headers["Location"].endswith("/perfil")
+    page = client.get("/perfil").get_data(as_text=True)
+    assert "Completa tus datos en «Mi perfil» antes de inscribirte." in page
+    assert db.session.scalar(select(Enrollment)) is None
+    assert db.session.get(EnrollmentWindow, legal_window.id).used == 0
+
+
+def test_a_next_with_control_characters_is_ignored_after_enrolling(
+    client, auth, make_user, legal_window
+):
+    auth.login(make_user())
+    response = client.post("/inscripciones/asesoria-legal", data={"next": "/\r\nX-Evil: 1"})
+    assert response.status_code == 302
+    assert "X-Evil" not in response.headers["Location"]
+    assert response.headers["Location"].endswith("/consultas/nueva?area=legal")
 
 
 def test_cancel_own_enrolment_and_not_someone_elses(client, auth, make_user, legal_window):

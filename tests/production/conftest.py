@@ -289,20 +289,20 @@ def legal_window(cluster):
 def consulta(cluster, legal_window):
     """A consulta taken by an advisor: (consultation id, owner email, advisor email)."""
     from sv_platform.accounts.models import User
-    from sv_platform.advisory import services
+    from sv_platform.advisory import lifecycle
     from sv_platform.extensions import db
 
     owner_id, owner_email = cluster.make_user()
     advisor_id, advisor_email = cluster.make_user("advisor", specialty="legal")
 
     def arrange():
-        consultation = services.open_consultation(
+        consultation = lifecycle.open_consultation(
             db.session.get(User, owner_id),
             area="legal",
             subject="Registro de marca",
             description="Quiero proteger el nombre de mi emprendimiento.",
         )
-        services.take(consultation.id, db.session.get(User, advisor_id))
+        lifecycle.take(consultation.id, db.session.get(User, advisor_id))
         return consultation.id
 
     return cluster.run(arrange), owner_email, advisor_email

@@ -1,10 +1,17 @@
-"""Attachment files: type checked by content (magic bytes), random names, outside static/."""
+"""Attachments: files typed by their content (magic bytes), stored under random names
+outside static/, served only to those who may see the consulta."""
 
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sv_platform.core.domain import InvalidInput
+from flask import current_app
+from sqlalchemy import event, select
+
+from sv_platform.advisory.access import get_consultation
+from sv_platform.advisory.models import Attachment, Consultation
+from sv_platform.core.domain import InvalidInput, NotFound
+from sv_platform.extensions import db
 
 MAX_FILES = 3
 # Magic bytes → (content type, extension). The file name is never trusted.
@@ -28,6 +35,7 @@ class CheckedFile:
 
 
 def sniff(data: bytes) -> tuple[str, str] | None:
+    """(content type, extension) of a PDF, JPG or PNG by its first bytes, or None."""
     for magic, content_type, extension in SIGNATURES:
         if data.startswith(magic):
             return content_type, extension
@@ -81,9 +89,52 @@ def store(upload_dir: str, checked: CheckedFile) -> str:
 
 
 def path_of(upload_dir: str, stored_name: str) -> Path:
+    """Where a stored file lives (only its base name is used: no path escapes)."""
     return Path(upload_dir) / Path(stored_name).name
 
 
 def remove(upload_dir: str, stored_names: list[str]) -> None:
+    """Delete stored files (a missing file is not an error)."""
     for name in stored_names:
         path_of(upload_dir, name).unlink(missing_ok=True)
+
+
+def remove_after_commit(upload_dir: str, stored_names: list[str]) -> None:
+    """Delete the files once the current transaction commits; keep them if it rolls back
+    (their rows come back with it)."""
+    if not stored_names:
+        return
+    session = db.session()
+
+    def on_commit(_session):
+        event.remove(session, "after_rollback", on_rollback)
+        remove(upload_dir, stored_names)
+
+    def on_rollback(_session):
+        event.remove(session, "after_commit", on_commit)
+
+    event.listen(session, "after_commit", on_commit, once=True)
+    event.listen(session, "after_rollback", on_rollback, once=True)
+
+
+def attachments_for(consultation: Consultation) -> list[Attachment]:
+    """The consulta's attachments in upload order (the caller checked access)."""
+    return list(
+        db.session.scalars(
+            select(Attachment)
+            .where(Attachment.consultation_id == consultation.id)
+            .order_by(Attachment.id)
+        )
+    )
+
+
+def get_attachment(consultation_id, attachment_id, user):
+    """(attachment, file path) if `user` may see the consulta. Raises NotFound, NotAllowed."""
+    consultation = get_consultation(consultation_id, user)
+    attachment = db.session.get(Attachment, int(attachment_id))
+    if attachment is None or attachment.consultation_id != consultation.id:
+        raise NotFound("Ese archivo no existe.")
+    path = path_of(current_app.config["UPLOAD_DIR"], attachment.stored_name)
+    if not path.is_file():
+        raise NotFound("Ese archivo ya no está disponible.")
+    return attachment, path

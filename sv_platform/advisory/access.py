@@ -1,0 +1,64 @@
+"""Who may see a consulta, and the locked read that every change of one starts with."""
+
+from sv_platform.advisory.models import Consultation
+from sv_platform.core.domain import NotAllowed, NotFound
+from sv_platform.extensions import db
+
+# The enrolment offering behind each area.
+OFFERING_SLUGS = {"legal": "asesoria-legal", "sustainability": "asesoria-sustentabilidad"}
+
+
+def can_view(user, consultation: Consultation) -> bool:
+    """Owner, advisors of the consulta's area, and admins; nobody else."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.role == "admin":
+        return True
+    if user.role == "advisor":
+        return user.specialty == consultation.area
+    return user.role == "entrepreneur" and consultation.user_id == user.id
+
+
+def is_staff(user) -> bool:
+    """Advisors and admins: the consulta's staff side."""
+    return user.role in ("advisor", "admin")
+
+
+def get_consultation(consultation_id, user) -> Consultation:
+    """The consulta if `user` may see it. Raises NotFound, NotAllowed."""
+    try:
+        consultation_id = int(consultation_id)
+    except (TypeError, ValueError) as exc:
+        raise NotFound("Esa consulta no existe.") from exc
+    consultation = db.session.get(Consultation, consultation_id)
+    if consultation is None:
+        raise NotFound("Esa consulta no existe.")
+    if not can_view(user, consultation):
+        raise NotAllowed("No tienes acceso a esta consulta.")
+    return consultation
+
+
+def url_for_consultation(consultation_id: int) -> str:
+    """The path of a consulta's page (for notices and links)."""
+    return f"/consultas/{consultation_id}"
+
+
+def lock_consultation(consultation_id: int) -> Consultation:
+    """Inside a write transaction: the consulta's row, fresh and locked until the commit
+    (`SELECT … FOR UPDATE` on PostgreSQL; SQLite holds its write lock from BEGIN), so two
+    changes of one consulta never both pass their checks. Raises NotFound."""
+    consultation = db.session.get(
+        Consultation, consultation_id, populate_existing=True, with_for_update=True
+    )
+    if consultation is None:
+        raise NotFound("Esa consulta no existe.")
+    return consultation
+
+
+def lock_visible(consultation_id: int, actor) -> Consultation:
+    """Inside a transaction: the fresh consulta, if `actor` may see it. Raises NotFound,
+    NotAllowed."""
+    consultation = lock_consultation(consultation_id)
+    if not can_view(actor, consultation):
+        raise NotAllowed("No tienes acceso a esta consulta.")
+    return consultation

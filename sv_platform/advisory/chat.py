@@ -1,0 +1,386 @@
+"""The chat of a consulta: messages (idempotent by client id), read marks, rate limits,
+typing signals and the staff's internal notes. The socket events and the no-JS form call
+the same functions."""
+
+import logging
+import re
+from datetime import datetime
+from typing import NamedTuple
+
+from flask import current_app
+from limits import parse as parse_limit
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from sv_platform.accounts import services as accounts
+from sv_platform.accounts.models import Notification
+from sv_platform.advisory.access import (
+    get_consultation,
+    is_staff,
+    lock_consultation,
+    url_for_consultation,
+)
+from sv_platform.advisory.lifecycle import InvalidTransition, apply_transition
+from sv_platform.advisory.models import Consultation, InternalNote, Message, ReadMark
+from sv_platform.advisory.signals import message_posted
+from sv_platform.core.domain import MAX_ID, DomainError, InvalidInput, NotAllowed
+from sv_platform.core.text import render_markdown
+from sv_platform.core.timeutil import as_utc, utcnow
+from sv_platform.extensions import db, write_transaction
+
+log = logging.getLogger(__name__)
+
+BODY_MAX = 5_000
+
+
+NOTE_MAX = 5_000
+
+
+CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+DEFAULT_CHAT_RATE = "20 per 10 seconds"
+
+
+class ConsultationClosed(DomainError):
+    code = "closed"
+    status = 409
+    message = "Esta consulta está cerrada: ya no recibe mensajes."
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    status = 429
+    message = (
+        "Estás enviando mensajes muy seguido. Espera unos segundos y vuelve a "
+        "intentarlo; tu texto sigue aquí."
+    )
+
+
+class PostResult(NamedTuple):
+    message: Message
+    created: bool
+
+
+def _chat_limiter():
+    """Per-user send limit, stored where RATELIMIT_STORAGE_URI says (Redis in production,
+    so every process shares it)."""
+    app = current_app._get_current_object()
+    limiter = app.extensions.get("sv_advisory_chat_limiter")
+    if limiter is None:
+        storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
+        rate = parse_limit(app.config.get("CHAT_RATE_LIMIT", DEFAULT_CHAT_RATE))
+        limiter = (MovingWindowRateLimiter(storage), rate)
+        app.extensions["sv_advisory_chat_limiter"] = limiter
+    return limiter
+
+
+def _within_limit(rate, kind: str, user_id: int) -> bool:
+    """Count one hit against `rate`; with the limit storage unreachable the hit is allowed
+    (and logged): the chat must keep working when Redis does not."""
+    strategy, _rate = _chat_limiter()
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
+    try:
+        return strategy.hit(rate, f"{prefix}{kind}", str(user_id))
+    except Exception:  # noqa: BLE001 - storage down: allow rather than fail the chat
+        log.warning("chat rate-limit storage unreachable; %s allowed", kind, exc_info=True)
+        return True
+
+
+def _hit_rate_limit(user_id: int) -> None:
+    if not _within_limit(_chat_limiter()[1], "advisory-chat", user_id):
+        raise RateLimited()
+
+
+TYPING_RATE = parse_limit("30 per 10 seconds")
+
+
+def note_typing(consultation_id, user) -> Consultation:
+    """Someone in the consulta is typing: only participants, and at most 30 signals per
+    10 seconds per person (the browser sends one every few seconds). Raises NotFound,
+    NotAllowed, RateLimited."""
+    consultation = get_consultation(consultation_id, user)
+    if not _within_limit(TYPING_RATE, "advisory-typing", user.id):
+        raise RateLimited()
+    return consultation
+
+
+def _message_id(value, name: str) -> int:
+    """A message id sent by a client: an integer from 0 (nothing yet) to MAX_ID."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+        raise InvalidInput(f"{name} debe ser un número entero.")
+    return value
+
+
+def can_post(consultation: Consultation, user) -> bool:
+    """Whether the chat form is offered to `user` (the rules of `_check_can_post`)."""
+    try:
+        check_can_post(consultation, user)
+    except DomainError:
+        return False
+    return True
+
+
+def check_can_post(consultation: Consultation, author) -> None:
+    """The chat accepts `author`'s message in this state. Raises ConsultationClosed,
+    NotAllowed, InvalidTransition (staff must take or be assigned the consulta first)."""
+    status = consultation.status
+    if status == "cerrada":
+        raise ConsultationClosed()
+    if status == "resuelta":
+        raise ConsultationClosed(
+            "Esta consulta está resuelta. Si necesitas algo más, reábrela desde esta página."
+        )
+    if author.role == "entrepreneur":
+        if author.id != consultation.user_id:
+            raise NotAllowed("No tienes acceso a esta consulta.")
+        return
+    if status in ("nueva", "en_espera"):
+        raise InvalidTransition("Toma la consulta (o asígnala) antes de responder.")
+    if author.role == "advisor" and consultation.advisor_id != author.id:
+        raise NotAllowed("Esta consulta está asignada a otra persona.")
+
+
+def _find_message(consultation_id: int, author_id: int, client_msg_id: str) -> Message | None:
+    return db.session.scalar(
+        select(Message).where(
+            Message.consultation_id == consultation_id,
+            Message.author_id == author_id,
+            Message.client_msg_id == client_msg_id,
+        )
+    )
+
+
+def _last_read(consultation_id: int, user_id: int) -> int:
+    return (
+        db.session.scalar(
+            select(ReadMark.last_read_id).where(
+                ReadMark.consultation_id == consultation_id, ReadMark.user_id == user_id
+            )
+        )
+        or 0
+    )
+
+
+def _notify_recipient(consultation: Consultation, author, message: Message) -> None:
+    """A notice for the other side when they have not read this far and have no unread
+    notice for this consulta yet (reading the consulta clears it)."""
+    recipient = (
+        consultation.advisor_id if author.id == consultation.user_id else consultation.user_id
+    )
+    if recipient is None or recipient == author.id:
+        return
+    if _last_read(consultation.id, recipient) >= message.id:
+        return
+    url = url_for_consultation(consultation.id)
+    pending = db.session.scalar(
+        select(Notification.id).where(
+            Notification.user_id == recipient,
+            Notification.url == url,
+            Notification.read_at.is_(None),
+        )
+    )
+    if pending is None:
+        accounts.notify(
+            recipient,
+            f"Nuevo mensaje de {author.name} en «{consultation.subject}».",
+            url,
+            commit=False,
+        )
+
+
+def post_message(
+    consultation_id, author, body, client_msg_id, *, now: datetime | None = None
+) -> PostResult:
+    """Store a chat message (the socket event and the HTML form both call this). The same
+    (author, client_msg_id) returns the stored message instead of a new one. The advisor's
+    first message starts the conversation (asignada → en_curso); the entrepreneur's reply
+    ends a wait (esperando_emprendedor → en_curso). Rate-limited per user.
+    Raises NotFound, NotAllowed, InvalidInput, ConsultationClosed, InvalidTransition,
+    RateLimited."""
+    consultation = get_consultation(consultation_id, author)
+    if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID.match(client_msg_id):
+        raise InvalidInput("El mensaje no trae un identificador válido.", field="body")
+    if not isinstance(body, str) or not body.strip():
+        raise InvalidInput("Escribe un mensaje antes de enviarlo.", field="body")
+    body = body.strip()
+    if len(body) > BODY_MAX:
+        raise InvalidInput(f"El mensaje puede tener hasta {BODY_MAX} caracteres.", field="body")
+    existing = _find_message(consultation.id, author.id, client_msg_id)
+    if existing is not None:
+        return PostResult(existing, False)
+    check_can_post(consultation, author)
+    _hit_rate_limit(author.id)
+    now = now or utcnow()
+    with write_transaction():
+        consultation = lock_consultation(consultation.id)
+        existing = _find_message(consultation.id, author.id, client_msg_id)
+        if existing is not None:
+            return PostResult(existing, False)
+        check_can_post(consultation, author)
+        if author.role != "entrepreneur":
+            if consultation.status == "asignada":
+                apply_transition(consultation, "respond", author, now)
+            if consultation.first_response_at is None:
+                consultation.first_response_at = now
+        elif consultation.status == "esperando_emprendedor":
+            apply_transition(consultation, "reply", author, now)
+        message = Message(
+            consultation_id=consultation.id,
+            author_id=author.id,
+            body=body,
+            client_msg_id=client_msg_id,
+            created_at=now,
+        )
+        db.session.add(message)
+        consultation.last_message_at = now
+        try:
+            db.session.flush()
+            _mark_read_in_transaction(consultation.id, author.id, message.id, now)
+            _notify_recipient(consultation, author, message)
+            message_posted.send(message, consultation=consultation, author=author, now=now)
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            existing = _find_message(consultation.id, author.id, client_msg_id)
+            if existing is None:
+                raise
+            return PostResult(existing, False)
+    return PostResult(message, True)
+
+
+def messages_after(consultation_id, user, after_id=None) -> list[Message]:
+    """Messages with id > after_id (all when None), oldest first. Raises NotFound,
+    NotAllowed, InvalidInput."""
+    consultation = get_consultation(consultation_id, user)
+    query = select(Message).where(Message.consultation_id == consultation.id)
+    if after_id is not None:
+        query = query.where(Message.id > _message_id(after_id, "after_id"))
+    return list(db.session.scalars(query.order_by(Message.id)))
+
+
+def message_payload(message: Message) -> dict:
+    """The protocol's message object; body_html is sanitized Markdown."""
+    author = message.author
+    return {
+        "id": message.id,
+        "consultation_id": message.consultation_id,
+        "author_id": message.author_id,
+        "author_name": author.name if author else "Cuenta eliminada",
+        "author_role": author.role if author else "entrepreneur",
+        "body_html": str(render_markdown(message.body, hard_breaks=True, images=False)),
+        "created_at": as_utc(message.created_at).isoformat(),
+        "client_msg_id": message.client_msg_id,
+    }
+
+
+def _mark_read_in_transaction(
+    consultation_id: int, user_id: int, up_to_id: int, now: datetime
+) -> int:
+    mark = db.session.scalar(
+        select(ReadMark).where(
+            ReadMark.consultation_id == consultation_id, ReadMark.user_id == user_id
+        )
+    )
+    if mark is None:
+        mark = ReadMark(consultation_id=consultation_id, user_id=user_id, last_read_id=0)
+        db.session.add(mark)
+    if up_to_id > mark.last_read_id:
+        mark.last_read_id, mark.updated_at = up_to_id, now
+    return mark.last_read_id
+
+
+def mark_read(consultation_id, user, up_to_id, *, now: datetime | None = None) -> int:
+    """Move the user's read mark forward (never back, never past the last message) and
+    clear their unread notices for this consulta. Returns the mark. Raises NotFound,
+    NotAllowed, InvalidInput."""
+    up_to_id = _message_id(up_to_id, "up_to_id")
+    consultation = get_consultation(consultation_id, user)
+    now = now or utcnow()
+    last = (
+        db.session.scalar(
+            select(func.max(Message.id)).where(Message.consultation_id == consultation.id)
+        )
+        or 0
+    )
+    up_to_id = min(up_to_id, last)
+    current = _last_read(consultation.id, user.id)
+    url = url_for_consultation(consultation.id)
+    unread_notice = db.session.scalar(
+        select(Notification.id).where(
+            Notification.user_id == user.id, Notification.url == url, Notification.read_at.is_(None)
+        )
+    )
+    if up_to_id <= current and unread_notice is None:
+        return current
+    with write_transaction():
+        mark = _mark_read_in_transaction(consultation.id, user.id, up_to_id, now)
+        db.session.execute(
+            update(Notification)
+            .where(
+                Notification.user_id == user.id,
+                Notification.url == url,
+                Notification.read_at.is_(None),
+            )
+            .values(read_at=now)
+        )
+        try:
+            db.session.commit()
+        except IntegrityError:  # two first reads raced: the other one stored the mark
+            db.session.rollback()
+            mark = _last_read(consultation.id, user.id)
+    return mark
+
+
+def read_marks(consultation: Consultation) -> dict[int, int]:
+    """user id → the last message id each participant read."""
+    return dict(
+        db.session.execute(
+            select(ReadMark.user_id, ReadMark.last_read_id).where(
+                ReadMark.consultation_id == consultation.id
+            )
+        ).all()
+    )
+
+
+def other_side_read(consultation: Consultation, user) -> int:
+    """How far the other side has read (for the "Leído" marks on your own messages)."""
+    marks = read_marks(consultation)
+    if user.id == consultation.user_id:
+        # The entrepreneur's counterpart is the assigned advisor, not any staff who looked.
+        return marks.get(consultation.advisor_id, 0) if consultation.advisor_id else 0
+    return marks.get(consultation.user_id, 0)
+
+
+def add_note(consultation_id, author, body, *, now: datetime | None = None) -> InternalNote:
+    """An internal note: advisors of the area and admins only. Raises NotFound, NotAllowed,
+    InvalidInput."""
+    consultation = get_consultation(consultation_id, author)
+    if not is_staff(author):
+        raise NotAllowed("Las notas internas son solo para el equipo asesor.")
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput("Escribe la nota antes de guardarla.", field="body")
+    if len(body) > NOTE_MAX:
+        raise InvalidInput(f"La nota puede tener hasta {NOTE_MAX} caracteres.", field="body")
+    note = InternalNote(
+        consultation_id=consultation.id, author_id=author.id, body=body, created_at=now or utcnow()
+    )
+    db.session.add(note)
+    db.session.commit()
+    return note
+
+
+def notes_for(consultation: Consultation, user) -> list[InternalNote]:
+    """Internal notes of the consulta: staff only (empty for the entrepreneur)."""
+    if not is_staff(user):
+        return []
+    return list(
+        db.session.scalars(
+            select(InternalNote)
+            .where(InternalNote.consultation_id == consultation.id)
+            .order_by(InternalNote.id)
+        )
+    )
