@@ -32,19 +32,19 @@ demo: content
 
 run: demo
 	@echo "Servicios Virtuales en http://$(HOST):$(PORT)"
-	SV_JOBS_INTERVAL=$${SV_JOBS_INTERVAL:-60} $(BIN)/gunicorn --worker-class gthread -w 1 --threads 50 --bind $(HOST):$(PORT) \
-		--no-control-socket --access-logfile - wsgi:app
+	SV_JOBS_INTERVAL=$${SV_JOBS_INTERVAL:-60} SV_SERVER_THREADS=$${SV_SERVER_THREADS:-50} \
+		$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
 test: venv
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: venv
-	$(BIN)/ruff check sv_platform tests bench migrations wsgi.py
-	$(BIN)/ruff format --check sv_platform tests bench migrations wsgi.py
+	$(BIN)/ruff check sv_platform tests bench migrations wsgi.py gunicorn.conf.py
+	$(BIN)/ruff format --check sv_platform tests bench migrations wsgi.py gunicorn.conf.py
 
 format: venv
-	$(BIN)/ruff check --fix sv_platform tests bench migrations wsgi.py
-	$(BIN)/ruff format sv_platform tests bench migrations wsgi.py
+	$(BIN)/ruff check --fix sv_platform tests bench migrations wsgi.py gunicorn.conf.py
+	$(BIN)/ruff format sv_platform tests bench migrations wsgi.py gunicorn.conf.py
 
 # Refresh the screenshots committed in docs/screenshots/ (tests write elsewhere).
 screenshots: venv

@@ -160,10 +160,18 @@ def init_app(app) -> None:
     limiter.request_filter(_view_without_limits)
     babel.init_app(app)
     compress.init_app(app)
+    from sv_platform.core.sockets import session_dropping_manager
+
     socketio.init_app(
         app,
         async_mode="threading",
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
         manage_session=False,
         cors_allowed_origins=app.config.get("SOCKETIO_ALLOWED_ORIGINS"),
+        client_manager=session_dropping_manager(
+            app.config.get("SOCKETIO_MESSAGE_QUEUE"), app.config.get("SOCKETIO_CHANNEL")
+        ),
     )
+    from sv_platform.config import trust_proxies
+
+    trust_proxies(app)  # last: it must wrap the Socket.IO middleware as well
