@@ -32,7 +32,7 @@ demo: content
 
 run: demo
 	@echo "Servicios Virtuales en http://$(HOST):$(PORT)"
-	SV_JOBS_INTERVAL=$${SV_JOBS_INTERVAL:-60} SV_SERVER_THREADS=$${SV_SERVER_THREADS:-50} \
+	SV_JOBS_INTERVAL=$${SV_JOBS_INTERVAL:-60} \
 		$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
 test: venv
