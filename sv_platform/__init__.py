@@ -37,8 +37,9 @@ def _register_blueprints(app: Flask) -> None:
     from sv_platform.courses import bp as courses
     from sv_platform.enrollment import bp as enrollment
     from sv_platform.faq import bp as faq
+    from sv_platform.notifications import bp as notifications
 
-    for blueprint in (core, accounts, enrollment, courses, faq, advisory):
+    for blueprint in (core, accounts, enrollment, courses, faq, advisory, notifications):
         app.register_blueprint(blueprint)
 
 

@@ -24,9 +24,23 @@ def _auto_close(now: datetime) -> int:
     return lifecycle.auto_close_due(now=now)
 
 
+def _send_mail(now: datetime) -> int:
+    from sv_platform.notifications import sender
+
+    return sender.deliver_due(now)
+
+
+def _deadline_warnings(now: datetime) -> int:
+    from sv_platform.notifications import receivers
+
+    return receivers.warn_deadlines(now)
+
+
 # name → job(now) returning how many things it did. Domains add their periodic work here.
 JOBS: dict[str, Callable[[datetime], int]] = {
     "cierre_automatico": _auto_close,
+    "avisos_de_plazo": _deadline_warnings,
+    "correo": _send_mail,
 }
 
 
