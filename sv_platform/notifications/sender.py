@@ -245,6 +245,8 @@ def send_batch(*, now: datetime | None = None, limit: int | None = None, transpo
         mails = db.session.scalars(
             select(OutboxMail).where(OutboxMail.id.in_(ids)).order_by(OutboxMail.id)
         ).all()
+        for mail in mails:
+            db.session.expunge(mail)  # a snapshot: later commits do not reload it
         rows = [(m.id, m) for m in mails]
         db.session.commit()  # no transaction stays open while talking to the server
         for mail_id, mail in rows:
