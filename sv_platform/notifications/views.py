@@ -121,10 +121,11 @@ def unsubscribe(token: str):
 @bp.post("/perfil/correos")
 def preferences():
     user = acting_user()
-    form = DigestForm()
-    if not form.validate_on_submit():
+    if not ConfirmForm().validate_on_submit():
         abort(400)
-    digest = int(form.digest.data) if services.DIGEST_KIND in services.kinds_for(user) else None
+    digest = None
+    if services.DIGEST_KIND in services.kinds_for(user):
+        digest = request.form.get("digest", 0, type=int)
     outcome = attempt(services.save_preferences, user, set(request.form.getlist("kinds")), digest)
     if outcome.ok:
         flash("Tus preferencias de correo fueron guardadas.", "success")
