@@ -28,10 +28,8 @@ def test_two_senders_deliver_1000_mails_once_each(make_app, mail_settings, perso
     context = {"subject": "Carrera", "lines": ["x"], "action_url": "/", "action_label": "Ver"}
     context["reason"] = "Prueba de concurrencia."
     ids = set()
-    for start in range(0, 1000, 250):
-        mails = [
-            services.queue(user, "cupo_asignado", context, now=now) for _ in range(start, start + 250)
-        ]
+    for _batch in range(4):
+        mails = [services.queue(user, "cupo_asignado", context, now=now) for _ in range(250)]
         db.session.commit()
         ids.update(m.id for m in mails)
     race_app = make_app(**mail_settings, MAIL_BATCH=25)
@@ -58,6 +56,9 @@ def test_two_senders_deliver_1000_mails_once_each(make_app, mail_settings, perso
     assert set(received) == ids and max(received.values()) == 1
     assert sum(sent_by.values()) == 1000 and min(sent_by.values()) > 0  # both took part
     db.session.expire_all()
-    assert db.session.scalar(
-        select(func.count()).where(OutboxMail.id.in_(ids), OutboxMail.status == "sent")
-    ) == 1000
+    assert (
+        db.session.scalar(
+            select(func.count()).where(OutboxMail.id.in_(ids), OutboxMail.status == "sent")
+        )
+        == 1000
+    )
