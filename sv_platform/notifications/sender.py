@@ -3,7 +3,8 @@
 Rows are claimed before sending: on PostgreSQL with `SELECT … FOR UPDATE SKIP LOCKED` (two
 senders take disjoint rows), on SQLite inside a transaction that holds the write lock from
 BEGIN (one sender claims at a time). A claim is a lease: a sender that dies mid-batch
-leaves rows `sending` until the lease ends, then they are claimed again. A temporary
+leaves rows `sending` until the lease ends, then they are claimed again (so a crash between
+delivering and recording can send at most the last SENT_FLUSH mails twice). A temporary
 failure (4xx, connection refused or dropped) is retried with exponential backoff; a
 permanent one (5xx) marks the row failed with the server's answer.
 """
@@ -215,6 +216,26 @@ def _finish(mail_id: int, token: str, **values) -> None:
     db.session.commit()
 
 
+SENT_FLUSH = 25  # sent rows are recorded this many at a time (one UPDATE, one commit)
+
+
+def _mark_sent(ids: list[int], token: str) -> None:
+    if ids:
+        db.session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.id.in_(ids), OutboxMail.claim_token == token)
+            .values(
+                status="sent",
+                sent_at=utcnow(),
+                claim_token=None,
+                claimed_until=None,
+                last_error=None,
+            )
+        )
+        db.session.commit()
+        ids.clear()
+
+
 def _retry_or_fail(mail: OutboxMail, token: str, error: str, now: datetime) -> str:
     if mail.attempts >= MAX_ATTEMPTS:
         _finish(mail.id, token, status="failed", last_error=error)
@@ -241,6 +262,7 @@ def send_batch(*, now: datetime | None = None, limit: int | None = None, transpo
         return report
     transport = transport or transport_for(config)
     unreachable: str | None = None
+    delivered: list[int] = []
     try:
         mails = db.session.scalars(
             select(OutboxMail).where(OutboxMail.id.in_(ids)).order_by(OutboxMail.id)
@@ -263,11 +285,14 @@ def send_batch(*, now: datetime | None = None, limit: int | None = None, transpo
                         unreachable = str(exc)
                     outcome = _retry_or_fail(mail, token, str(exc), now)
                 else:
-                    _finish(mail_id, token, status="sent", sent_at=utcnow(), last_error=None)
+                    delivered.append(mail_id)
                     report.ids.append(mail_id)
                     outcome = "sent"
+                    if len(delivered) >= SENT_FLUSH:
+                        _mark_sent(delivered, token)
             setattr(report, outcome, getattr(report, outcome) + 1)
     finally:
+        _mark_sent(delivered, token)
         transport.close()
     if report.failed or report.retried:
         log.warning(

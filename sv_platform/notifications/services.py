@@ -66,9 +66,12 @@ def kinds_for(user: User) -> list[str]:
 
 
 def _preference(user_id: int, kind: str) -> MailPreference | None:
-    return db.session.scalar(
-        select(MailPreference).where(MailPreference.user_id == user_id, MailPreference.kind == kind)
-    )
+    with db.session.no_autoflush:  # mails queued in this transaction need no flush to decide
+        return db.session.scalar(
+            select(MailPreference).where(
+                MailPreference.user_id == user_id, MailPreference.kind == kind
+            )
+        )
 
 
 def digest_minutes(user_id: int) -> int:
