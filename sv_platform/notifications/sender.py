@@ -142,15 +142,19 @@ class SmtpTransport:
         return smtp
 
     def send(self, mail: OutboxMail, message: EmailMessage) -> None:
-        try:
-            if self.connection is None:
+        if self.connection is None:
+            try:
                 self.connection = self._connect()
+            except (smtplib.SMTPException, OSError) as exc:  # refused, TLS, login: our side
+                self.close()
+                raise TemporaryFailure(f"Sin conexión con el servidor SMTP: {exc}"[:500]) from exc
+        try:
             refused = self.connection.send_message(message, to_addrs=[mail.to_addr])
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             self._classify(code, text)
         except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code in (421,) or isinstance(exc, smtplib.SMTPConnectError):
+            if exc.smtp_code == 421:  # the server is closing the connection
                 self.close()
             self._classify(exc.smtp_code, exc.smtp_error)
         except (smtplib.SMTPException, OSError) as exc:

@@ -193,3 +193,21 @@ def test_the_outbox_page_is_for_admins_only_searchable_and_paginated(
     assert "página 2 de 2" in page and "Anterior" in page
     page = client.get("/admin/correos?q=Otro+asunto").get_data(as_text=True)
     assert "1 correo<" in page or "1 correo " in page
+
+
+def test_the_mail_command_and_the_jobs_send_the_queue(app, runner, person, inbox):
+    user = person()
+    _queue(user, 2)
+    result = runner.invoke(args=["sv", "mail", "send"])
+    assert result.exit_code == 0 and "correos enviados: 2" in result.output
+    _queue(user, 1)
+    result = runner.invoke(args=["sv", "jobs", "run"])
+    assert result.exit_code == 0 and "correo: 1" in result.output
+    assert len(inbox.messages) == 3
+
+
+def test_check_reports_production_without_smtp_or_base_url(app, runner):
+    app.config["SMTP_HOST"] = None
+    result = runner.invoke(args=["sv", "check"])
+    assert result.exit_code == 1
+    assert "SV_SMTP_HOST falta" in result.output and "SV_BASE_URL" in result.output
