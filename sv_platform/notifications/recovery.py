@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from sv_platform.accounts import services as accounts
 from sv_platform.accounts.models import User
@@ -252,16 +252,4 @@ def password_changed_notice(user: User, *, now: datetime) -> None:
             "reason": "Recibes este correo para proteger tu cuenta.",
         },
         now=now,
-    )
-
-
-def confirmed_pending(user_id: int) -> bool:
-    return bool(
-        db.session.scalar(
-            select(AccountToken.id).where(
-                AccountToken.user_id == user_id,
-                AccountToken.purpose == CONFIRM,
-                AccountToken.used_at.is_(None),
-            )
-        )
     )

@@ -3,7 +3,7 @@ email is composed and queued in the caller's transaction, unsubscribe links, adm
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -347,7 +347,3 @@ def retry(mail_id: int, *, actor, now: datetime | None = None) -> OutboxMail:
         )
         db.session.commit()
     return mail
-
-
-def in_minutes(now: datetime, minutes: int) -> datetime:
-    return now + timedelta(minutes=minutes)
