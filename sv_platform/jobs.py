@@ -24,6 +24,12 @@ def _auto_close(now: datetime) -> int:
     return lifecycle.auto_close_due(now=now)
 
 
+def _pending_egresos(now: datetime) -> int:
+    from sv_platform.courses import services as courses
+
+    return courses.graduate_completed(now=now)
+
+
 def _send_mail(now: datetime) -> int:
     from sv_platform.notifications import sender
 
@@ -39,7 +45,9 @@ def _deadline_warnings(now: datetime) -> int:
 # name → job(now) returning how many things it did. Domains add their periodic work here.
 JOBS: dict[str, Callable[[datetime], int]] = {
     "cierre_automatico": _auto_close,
+    "egresos_pendientes": _pending_egresos,
     "avisos_de_plazo": _deadline_warnings,
+    # Last: mail queued by the jobs above goes out in the same run.
     "correo": _send_mail,
 }
 
