@@ -41,10 +41,12 @@ def _register_blueprints(app: Flask) -> None:
     from sv_platform.courses import bp as courses
     from sv_platform.enrollment import bp as enrollment
     from sv_platform.faq import bp as faq
+    from sv_platform.notifications import bp as notifications
     from sv_platform.reports import bp as reports
     from sv_platform.reports import connect_signals
 
-    for blueprint in (core, accounts, enrollment, courses, faq, advisory, reports):
+    blueprints = (core, accounts, enrollment, courses, faq, advisory, reports, notifications)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     connect_signals()
 

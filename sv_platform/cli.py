@@ -108,6 +108,32 @@ def jobs_run():
             click.echo(f"{name}: {count}")
 
 
+def _mail_group() -> AppGroup:
+    """`flask sv mail send [--loop]`: the outbox sender (production runs it as a process)."""
+    mail = AppGroup("mail", help="Correo: envía la cola de salida (outbox).")
+
+    @mail.command("send")
+    @click.option("--loop", is_flag=True, help="Sigue enviando hasta recibir SIGTERM o Ctrl-C.")
+    @click.option("--interval", default=5.0, show_default=True, help="Segundos entre rondas.")
+    def mail_send(loop, interval):
+        """Envía los correos pendientes (una vez, o en bucle con --loop)."""
+        import signal
+        import threading
+
+        from sv_platform.notifications import sender
+
+        if not loop:
+            click.echo(f"correos enviados: {sender.deliver_due()}")
+            return
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        click.echo(f"Enviando correos cada {interval:g} s (Ctrl-C para terminar).")
+        sender.run_loop(current_app._get_current_object(), interval=interval, stop=stop)
+
+    return mail
+
+
 window = AppGroup("window", help="Ventanas de inscripción y cupos.")
 
 
@@ -343,4 +369,5 @@ def init_app(app) -> None:
     sv.add_command(window)
     sv.add_command(jobs)
     sv.add_command(_report_group())
+    sv.add_command(_mail_group())
     app.cli.add_command(sv)

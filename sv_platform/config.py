@@ -56,6 +56,25 @@ class Config:
     # Seconds between runs of the periodic jobs inside the server process (0: never; then
     # `flask sv jobs run` runs from cron or a systemd timer). `make run` sets 60.
     JOBS_INTERVAL = float(os.environ.get("SV_JOBS_INTERVAL", "0"))
+    # Mail: without SMTP_HOST mails are written as .eml files in MAIL_DIR (instance/mail).
+    SMTP_HOST = os.environ.get("SV_SMTP_HOST") or None
+    SMTP_PORT = int(os.environ.get("SV_SMTP_PORT", "0") or 0)  # 0: 25, 587 or 465 by security
+    SMTP_USER = os.environ.get("SV_SMTP_USER") or None
+    SMTP_PASSWORD = os.environ.get("SV_SMTP_PASSWORD") or None
+    SMTP_SECURITY = os.environ.get("SV_SMTP_SECURITY", "starttls")  # none | starttls | ssl
+    SMTP_TIMEOUT = float(os.environ.get("SV_SMTP_TIMEOUT", "20"))
+    MAIL_FROM = os.environ.get(
+        "SV_MAIL_FROM", "Servicios Virtuales <no-responder@serviciosvirtuales.cl>"
+    )
+    MAIL_DIR = os.environ.get("SV_MAIL_DIR")
+    BASE_URL = os.environ.get("SV_BASE_URL", "http://127.0.0.1:5000")
+    MAIL_BATCH = int(os.environ.get("SV_MAIL_BATCH", "100"))
+    PASSWORD_RESET_LIMIT_PER_IP = os.environ.get(
+        "SV_PASSWORD_RESET_LIMIT_PER_IP", "10 per 15 minutes"
+    )
+    PASSWORD_RESET_LIMIT_PER_ACCOUNT = os.environ.get(
+        "SV_PASSWORD_RESET_LIMIT_PER_ACCOUNT", "3 per hour"
+    )
     HSTS = False
     TESTING = False
     # Report denominators: the program's target and potential populations (firms) and
@@ -110,6 +129,10 @@ def load(app, config=None) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("UPLOAD_DIR"):
         app.config["UPLOAD_DIR"] = str(instance / "uploads")
+    if not app.config.get("MAIL_DIR"):
+        app.config["MAIL_DIR"] = str(instance / "mail")
+    if app.config.get("SMTP_SECURITY") not in ("none", "starttls", "ssl"):
+        raise RuntimeError("SV_SMTP_SECURITY debe ser none, starttls o ssl.")
     if not app.config.get("CONTENT_DIR"):
         app.config["CONTENT_DIR"] = str(Path(app.root_path).parent)
     app.config["MAX_CONTENT_LENGTH"] = (int(app.config["MAX_UPLOAD_MB"]) * 3 + 2) * 1024 * 1024
@@ -150,6 +173,12 @@ def production_problems(config) -> list[str]:
         problems.append("SV_DATABASE_URL apunta a SQLite; en producción use PostgreSQL.")
     if config.get("RATELIMIT_STORAGE_URI", "memory://").startswith("memory"):
         problems.append("SV_RATELIMIT_STORAGE_URI usa memoria; en producción use Redis.")
+    if not config.get("SMTP_HOST"):
+        problems.append("SV_SMTP_HOST falta: los correos se escribirían como archivos .eml.")
+    if not os.environ.get("SV_BASE_URL") or not str(config.get("BASE_URL", "")).startswith(
+        "https://"
+    ):
+        problems.append("SV_BASE_URL falta o no es https://: los enlaces de los correos fallarían.")
     if not config.get("SESSION_COOKIE_SECURE"):
         problems.append("Las cookies de sesión no están marcadas Secure.")
     return problems

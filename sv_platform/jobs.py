@@ -30,10 +30,25 @@ def _pending_egresos(now: datetime) -> int:
     return courses.graduate_completed(now=now)
 
 
+def _send_mail(now: datetime) -> int:
+    from sv_platform.notifications import sender
+
+    return sender.deliver_due(now)
+
+
+def _deadline_warnings(now: datetime) -> int:
+    from sv_platform.notifications import receivers
+
+    return receivers.warn_deadlines(now)
+
+
 # name → job(now) returning how many things it did. Domains add their periodic work here.
 JOBS: dict[str, Callable[[datetime], int]] = {
     "cierre_automatico": _auto_close,
     "egresos_pendientes": _pending_egresos,
+    "avisos_de_plazo": _deadline_warnings,
+    # Last: mail queued by the jobs above goes out in the same run.
+    "correo": _send_mail,
 }
 
 

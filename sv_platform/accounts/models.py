@@ -63,6 +63,8 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the current email was confirmed through its link (None: not confirmed yet).
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     company: Mapped["Company | None"] = relationship(
         back_populates="user", uselist=False, cascade="all, delete-orphan"

@@ -25,7 +25,14 @@ from sv_platform.accounts.passwords import (
     password_problem,
     verify_password,
 )
-from sv_platform.accounts.signals import data_exported, sessions_ended, user_anonymized
+from sv_platform.accounts.signals import (
+    account_created,
+    data_exported,
+    email_changed,
+    password_changed,
+    sessions_ended,
+    user_anonymized,
+)
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from sv_platform.core.rut import normalize_rut
 from sv_platform.core.timeutil import utcnow
@@ -166,9 +173,10 @@ def register_entrepreneur(
         created_at=now,
     )
     db.session.add(user)
+    db.session.flush()
     if channels is not None:
-        db.session.flush()
         surveys.record_baseline(user.id, channels, source="registro", now=now)
+    account_created.send(user, now=now)
     db.session.commit()
     log.info("registered user=%s", user.id)
     return user
@@ -254,12 +262,34 @@ def change_password(user: User, current: str, new: str) -> User:
     problem = password_problem(new, rut=user.rut, email=user.email)
     if problem:
         raise InvalidInput(problem, field="new_password")
-    user.password_hash = hash_password(new)
-    user.session_version += 1
+    set_password(user, new)
     db.session.commit()
     log.info("password changed user=%s", user.id)
     sessions_ended.send(user.id)
     return user
+
+
+def set_password(user: User, new: str, *, now: datetime | None = None) -> User:
+    """Inside the caller's transaction (no commit): store a new password that passes the
+    registration rules and end every session (the caller sends `sessions_ended` after its
+    commit); receivers of `password_changed` tell the owner and void recovery links.
+    Raises InvalidInput."""
+    problem = password_problem(new or "", rut=user.rut, email=user.email)
+    if problem:
+        raise InvalidInput(problem, field="new_password")
+    user.password_hash = hash_password(new)
+    user.session_version += 1
+    password_changed.send(user, now=now or utcnow())
+    return user
+
+
+def mark_email_confirmed(user: User, email: str, *, now: datetime) -> bool:
+    """Inside the caller's transaction: the address a link was sent to is confirmed, if it
+    is still the account's address. Returns whether it was."""
+    if not user.is_active or normalize_email(user.email) != normalize_email(email):
+        return False
+    user.email_confirmed_at = user.email_confirmed_at or now
+    return True
 
 
 def update_profile(
@@ -279,9 +309,13 @@ def update_profile(
     _check_territory(region_code, comuna_code)
     _check_person(sex, birth_date, education_level)
     _check_unique(None, email, exclude_id=user.id)
+    old_email = user.email
     user.name, user.email, user.phone = name, email, (phone or "").strip() or None
     user.region_code, user.comuna_code = region_code, comuna_code
     user.sex, user.birth_date, user.education_level = sex, birth_date, education_level
+    if normalize_email(old_email) != email:
+        user.email_confirmed_at = None  # the new address must be confirmed
+        email_changed.send(user, old_email=old_email, now=utcnow())
     db.session.commit()
     return user
 
@@ -351,6 +385,7 @@ def create_staff(
     )
     db.session.add(user)
     db.session.flush()
+    account_created.send(user, now=utcnow())
     record_audit(
         actor,
         f"create_{role}",
@@ -605,6 +640,7 @@ def ensure_demo_accounts() -> list[User]:
             user = User(password_hash=hash_password(DEMO_PASSWORD), **fields)
             if user.role == "entrepreneur":
                 user.consent_at, user.consent_version = utcnow(), CONSENT_VERSION
+            user.email_confirmed_at = utcnow()  # demo addresses need no confirmation
             db.session.add(user)
         users.append(user)
     db.session.commit()

@@ -15,3 +15,9 @@ sessions_ended = _signals.signal("sessions-ended")
 data_exported = _signals.signal("data-exported")
 # sender: user_id; kwargs: now — the account is being deleted: erase what identifies it
 user_anonymized = _signals.signal("user-anonymized")
+# sender: the User just created (flushed, not committed); kwargs: now
+account_created = _signals.signal("account-created")
+# sender: the User whose email just changed (now unconfirmed); kwargs: old_email, now
+email_changed = _signals.signal("email-changed")
+# sender: the User whose password just changed (inside the transaction); kwargs: now
+password_changed = _signals.signal("password-changed")
