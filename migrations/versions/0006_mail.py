@@ -1,7 +1,7 @@
 """mail: outbox, preferences, account tokens, SLA warnings, email confirmation
 
 Revision ID: 0006_mail
-Revises: 0010_content_review
+Revises: 0007_reports
 Create Date: 2026-12-01 10:03:43.906988
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006_mail'
-down_revision = "0010_content_review"
+down_revision = "0007_reports"
 branch_labels = None
 depends_on = None
 
