@@ -95,6 +95,8 @@ def live_server(tmp_path_factory, template_db, postgres_databases):
     server = type("LiveServer", (), {"url": base, "db_url": env["SV_DATABASE_URL"], "env": env})()
     yield server
     _stop(proc, log)
+    if postgres_databases is not None:
+        postgres_databases.drop(db_url)
 
 
 def _stop(proc, log) -> None:
@@ -106,8 +108,6 @@ def _stop(proc, log) -> None:
         proc.kill()
         proc.wait(timeout=10)
     log.close()
-    if postgres_databases is not None:
-        postgres_databases.drop(db_url)
 
 
 @pytest.fixture(scope="module")
