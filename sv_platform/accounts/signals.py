@@ -15,3 +15,7 @@ sessions_ended = _signals.signal("sessions-ended")
 data_exported = _signals.signal("data-exported")
 # sender: user_id; kwargs: now — the account is being deleted: erase what identifies it
 user_anonymized = _signals.signal("user-anonymized")
+# sender: a target type of the audit log ("enrollment_window", "faq_entry"…); kwargs: ids (a
+# list of str). The domain owning that type returns {id: label}, a noun phrase naming each
+# object in Spanish ("«Asesoría Legal · Biobío»"). Read-only; sent while rendering the log.
+audit_labels = _signals.signal("audit-labels")

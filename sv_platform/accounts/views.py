@@ -328,9 +328,3 @@ def admin_staff_toggle(user_id: int):
     user = outcome.value
     flash(f"La cuenta de {user.name} quedó {'activa' if active else 'desactivada'}.", "info")
     return redirect(url_for("accounts.admin_staff"))
-
-
-@bp.get("/admin/auditoria")
-@role_required("admin")
-def admin_audit():
-    return render_template("accounts/admin_audit.html", entries=services.audit_log())
