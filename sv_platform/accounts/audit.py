@@ -145,7 +145,7 @@ def _changed(ctx: _Context) -> list[str]:
 
 
 def _updated(ctx: _Context) -> str:
-    """"Ana cambió los cupos de «X» de 100 a 1" (one field) or lists the fields."""
+    """ "Ana cambió los cupos de «X» de 100 a 1" (one field) or lists the fields."""
     names = _changed(ctx)
     if not names:
         return f"{ctx.actor} guardó {ctx.target} sin cambios"
@@ -254,7 +254,7 @@ def _quoted(text: str | None) -> str | None:
 
 
 def person_label(user: User) -> str:
-    """"Carolina Pérez (15.555.555-6)", or just the name when there is no RUT."""
+    """ "Carolina Pérez (15.555.555-6)", or just the name when there is no RUT."""
     if user.rut:
         return f"{user.name} ({format_rut(user.rut)})"
     return user.name

@@ -78,7 +78,8 @@ def roster_page(
     """The window's enrolments matching the filters, newest first, one keyset page.
     Raises NotFound."""
     get_window(window_id)
-    return keyset_page(db.session, _query(window_id, filters), Enrollment.id, cursor=cursor, size=size)
+    query = _query(window_id, filters)
+    return keyset_page(db.session, query, Enrollment.id, cursor=cursor, size=size)
 
 
 def waitlist(window_id: int, *, limit: int = 200) -> list[Enrollment]:
@@ -183,7 +184,7 @@ def window_labels(_sender, *, ids, **_extra) -> dict:
 
 @audit_labels.connect_via("enrollment")
 def enrollment_labels(_sender, *, ids, **_extra) -> dict:
-    """"Carolina Pérez en «window name»" for the audit log."""
+    """ "Carolina Pérez en «window name»" for the audit log."""
     numbers = [int(i) for i in ids if i.isdigit()]
     rows = db.session.execute(
         select(Enrollment.id, User.name, EnrollmentWindow.name)

@@ -555,8 +555,7 @@ def remove_waitlisted(
         offering = enrollment.offering
         accounts.notify(
             enrollment.user_id,
-            f"Tu lugar en la lista de espera de «{offering.title}» fue retirado. "
-            f"Motivo: {reason}",
+            f"Tu lugar en la lista de espera de «{offering.title}» fue retirado. Motivo: {reason}",
             "/mis-inscripciones",
             commit=False,
         )

@@ -129,8 +129,9 @@ def test_pages_stay_stable_while_people_register(make_user):
         make_user(region_code="05", comuna_code="05101")
     first = _search(region="05", size=5)
     newcomers = [make_user(region_code="05", comuna_code="05101") for _ in range(3)]
-    second = people.search_people(people.people_filters({"region": "05"}), cursor=first.after, size=5)
-    third = people.search_people(people.people_filters({"region": "05"}), cursor=second.after, size=5)
+    filters = people.people_filters({"region": "05"})
+    second = people.search_people(filters, cursor=first.after, size=5)
+    third = people.search_people(filters, cursor=second.after, size=5)
     seen = _ids(first) + _ids(second) + _ids(third)
     assert len(seen) == len(set(seen)) == 12
     assert not set(seen) & {n.id for n in newcomers}
