@@ -177,6 +177,14 @@ def _assigned(ctx: _Context) -> str:
     return f"{ctx.actor} asignó {ctx.target} a {after}"
 
 
+def _promoted(ctx: _Context) -> str:
+    sentence = f"{ctx.actor} dio un cupo a {ctx.target}, desde la lista de espera"
+    before, after = ctx.raw_before.get("capacity"), ctx.raw_after.get("capacity")
+    if isinstance(before, int) and isinstance(after, int) and after != before:
+        sentence += f" (la ventana pasó de {_plural(before, 'cupo', 'cupos')} a {after})"
+    return sentence + (f". Motivo: {ctx.note}" if ctx.note else "")
+
+
 def _exported(ctx: _Context) -> str:
     fmt = EXPORT_FORMATS.get(ctx.raw_after.get("format"), "un archivo")
     rows = ctx.raw_after.get("rows")
@@ -202,10 +210,7 @@ ACTIONS = {
         "Canceló una inscripción",
         _template("{actor} canceló la inscripción de {target}"),
     ),
-    "promote_waitlisted": (
-        "Dio un cupo desde la lista de espera",
-        _template("{actor} dio un cupo a {target}, desde la lista de espera. Motivo: {note}"),
-    ),
+    "promote_waitlisted": ("Dio un cupo desde la lista de espera", _promoted),
     "remove_waitlisted": (
         "Quitó a alguien de la lista de espera",
         _template("{actor} quitó de la lista de espera a {target}. Motivo: {note}"),

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import format_date
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts import services as accounts
@@ -483,10 +483,6 @@ def _seat_taken(enrollment: Enrollment, *, now: datetime) -> None:
     enrollment_promoted.send(enrollment, now=now)
 
 
-class NoSeatLeft(DomainError):
-    message = "No quedan cupos en esta ventana: aumenta los cupos o espera que se libere uno."
-
-
 def _admin_reason(actor, reason: str | None) -> str:
     if actor is None or actor.role != "admin":
         raise NotAllowed("Solo un administrador/a puede cambiar la lista de espera.")
@@ -512,25 +508,39 @@ def _lock_waitlisted(enrollment_id: int) -> Enrollment:
 def promote_waitlisted(
     enrollment_id: int, *, actor, reason: str, now: datetime | None = None
 ) -> Enrollment:
-    """An admin gives a free cupo to one person of the waitlist, ahead of their turn (a
-    reason is required). The seat is taken with the same conditional UPDATE as any claim,
-    the person is notified and the change audited, in one transaction. Raises NotAllowed,
-    InvalidInput, NotFound, InvalidTransition (not waitlisted), NoSeatLeft."""
+    """An admin gives one person of the waitlist a cupo ahead of their turn (a reason is
+    required). Free cupos always go to the waitlist at once, so the window gains one cupo
+    for this person when none is free; the seat is taken with the same conditional UPDATE
+    as any claim (used never exceeds capacity), the person is notified and the change
+    audited, in one transaction. Raises NotAllowed, InvalidInput, NotFound,
+    InvalidTransition (not waitlisted)."""
     now = now or utcnow()
     reason = _admin_reason(actor, reason)
     with write_transaction():
         enrollment = _lock_waitlisted(enrollment_id)
         position = waitlist_position(enrollment)
-        if not _take_seat(enrollment.window_id):
-            raise NoSeatLeft()
+        window = db.session.get(
+            EnrollmentWindow, enrollment.window_id, populate_existing=True, with_for_update=True
+        )
+        capacity = window.capacity
+        if not _take_seat(window.id):
+            db.session.execute(
+                update(EnrollmentWindow)
+                .where(EnrollmentWindow.id == window.id)
+                .values(capacity=EnrollmentWindow.capacity + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if not _take_seat(window.id):
+                raise InvalidTransition("No se pudo reservar el cupo. Inténtalo de nuevo.")
+        db.session.refresh(window)
         _seat_taken(enrollment, now=now)
         accounts.record_audit(
             actor,
             "promote_waitlisted",
             "enrollment",
             enrollment.id,
-            {"status": "waitlisted", "position": position},
-            {"status": "active"},
+            {"status": "waitlisted", "position": position, "capacity": capacity},
+            {"status": "active", "capacity": window.capacity},
             commit=False,
             note=reason,
             subject_id=enrollment.user_id,
@@ -723,23 +733,6 @@ def enrollments_for(user_id: int) -> list[Enrollment]:
     return list(
         db.session.scalars(
             select(Enrollment).where(Enrollment.user_id == user_id).order_by(Enrollment.id.desc())
-        )
-    )
-
-
-def window_enrollments(window_id: int) -> list[Enrollment]:
-    """A window's enrolments: active, waitlisted (in order), graduated, cancelled."""
-    order = case(
-        (Enrollment.status == "active", 0),
-        (Enrollment.status == "waitlisted", 1),
-        (Enrollment.status == "graduated", 2),
-        else_=3,
-    )
-    return list(
-        db.session.scalars(
-            select(Enrollment)
-            .where(Enrollment.window_id == window_id)
-            .order_by(order, Enrollment.id)
         )
     )
 
