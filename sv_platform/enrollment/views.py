@@ -207,4 +207,6 @@ def admin_waitlist_action(enrollment_id: int, action: str):
     )
     if outcome.ok:
         flash(done.format(name=enrollment.user.name), "success")
-    return redirect(url_for("enrollment.admin_window", window_id=enrollment.window_id, _anchor="espera"))
+    return redirect(
+        url_for("enrollment.admin_window", window_id=enrollment.window_id, _anchor="espera")
+    )
