@@ -311,8 +311,12 @@ def _read(name: str, value, users: dict[int, User]) -> str:
 
 def _render(entry: AuditEntry, labels: dict, users: dict[int, User]) -> AuditLine:
     before, after = dict(entry.before or {}), dict(entry.after or {})
+    absent = "sin valor"  # the side of a creation or deletion that has no snapshot
     values = {
-        name: (_read(name, before.get(name), users), _read(name, after.get(name), users))
+        name: (
+            _read(name, before.get(name), users) if name in before else absent,
+            _read(name, after.get(name), users) if name in after else absent,
+        )
         for name in list(dict.fromkeys([*before, *after]))
         if name in FIELDS
     }
@@ -330,12 +334,14 @@ def _render(entry: AuditEntry, labels: dict, users: dict[int, User]) -> AuditLin
     )
     sentence = render(ctx).replace(" de el ", " del ").replace(" a el ", " al ")
     changes = [
-        Change(FIELDS[name][0].capitalize(), b, a)
+        Change(FIELDS[name][0][0].upper() + FIELDS[name][0][1:], b, a)
         for name, (b, a) in values.items()
         if (entry.before is not None and entry.after is not None and b != a)
         or (entry.before is None or entry.after is None)
     ]
-    return AuditLine(entry=entry, sentence=sentence + ".", changes=changes)
+    if not sentence.endswith("."):
+        sentence += "."
+    return AuditLine(entry=entry, sentence=sentence, changes=changes)
 
 
 def render_entries(entries: list[AuditEntry]) -> list[AuditLine]:
