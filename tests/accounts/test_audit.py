@@ -175,9 +175,7 @@ def test_set_service_level(ana):
     )
 
 
-@pytest.mark.parametrize(
-    "role, kind", [("advisor", "asesor/a"), ("admin", "administrador/a")]
-)
+@pytest.mark.parametrize("role, kind", [("advisor", "asesor/a"), ("admin", "administrador/a")])
 def test_create_staff(ana, role, kind):
     accounts.create_staff(
         role=role,
@@ -189,7 +187,9 @@ def test_create_staff(ana, role, kind):
         actor=ana,
     )
     line = _last(f"create_{role}")
-    assert line.sentence == f"Ana Administradora creó la cuenta de {kind} de Marta Nueva (9.876.543-3)."
+    assert line.sentence == (
+        f"Ana Administradora creó la cuenta de {kind} de Marta Nueva (9.876.543-3)."
+    )
     assert audit.Change("El RUT", "sin valor", "9.876.543-3") in line.changes
 
 

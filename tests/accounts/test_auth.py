@@ -267,9 +267,7 @@ def test_admin_creates_advisor_and_it_is_audited(client, auth, admin_user):
     advisor = services.find_by_identifier("9876543-3")
     assert (advisor.role, advisor.specialty) == ("advisor", "sustainability")
     audit = client.get("/admin/auditoria").get_data(as_text=True)
-    assert (
-        f"{admin_user.name} creó la cuenta de asesor/a de Asesora Nueva (9.876.543-3)." in audit
-    )
+    assert f"{admin_user.name} creó la cuenta de asesor/a de Asesora Nueva (9.876.543-3)." in audit
 
 
 def test_logins_failures_and_refusals_are_logged(client, auth, user, caplog):

@@ -146,7 +146,8 @@ def test_admin_cancels_enrolment_and_it_is_audited(
     db.session.refresh(eb)
     assert eb.status == "active"
     audit = client.get("/admin/auditoria").get_data(as_text=True)
-    assert f"{admin_user.name} canceló la inscripción de {a.name} en «{legal_window.name}»." in audit
+    sentence = f"{admin_user.name} canceló la inscripción de {a.name} en «{legal_window.name}»."
+    assert sentence in audit
 
 
 @pytest.mark.parametrize("role", ["entrepreneur", "advisor"])
