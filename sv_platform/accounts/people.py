@@ -199,9 +199,9 @@ def _prefix(key: str):
 
 
 def _key_condition(q: str):
-    """Which people a search text matches: an email (prefix), a RUT in any spelling (exact,
-    or a prefix of its digits), or every word as a prefix of a word of the name or
-    razón social."""
+    """Which people a search text matches: an email (prefix; with "@", or one word with a
+    dot, dash, plus or underscore), a RUT in any spelling (exact, or a prefix of its
+    digits), or every word as a prefix of a word of the name or razón social."""
     q = q.strip()
     if "@" in q:
         return [_prefix(f"e:{q.lower()}")]
@@ -213,6 +213,8 @@ def _key_condition(q: str):
         except InvalidInput:
             pass
         return [or_(*options)]
+    if " " not in q and any(ch in q for ch in "._-+"):  # the start of an email address
+        return [or_(_prefix(f"e:{q.lower()}"), *[_prefix(f"n:{w}") for w in words(q)[:1]])]
     terms = sorted(set(words(q)), key=len, reverse=True)[:MAX_TERMS]
     return [_prefix(f"n:{term}") for term in terms]
 

@@ -52,6 +52,7 @@ def carolina(make_user):
         "NUNEZ",  # accents and case do not matter
         "pérez caro",  # every word, any order, as prefixes
         "carolina.nunez@",
+        "carolina.nu",  # the start of the email, without "@"
         "Carolina.Nunez@Ejemplo.cl",
         "76.543.210-3",  # company RUT
         "espiga",  # razón social
