@@ -124,7 +124,7 @@ def load_sqlite(engine, users, companies, keys):
         cur = raw.cursor()
         cur.execute("BEGIN")
         cur.executemany(
-            f'INSERT INTO "user" ({USER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,1,1)',
+            f'INSERT INTO "user" ({USER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,1,1)',  # noqa: S608
             [(*u[:9], u[9].replace(tzinfo=None).isoformat(sep=" ")) for u in users],
         )
         cur.executemany(
