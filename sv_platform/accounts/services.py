@@ -26,6 +26,7 @@ from sv_platform.accounts.passwords import (
 )
 from sv_platform.accounts.signals import data_exported, sessions_ended, user_anonymized
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
+from sv_platform.core.paging import Page, keyset_page
 from sv_platform.core.rut import normalize_rut
 from sv_platform.core.timeutil import utcnow
 from sv_platform.extensions import db, write_transaction
@@ -484,6 +485,12 @@ def notifications_for(user_id: int, *, limit: int = 50) -> list[Notification]:
             .limit(limit)
         )
     )
+
+
+def notifications_page(user_id: int, *, cursor: int | None = None, size: int = 50) -> Page:
+    """The person's notices (only their own), newest first, one keyset page."""
+    query = select(Notification).where(Notification.user_id == user_id)
+    return keyset_page(db.session, query, Notification.id, cursor=cursor, size=size)
 
 
 def mark_notifications_read(user_id: int, *, now: datetime | None = None) -> None:

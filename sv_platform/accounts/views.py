@@ -27,6 +27,7 @@ from sv_platform.accounts.forms import (
 )
 from sv_platform.core.domain import DomainError
 from sv_platform.core.forms import ConfirmForm
+from sv_platform.core.paging import parse_cursor
 from sv_platform.core.security import public, role_required
 from sv_platform.core.web import acting_user, attempt, safe_next
 from sv_platform.extensions import limiter, login_manager
@@ -278,8 +279,12 @@ def delete_account():
 
 @bp.get("/notificaciones")
 def notifications():
-    items = services.notifications_for(current_user.id)
-    return render_template("accounts/notifications.html", items=items, form=ConfirmForm())
+    page = services.notifications_page(
+        current_user.id, cursor=parse_cursor(request.args.get("despues"))
+    )
+    return render_template(
+        "accounts/notifications.html", items=page.items, page=page, form=ConfirmForm()
+    )
 
 
 @bp.post("/notificaciones/leidas")

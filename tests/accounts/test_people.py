@@ -223,3 +223,16 @@ def test_people_pages_refuse_other_roles(client, auth, make_user, carolina, role
     db.session.refresh(carolina)
     assert carolina.active
     assert db.session.query(AuditEntry).count() == 0
+
+
+def test_notices_page_by_fifty_newest_first(client, auth, user):
+    for n in range(53):
+        accounts.notify(user.id, f"Aviso número {n}")
+    auth.login(user)
+    html = client.get("/notificaciones").get_data(as_text=True)
+    assert "Aviso número 52\n" in html and "Aviso número 3\n" in html
+    assert "Aviso número 2\n" not in html
+    after = html.split("despues=", 1)[1].split('"', 1)[0]
+    rest = client.get("/notificaciones", query_string={"despues": after}).get_data(as_text=True)
+    assert all(f"Aviso número {n}\n" in rest for n in (0, 1, 2))
+    assert "Aviso número 3\n" not in rest

@@ -38,6 +38,11 @@ PAGES = {
         "/admin/niveles-de-servicio",
         "/asesor/consultas",
         "/admin/servicios/asesoria-legal/ventanas/nueva",
+        "/admin/personas",
+        "/admin/personas?q=emprendedora",
+        "/admin/personas/4",
+        "/admin/ventanas/1",
+        "/admin/asesoria",
     ],
 }
 
