@@ -5,7 +5,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, event, insert, or_, select
+from sqlalchemy import and_, delete, event, insert, inspect, intersect, or_, select
 from sqlalchemy.orm import Session
 
 from sv_platform.accounts import territory
@@ -102,8 +102,6 @@ _WATCHED = {User: ("name", "email", "rut"), Company: ("rut", "legal_name", "user
 
 
 def _changed(obj) -> bool:
-    from sqlalchemy import inspect
-
     state = inspect(obj)
     return any(state.attrs[name].history.has_changes() for name in _WATCHED[type(obj)])
 
@@ -116,6 +114,7 @@ def _keep_keys(session, _context) -> None:
     for obj in list(session.new) + list(session.dirty):
         if type(obj) in _WATCHED and (obj in session.new or _changed(obj)):
             ids.add(obj.id if isinstance(obj, User) else obj.user_id)
+    ids |= {obj.user_id for obj in session.deleted if isinstance(obj, Company)}
     ids.discard(None)
     if ids:
         reindex(session.connection(), ids)
@@ -194,8 +193,10 @@ def people_filters(args) -> PeopleFilters:
 
 
 def _prefix(key: str):
-    """Keys starting with `key`, as an index range (works on every collation set to C)."""
-    return and_(PersonKey.key >= key, PersonKey.key < key + "\uffff")
+    """Keys starting with `key` as an index range [key, key with its last character
+    incremented): exact in code-point order (the key column's C collation), and the form
+    PostgreSQL's planner estimates well (as it does for LIKE 'prefix%')."""
+    return and_(PersonKey.key >= key, PersonKey.key < key[:-1] + chr(ord(key[-1]) + 1))
 
 
 def _key_condition(q: str):
@@ -224,10 +225,12 @@ def matching(user_id_column, q: str | None) -> list:
     company words); none for an empty text. Other domains filter their lists with it."""
     if not (q or "").strip():
         return []
-    return [
-        user_id_column.in_(select(PersonKey.user_id).where(condition))
-        for condition in _key_condition(q)
-    ]
+    subqueries = [select(PersonKey.user_id).where(c) for c in _key_condition(q)]
+    if not subqueries:
+        return []
+    # One set of ids (several words intersect inside it): the database then walks that set
+    # in id order and reads only the rows of one page.
+    return [user_id_column.in_(subqueries[0] if len(subqueries) == 1 else intersect(*subqueries))]
 
 
 def search_people(filters: PeopleFilters, *, cursor: int | None = None, size: int = 25) -> Page:
@@ -242,10 +245,15 @@ def search_people(filters: PeopleFilters, *, cursor: int | None = None, size: in
         query = query.where(User.sex == filters.sex)
     if filters.role:
         query = query.where(User.role == filters.role)
-    if filters.registered_from:
-        query = query.where(User.created_at >= chile_day_start(filters.registered_from))
-    if filters.registered_to:
-        query = query.where(User.created_at <= chile_day_end(filters.registered_to))
+    if filters.registered_from or filters.registered_to:
+        # The ids of the period come from the (created_at, id) index alone; the page then
+        # reads 25 rows instead of sorting every row of the period.
+        period = select(User.id)
+        if filters.registered_from:
+            period = period.where(User.created_at >= chile_day_start(filters.registered_from))
+        if filters.registered_to:
+            period = period.where(User.created_at <= chile_day_end(filters.registered_to))
+        query = query.where(User.id.in_(period))
     return keyset_page(db.session, query, User.id, cursor=cursor, size=size)
 
 
