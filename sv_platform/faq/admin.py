@@ -5,9 +5,9 @@ from sqlalchemy import or_, select
 
 from sv_platform.accounts.signals import audit_labels
 from sv_platform.core.paging import Page, keyset_page
+from sv_platform.core.spanish import terms
 from sv_platform.extensions import db
 from sv_platform.faq.models import AREAS, FaqEntry
-from sv_platform.faq.normalize import terms
 
 STATES = {"publicadas": "Publicadas", "borradores": "Borradores"}
 
