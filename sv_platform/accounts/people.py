@@ -272,7 +272,7 @@ class PersonFile:
 
 
 def _consents(person: User) -> list[dict]:
-    """The consent given at registration and every later change recorded in the audit."""
+    """The consents on record: the one given at registration (version and date)."""
     rows = []
     if person.consent_at:
         rows.append({"at": person.consent_at, "version": person.consent_version})
