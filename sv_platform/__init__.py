@@ -37,9 +37,12 @@ def _register_blueprints(app: Flask) -> None:
     from sv_platform.courses import bp as courses
     from sv_platform.enrollment import bp as enrollment
     from sv_platform.faq import bp as faq
+    from sv_platform.reports import bp as reports
+    from sv_platform.reports import connect_signals
 
-    for blueprint in (core, accounts, enrollment, courses, faq, advisory):
+    for blueprint in (core, accounts, enrollment, courses, faq, advisory, reports):
         app.register_blueprint(blueprint)
+    connect_signals()
 
 
 def _context(app: Flask) -> None:

@@ -167,8 +167,33 @@ def check():
     click.echo("✓ Configuración de producción correcta.")
 
 
+def _report_group() -> AppGroup:
+    """`flask sv report …`: the program's figures, the same the dashboard shows."""
+    report = AppGroup("report", help="Reportes: indicadores del programa.")
+
+    @report.command("indicators")
+    @click.option("--year", required=True, type=click.IntRange(2000, 2100), help="Año t.")
+    @click.option("--region", "region_code", default=None, help="Código de región (01-16).")
+    @click.option(
+        "--service", default=None, type=click.Choice(["course", "legal", "sustainability"])
+    )
+    @click.option("--sex", default=None, help="femenino, masculino, otro o no_informa.")
+    @click.option("--format", "fmt", default="text", type=click.Choice(["text", "json"]))
+    def indicators(year, region_code, service, sex, fmt):
+        """Imprime los indicadores del año (texto o JSON)."""
+        from sv_platform.reports import cli_output
+
+        try:
+            click.echo(cli_output.render(year, region_code, service, sex, fmt))
+        except DomainError as error:
+            _fail(error)
+
+    return report
+
+
 def init_app(app) -> None:
     sv.add_command(content)
     sv.add_command(window)
     sv.add_command(jobs)
+    sv.add_command(_report_group())
     app.cli.add_command(sv)

@@ -49,6 +49,11 @@ class Config:
     JOBS_INTERVAL = float(os.environ.get("SV_JOBS_INTERVAL", "0"))
     HSTS = False
     TESTING = False
+    # Report denominators: the program's target and potential populations (firms) and
+    # the beneficiaries it plans a year.
+    REPORT_TARGET_POPULATION = int(os.environ.get("SV_TARGET_POPULATION", "302888"))
+    REPORT_POTENTIAL_POPULATION = int(os.environ.get("SV_POTENTIAL_POPULATION", "677207"))
+    REPORT_PLANNED_BENEFICIARIES = int(os.environ.get("SV_PLANNED_BENEFICIARIES", "27867"))
 
 
 class ProductionConfig(Config):

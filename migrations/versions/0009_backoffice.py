@@ -1,7 +1,7 @@
 """back office: people search keys, list indexes, audit subject and filters
 
 Revision ID: 0009_backoffice
-Revises: 0010_content_review
+Revises: 0007_reports
 Create Date: 2026-12-01 10:20:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0009_backoffice'
-down_revision = '0010_content_review'
+down_revision = '0007_reports'
 branch_labels = None
 depends_on = None
 

@@ -13,6 +13,7 @@ from sv_platform.core.security import role_required
 from sv_platform.core.web import acting_user, attempt
 from sv_platform.courses import services as courses
 from sv_platform.enrollment import services as enrollment
+from sv_platform.reports import surveys
 
 # Actions of the mail and password-recovery services, offered only once they exist.
 SEND_RESET_LINK = getattr(services, "send_reset_link", None)
@@ -58,6 +59,7 @@ def admin_person(user_id: int):
         enrollments=enrollment.enrollments_for(person.id),
         courses=courses.my_courses(person),
         consultations=advisory.consultations_of(person),
+        surveys=surveys.export_user_data(person.id),
         sexes=SEXES,
         roles=people.ROLE_LABELS,
         entries=audit.render_entries(file.audit),

@@ -107,6 +107,8 @@ TARGET_TYPES = {
     "consultation": "la consulta",
     "service_level": "los plazos del área",
     "faq_entry": "la pregunta frecuente",
+    "annual_survey": "la encuesta anual",
+    "report": "el informe",
 }
 
 
@@ -192,6 +194,33 @@ def _exported(ctx: _Context) -> str:
     return f"{ctx.actor} descargó en {fmt} las inscripciones de {ctx.target}{count}"
 
 
+def _annual_survey(ctx: _Context) -> str:
+    year, invited = ctx.raw_after.get("year"), ctx.raw_after.get("invited")
+    sentence = f"{ctx.actor} abrió la Encuesta anual {year}"
+    if isinstance(invited, int):
+        sentence += f" e invitó a {_plural(invited, 'persona', 'personas')}"
+    return sentence
+
+
+REPORT_NAMES = {
+    "beneficiarios": "de beneficiarios",
+    "inscripciones": "de inscripciones",
+    "egresos": "de egresos",
+    "consultas": "de consultas",
+    "encuestas": "de respuestas de encuestas",
+    "indicadores": "de indicadores (para publicar)",
+}
+
+
+def _report_export(ctx: _Context) -> str:
+    after = ctx.raw_after
+    fmt = EXPORT_FORMATS.get(after.get("formato"), "un archivo")
+    name = REPORT_NAMES.get(ctx.entry.target_id or "", f"«{ctx.entry.target_id}»")
+    scope = "completo " if after.get("completo") else ""
+    year = f" del año {after['año']}" if after.get("año") else ""
+    return f"{ctx.actor} descargó en {fmt} el informe {scope}{name}{year}"
+
+
 def _template(text: str):
     def render(ctx: _Context) -> str:
         sentence = text.format(actor=ctx.actor, target=ctx.target, note=ctx.note)
@@ -236,6 +265,8 @@ ACTIONS = {
         "Reenvió la confirmación de correo",
         _template("{actor} reenvió a {target} el correo para confirmar su dirección"),
     ),
+    "open_annual_survey": ("Abrió la Encuesta anual", _annual_survey),
+    "report_export": ("Descargó un informe", _report_export),
     "faq.create": (
         "Creó una pregunta frecuente",
         _template("{actor} creó la pregunta frecuente {target}"),

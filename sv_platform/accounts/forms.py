@@ -7,11 +7,13 @@ from wtforms import (
     EmailField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TelField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from sv_platform.accounts import territory
 from sv_platform.accounts.models import COMPANY_SIZES, EDUCATION_LEVELS, SECTORS, SEXES
@@ -69,6 +71,14 @@ class RegistrationForm(PersonFields):
         validators=[DataRequired(REQUIRED), Length(max=128)],
         description="Al menos 8 caracteres. Evita tu RUT, tu correo y claves comunes.",
     )
+    channels = SelectMultipleField(
+        "¿Qué canales digitales usa hoy tu negocio para vender?",
+        choices=[],
+        validate_choice=False,  # the reports service checks the options
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        description="Marca todos los que uses.",
+    )
     consent = BooleanField("Acepto el uso de mis datos personales según la política de privacidad")
     submit = SubmitField("Crear mi cuenta")
 
@@ -83,8 +93,15 @@ class RegistrationForm(PersonFields):
         "sex",
         "birth_date",
         "education_level",
+        "channels",
         "consent",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from sv_platform.reports.models import CHANNELS
+
+        self.channels.choices = dict(CHANNELS)
 
 
 class ProfileForm(PersonFields):

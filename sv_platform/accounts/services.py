@@ -125,10 +125,15 @@ def register_entrepreneur(
     birth_date: date,
     education_level: str,
     consent: bool,
+    channels: list[str] | None = None,
     now: datetime | None = None,
 ) -> User:
     """Self-registration. Enforces a valid unique RUT, unique email (any case), comuna in
-    región, a strong password and explicit consent. Raises InvalidInput/DuplicateAccount."""
+    región, a strong password and explicit consent; `channels` (the digital sales channels
+    question) is stored as the person's baseline by the reports domain.
+    Raises InvalidInput/DuplicateAccount."""
+    from sv_platform.reports import surveys
+
     now = now or utcnow()
     rut = normalize_rut(rut)
     name, email = _clean_identity(name, email)
@@ -141,6 +146,8 @@ def register_entrepreneur(
     problem = password_problem(password, rut=rut, email=email)
     if problem:
         raise InvalidInput(problem, field="password")
+    if channels is not None:
+        surveys.check_channels(channels)
     _check_unique(rut, email)
     user = User(
         rut=rut,
@@ -159,6 +166,9 @@ def register_entrepreneur(
         created_at=now,
     )
     db.session.add(user)
+    if channels is not None:
+        db.session.flush()
+        surveys.record_baseline(user.id, channels, source="registro", now=now)
     db.session.commit()
     log.info("registered user=%s", user.id)
     return user

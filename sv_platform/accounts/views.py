@@ -40,7 +40,7 @@ def load_user(session_id: str):
 
 def home_for(user) -> str:
     if user.role == "admin":
-        return url_for("accounts.admin_staff")
+        return url_for("reports.dashboard")
     if user.role == "advisor":
         return url_for("advisory.advisor_queue")
     return url_for("core.home")
@@ -81,6 +81,7 @@ def register():
             birth_date=form.birth_date.data,
             education_level=form.education_level.data,
             consent=form.consent.data,
+            channels=form.channels.data,
             form=form,
         )
         if outcome.ok:

@@ -313,3 +313,30 @@ def test_log_page_filters_and_pages(client, auth, ana, make_user):
     bad = client.get("/admin/auditoria", query_string={"accion": "drop_table"})
     assert bad.status_code == 422
     assert "Elige una acción de la lista." in bad.get_data(as_text=True)
+
+
+def test_report_sentences(ana):
+    accounts.record_audit(
+        ana, "open_annual_survey", "annual_survey", 1, None, {"year": 2026, "invited": 1}
+    )
+    assert _last("open_annual_survey").sentence == (
+        "Ana Administradora abrió la Encuesta anual 2026 e invitó a 1 persona."
+    )
+    accounts.record_audit(
+        ana,
+        "report_export",
+        "report",
+        "egresos",
+        None,
+        {"formato": "xlsx", "completo": True, "año": 2026, "servicio": None},
+    )
+    assert _last("report_export").sentence == (
+        "Ana Administradora descargó en Excel (XLSX) el informe completo de egresos del año 2026."
+    )
+
+
+def test_admin_lands_on_the_reports_dashboard(client, ana):
+    response = client.post(
+        "/ingresar", data={"identifier": ana.email, "password": "clave-de-prueba-segura"}
+    )
+    assert response.headers["Location"].endswith("/admin/reportes")

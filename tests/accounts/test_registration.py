@@ -17,6 +17,7 @@ VALID = {
     "sex": "femenino",
     "birth_date": "1985-06-15",
     "education_level": "universitaria",
+    "channels": ["whatsapp", "instagram"],
     "consent": "y",
 }
 

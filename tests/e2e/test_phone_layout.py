@@ -43,6 +43,8 @@ PAGES = {
         "/admin/personas/4",
         "/admin/ventanas/1",
         "/admin/asesoria",
+        "/admin/reportes",
+        "/admin/reportes/encuesta-anual",
     ],
 }
 
