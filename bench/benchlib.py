@@ -1,6 +1,7 @@
 """What the server benchmarks share: paths, a gunicorn on a free port, a logged-in
 session with its CSRF token, percentiles."""
 
+import os
 import re
 import socket
 import subprocess
@@ -73,8 +74,13 @@ def start_gunicorn(
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """Ask the server to stop; kill it if it is still finishing requests after 30 s."""
     proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def csrf_token(html: str) -> str:
@@ -98,12 +104,14 @@ def login(
     return session, csrf_token(session.get(f"{base}{then}", timeout=30).text)
 
 
-def steady_load(url: str, seconds: float, connections: int, cookie: str | None = None) -> dict:
-    """`connections` threads GET `url` back to back for `seconds` (a wrk stand-in)."""
+def steady_load(url, seconds: float, connections: int, cookie: str | None = None) -> dict:
+    """`connections` threads GET `url` back to back for `seconds` (a wrk stand-in); with a
+    list of URLs (one per server) the threads are spread over them."""
+    urls = url if isinstance(url, list) else [url]
     latencies, errors, lock = [], [0], threading.Lock()
     stop_at = time.perf_counter() + seconds
 
-    def worker():
+    def worker(url):
         session = requests.Session()
         headers = {"Cookie": cookie} if cookie else {}
         mine, bad = [], 0
@@ -116,7 +124,9 @@ def steady_load(url: str, seconds: float, connections: int, cookie: str | None =
             latencies.extend(mine)
             errors[0] += bad
 
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    threads = [
+        threading.Thread(target=worker, args=(urls[i % len(urls)],)) for i in range(connections)
+    ]
     t0 = time.perf_counter()
     for t in threads:
         t.start()
@@ -131,3 +141,101 @@ def steady_load(url: str, seconds: float, connections: int, cookie: str | None =
         "requests": len(latencies),
         "errors": errors[0],
     }
+
+
+# --- the production setup: PostgreSQL, several server processes, Redis ------------------
+
+
+def add_production_args(parser) -> None:
+    """--database-url / --servers / --redis: the same benchmark on the production setup."""
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL server to use instead of SQLite, e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1/postgres (a throwaway database is created "
+        "on it and dropped at the end)",
+    )
+    parser.add_argument("--servers", type=int, default=1, help="server processes (ports)")
+    parser.add_argument(
+        "--redis",
+        default=None,
+        help="redis://… shared by the servers for chat rooms and limits (--servers > 1)",
+    )
+
+
+class BenchDatabase:
+    """A throwaway migrated database: a SQLite file in `tmp`, or a PostgreSQL database
+    created on the --database-url server (dropped by close())."""
+
+    def __init__(self, args, tmp: Path):
+        self.admin = None
+        if args.database_url:
+            from sqlalchemy import create_engine, text
+            from sqlalchemy.engine import make_url
+
+            base = make_url(args.database_url)
+            self.name = f"sv_bench_{os.getpid()}"
+            self.admin = create_engine(base, isolation_level="AUTOCOMMIT")
+            with self.admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}"'))
+                connection.execute(text(f'CREATE DATABASE "{self.name}"'))
+            self.url = base.set(database=self.name).render_as_string(hide_password=False)
+            self.label = "PostgreSQL"
+        else:
+            self.url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+            self.label = "SQLite"
+
+    def scalar(self, sql: str):
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.url)
+        try:
+            with engine.connect() as connection:
+                return connection.execute(text(sql)).scalar()
+        finally:
+            engine.dispose()
+
+    def rows(self, sql: str) -> list:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.url)
+        try:
+            with engine.connect() as connection:
+                return [tuple(r) for r in connection.execute(text(sql))]
+        finally:
+            engine.dispose()
+
+    def close(self) -> None:
+        if self.admin is not None:
+            from sqlalchemy import text
+
+            with self.admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            self.admin.dispose()
+
+
+def production_env(args) -> dict:
+    """Settings that make several servers one deployment (Redis rooms and limits)."""
+    if args.servers > 1 and not args.redis:
+        raise SystemExit("--servers > 1 needs --redis")
+    if not args.redis:
+        return {}
+    run = f"sv-bench-{os.getpid()}"
+    return {
+        "SV_SOCKETIO_MESSAGE_QUEUE": args.redis,
+        "SV_SOCKETIO_CHANNEL": run,
+        "SV_RATELIMIT_STORAGE_URI": args.redis,
+        "SV_RATELIMIT_KEY_PREFIX": run,
+    }
+
+
+def setup_label(args, database: "BenchDatabase") -> str:
+    servers = f"{args.servers} servers" if args.servers > 1 else "1 server"
+    return f"{database.label}, {servers}" + (", Redis" if args.redis else "")
+
+
+def start_servers(env: dict, count: int, *, threads: int, log_dir: Path):
+    """`count` servers (the production command each) on their own ports."""
+    return [
+        start_gunicorn(env, threads=threads, log=log_dir / f"server-{i}.log") for i in range(count)
+    ]

@@ -10,12 +10,16 @@ then every client sends M messages. Reports delivered/sent at the other side (mu
 Loopback only, bounded in time. Prints one JSON object last.
 
     .venv/bin/python bench/chat_fanout.py [--consultas 100] [--messages 10]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1/postgres]
+        [--servers 2 --redis redis://127.0.0.1:6379/14]
+
+With --servers 2 every entrepreneur is on the first server and every advisor on the
+second, so each message crosses processes through Redis.
 """
 
 import argparse
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -25,7 +29,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import socketio
-from benchlib import BIN, ROOT, login, ms, percentile, start_gunicorn, stop
+from benchlib import (
+    BIN,
+    ROOT,
+    BenchDatabase,
+    add_production_args,
+    login,
+    ms,
+    percentile,
+    production_env,
+    setup_label,
+    start_servers,
+    stop,
+)
 
 PASSWORD = "clave-bench-segura-2026"
 
@@ -142,15 +158,17 @@ def main():
     parser.add_argument(
         "--deadline", type=float, default=120.0, help="seconds to wait for deliveries after sending"
     )
+    add_production_args(parser)
     args = parser.parse_args()
     k, m = args.consultas, args.messages
 
     tmp = Path(tempfile.mkdtemp(prefix="sv-chat-bench-"))
-    db_file = tmp / "bench.sqlite3"
+    database = BenchDatabase(args, tmp)
     env = {
         **os.environ,
+        **production_env(args),
         "FLASK_APP": "wsgi",
-        "SV_DATABASE_URL": f"sqlite:///{db_file}",
+        "SV_DATABASE_URL": database.url,
         "SV_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
         "SV_UPLOAD_DIR": str(tmp / "uploads"),
         "SV_ARGON2_TIME_COST": "1",
@@ -166,7 +184,11 @@ def main():
     )
     t_setup = time.perf_counter()
     rows = create_data(env, k)
-    server, base = start_gunicorn(env, threads=max(200, 2 * k + 40), log=tmp / "server.log")
+    threads_per_server = max(200, 2 * k + 40)
+    servers = start_servers(env, args.servers, threads=threads_per_server, log_dir=tmp)
+    # The entrepreneur on the first server, the advisor on the next one (the same one
+    # when there is only one): with two servers every message crosses processes.
+    owner_base, advisor_base = servers[0][1], servers[1 % len(servers)][1]
     errors = []
     sent_at, lock = {}, threading.Lock()
     try:
@@ -175,8 +197,8 @@ def main():
                 pool.map(
                     lambda row: (
                         int(row[0]),
-                        login_cookie(base, row[1]),
-                        login_cookie(base, row[2]),
+                        login_cookie(owner_base, row[1]),
+                        login_cookie(advisor_base, row[2]),
                     ),
                     rows,
                 )
@@ -185,8 +207,8 @@ def main():
             pairs = list(
                 pool.map(
                     lambda item: (
-                        Participant(base, item[0], *item[1], sent_at, lock),
-                        Participant(base, item[0], *item[2], sent_at, lock),
+                        Participant(owner_base, item[0], *item[1], sent_at, lock),
+                        Participant(advisor_base, item[0], *item[2], sent_at, lock),
                     ),
                     logins,
                 )
@@ -218,14 +240,17 @@ def main():
             for participant in pair:
                 participant.client.disconnect()
     finally:
-        stop(server)
+        for proc, _base in servers:
+            stop(proc)
 
-    with sqlite3.connect(db_file) as conn:
-        stored = conn.execute("SELECT count(*) FROM message").fetchone()[0]
-        stored_unique = conn.execute(
+    try:
+        stored = database.scalar("SELECT count(*) FROM message")
+        stored_unique = database.scalar(
             "SELECT count(DISTINCT consultation_id || '/' || author_id || '/' || client_msg_id)"
             " FROM message"
-        ).fetchone()[0]
+        )
+    finally:
+        database.close()
     sent = 2 * k * m
     delivered = sum(len(p.received) for pair in pairs for p in pair)
     duplicates = sum(c - 1 for pair in pairs for p in pair for c in p.received.values()) + (
@@ -250,7 +275,8 @@ def main():
         "send_seconds": round(send_seconds, 2),
         "messages_per_second": round(sent / send_seconds, 1),
         "setup_seconds": round(setup_seconds, 1),
-        "server": f"gunicorn gthread -w 1 --threads {max(200, 2 * k + 40)}, SQLite",
+        "server": f"gunicorn gthread -w 1 --threads {threads_per_server}",
+        "setup": setup_label(args, database),
     }
     result["correct"] = delivered == sent == stored and duplicates == 0 and not errors
     print(json.dumps(result))

@@ -1,18 +1,21 @@
 """Enrolment burst: N clients hit the real HTTP enrol endpoint at once for C cupos.
 
 Starts the production server command (gunicorn, one worker, threads) on a throwaway
-SQLite database, registers N entrepreneurs, logs each one in, then releases all N
-`POST /inscripciones/<slug>` requests together. Reports seats given (must equal C),
+SQLite database (or, with --database-url, a throwaway PostgreSQL database; with --servers 2
+--redis URL, two servers sharing it, the clients split between them), registers N
+entrepreneurs, logs each one in, then releases all N `POST /inscripciones/<slug>` requests
+together. Reports seats given (must equal C),
 waitlisted, errors, throughput and latency percentiles, and the same server's throughput
 on its smallest route (`/healthz`) as the baseline. Prints one JSON object last.
 
     .venv/bin/python bench/enroll_burst.py [--clients 500] [--cupos 100]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1/postgres]
+        [--servers 2 --redis redis://127.0.0.1:6379/14]
 """
 
 import argparse
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -22,7 +25,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from benchlib import BIN, ROOT, login, ms, percentile, start_gunicorn, steady_load, stop
+from benchlib import (
+    BIN,
+    ROOT,
+    BenchDatabase,
+    add_production_args,
+    login,
+    ms,
+    percentile,
+    production_env,
+    setup_label,
+    start_servers,
+    steady_load,
+    stop,
+)
 
 
 def create_people(env, n):
@@ -60,14 +76,16 @@ def main():
     parser.add_argument("--cupos", type=int, default=100)
     parser.add_argument("--threads", type=int, default=100, help="gunicorn threads")
     parser.add_argument("--baseline-seconds", type=float, default=5.0)
+    add_production_args(parser)
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="sv-bench-"))
-    db_file = tmp / "bench.sqlite3"
+    database = BenchDatabase(args, tmp)
     env = {
         **os.environ,
+        **production_env(args),
         "FLASK_APP": "wsgi",
-        "SV_DATABASE_URL": f"sqlite:///{db_file}",
+        "SV_DATABASE_URL": database.url,
         "SV_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
         "SV_ARGON2_TIME_COST": "1",
         "SV_ARGON2_MEMORY_COST": "1024",
@@ -93,11 +111,14 @@ def main():
         capture_output=True,
     )
     create_people(env, args.clients)
-    server, base = start_gunicorn(env, threads=args.threads, log=tmp / "server.log")
+    servers = start_servers(env, args.servers, threads=args.threads, log_dir=tmp)
+    bases = [base for _proc, base in servers]
     try:
         with ThreadPoolExecutor(max_workers=32) as pool:
-            sessions = list(pool.map(lambda i: login_person(base, i), range(args.clients)))
-        hello = steady_load(f"{base}/healthz", args.baseline_seconds, 32)
+            sessions = list(
+                pool.map(lambda i: login_person(bases[i % len(bases)], i), range(args.clients))
+            )
+        hello = steady_load([f"{base}/healthz" for base in bases], args.baseline_seconds, 32)
 
         barrier = threading.Barrier(args.clients)
         latencies, statuses, errors = [None] * args.clients, [None] * args.clients, []
@@ -108,7 +129,7 @@ def main():
             t0 = time.perf_counter()
             try:
                 response = session.post(
-                    f"{base}/inscripciones/asesoria-legal",
+                    f"{bases[i % len(bases)]}/inscripciones/asesoria-legal",
                     data={"csrf_token": token},
                     allow_redirects=False,
                     timeout=120,
@@ -126,11 +147,14 @@ def main():
             t.join()
         elapsed = time.perf_counter() - t0
     finally:
-        stop(server)
+        for proc, _base in servers:
+            stop(proc)
 
-    with sqlite3.connect(db_file) as conn:
-        counts = dict(conn.execute("SELECT status, count(*) FROM enrollment GROUP BY status"))
-        used = conn.execute("SELECT used FROM enrollment_window").fetchone()[0]
+    try:
+        counts = dict(database.rows("SELECT status, count(*) FROM enrollment GROUP BY status"))
+        used = database.scalar("SELECT used FROM enrollment_window")
+    finally:
+        database.close()
     lat = [x for x in latencies if x is not None]
     burst_rps = args.clients / elapsed
     result = {
@@ -149,6 +173,7 @@ def main():
         "baseline_healthz_rps": round(hello["rps"], 1),
         "baseline_p50_ms": hello["p50_ms"],
         "enrol_to_baseline_ratio": round(burst_rps / hello["rps"], 3),
+        "setup": setup_label(args, database),
         "correct": counts.get("active", 0) == min(args.cupos, args.clients) == used,
     }
     print(json.dumps(result))

@@ -15,6 +15,10 @@ def create_app(config=None) -> Flask:
 
     extensions.init_app(app)
 
+    from sv_platform import assets
+
+    assets.init_app(app)
+
     from sv_platform.core import errors, formatting, security
 
     security.init_app(app)
@@ -55,8 +59,10 @@ def _context(app: Flask) -> None:
     @app.context_processor
     def inject():
         unread = 0
-        if current_user.is_authenticated:
-            unread = accounts.unread_notifications(current_user.id)
+        if current_user.is_authenticated:  # counted when the user was loaded, else now
+            unread = getattr(current_user, "unread_count", None)
+            if unread is None:
+                unread = accounts.unread_notifications(current_user.id)
         return {
             "unread_notifications": unread,
             "region_names": territory.region_names(),

@@ -156,10 +156,18 @@ def window_list():
 
 @sv.command("check")
 def check():
-    """Revisa la configuración de producción."""
+    """Revisa la configuración de producción y que sus servicios respondan."""
     from sv_platform.config import production_problems
 
     problems = production_problems(current_app.config)
+    for check_service in (
+        _check_database,
+        _check_message_queue,
+        _check_limit_storage,
+        _check_mail,
+        _check_upload_dir,
+    ):
+        problems += check_service(current_app.config)
     for problem in problems:
         click.echo(f"✗ {problem}")
     if problems:
@@ -189,6 +197,145 @@ def _report_group() -> AppGroup:
             _fail(error)
 
     return report
+
+
+def _check_database(config) -> list[str]:
+    """Reachable, and at the migrations' head."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from sv_platform.extensions import db, migrate
+
+    try:
+        with db.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except Exception as error:  # noqa: BLE001 - any failure is reported, not raised
+        return [f"La base de datos no responde ({type(error).__name__})."]
+    heads = set(ScriptDirectory.from_config(migrate.get_config()).get_heads())
+    if current != heads:
+        return [
+            "La base de datos no está al día con las migraciones "
+            f"(está en {', '.join(sorted(current)) or 'ninguna'}, se espera "
+            f"{', '.join(sorted(heads))}): ejecute `flask db upgrade`."
+        ]
+    return []
+
+
+def _redis_problem(url: str, label: str) -> list[str]:
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
+    except Exception as error:  # noqa: BLE001 - any failure is reported, not raised
+        return [f"{label} ({url}) no responde ({type(error).__name__})."]
+    return []
+
+
+def _check_message_queue(config) -> list[str]:
+    url = config.get("SOCKETIO_MESSAGE_QUEUE")
+    if not url:
+        return [
+            "SV_SOCKETIO_MESSAGE_QUEUE no está definida: con más de un proceso el chat no "
+            "llega a todos (use redis://…)."
+        ]
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return _redis_problem(url, "La cola de mensajes SV_SOCKETIO_MESSAGE_QUEUE")
+    return []
+
+
+def _check_limit_storage(config) -> list[str]:
+    url = config.get("RATELIMIT_STORAGE_URI") or ""
+    if url.startswith(("redis://", "rediss://")):
+        return _redis_problem(url, "El almacenamiento de límites SV_RATELIMIT_STORAGE_URI")
+    return []  # memory:// is already reported by production_problems()
+
+
+def _check_mail(config) -> list[str]:
+    """SMTP and the public base URL, where the platform sends mail (SMTP_HOST known)."""
+    if "SMTP_HOST" not in config and "BASE_URL" not in config:
+        return []
+    problems = []
+    base_url = config.get("BASE_URL") or ""
+    if not base_url.startswith("https://"):
+        problems.append("SV_BASE_URL falta o no es https://: los enlaces de los correos fallarían.")
+    host = config.get("SMTP_HOST")
+    if not host:
+        problems.append("SV_SMTP_HOST no está definida: los correos solo se guardan como archivos.")
+        return problems
+    import socket
+
+    try:
+        socket.create_connection((host, int(config.get("SMTP_PORT") or 25)), timeout=5).close()
+    except OSError as error:
+        problems.append(f"El servidor SMTP {host} no responde ({type(error).__name__}).")
+    return problems
+
+
+def _check_upload_dir(config) -> list[str]:
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(config["UPLOAD_DIR"])
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError:
+        return [f"La carpeta de adjuntos SV_UPLOAD_DIR ({folder}) no se puede escribir."]
+    return []
+
+
+@sv.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def backup(path):
+    """Copia consistente de la base de datos en PATH (SQLite: API de respaldo en línea;
+    PostgreSQL: pg_dump en formato propio, se restaura con pg_restore)."""
+    from sqlalchemy.engine import make_url
+
+    from sv_platform.extensions import db
+
+    url = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite":
+        _backup_sqlite(url.database, path)
+    elif url.get_backend_name() == "postgresql":
+        _backup_postgres(url, path)
+    else:
+        raise click.ClickException(f"No sé respaldar una base {url.get_backend_name()}.")
+    db.engine.dispose()
+    click.echo(f"Respaldo escrito en {path}")
+
+
+def _backup_sqlite(database: str, path: str) -> None:
+    """SQLite's online backup API: a consistent copy while servers keep writing."""
+    import sqlite3
+
+    source = sqlite3.connect(database)
+    target = sqlite3.connect(path)
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        target.close()
+        source.close()
+
+
+def _backup_postgres(url, path: str) -> None:
+    """pg_dump --format=custom: one consistent snapshot, restored with pg_restore."""
+    import shutil
+    import subprocess
+
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        raise click.ClickException("No se encontró pg_dump (paquete postgresql-client).")
+    libpq_url = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    result = subprocess.run(  # noqa: S603 - fixed program, URL from the configuration
+        [pg_dump, "--format=custom", "--no-owner", f"--file={path}", libpq_url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise click.ClickException(f"pg_dump falló: {result.stderr.strip()}")
 
 
 def init_app(app) -> None:

@@ -20,10 +20,19 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("SV_DATABASE_URL")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SOCKETIO_MESSAGE_QUEUE = os.environ.get("SV_SOCKETIO_MESSAGE_QUEUE") or None
+    # Two deployments sharing one Redis keep apart with their own channel and key prefix.
+    SOCKETIO_CHANNEL = os.environ.get("SV_SOCKETIO_CHANNEL", "flask-socketio")
+    RATELIMIT_KEY_PREFIX = os.environ.get("SV_RATELIMIT_KEY_PREFIX", "")
     UPLOAD_DIR = os.environ.get("SV_UPLOAD_DIR")
     MAX_UPLOAD_MB = int(os.environ.get("SV_MAX_UPLOAD_MB", "5"))
     RATELIMIT_STORAGE_URI = os.environ.get("SV_RATELIMIT_STORAGE_URI", "memory://")
+    # Proxy hops (nginx = 1) whose X-Forwarded-For/-Proto/-Host/-Port are believed: limits
+    # then key on the real client and absolute URLs use the public scheme and host.
+    TRUSTED_PROXIES = int(os.environ.get("SV_TRUSTED_PROXIES", "0"))
     RATELIMIT_HEADERS_ENABLED = True
+    # Redis gone: pages keep working (limits fall back to this process's memory).
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     LOGIN_LIMIT_PER_IP = os.environ.get("SV_LOGIN_LIMIT_PER_IP", "20 per 15 minutes")
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("SV_LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
     # argon2id cost: OWASP's minimum profile (19 MiB, 2 passes); tests lower it.
@@ -108,6 +117,16 @@ def load(app, config=None) -> None:
         if env == "production":
             raise RuntimeError("SV_SECRET_KEY es obligatoria cuando SV_ENV=production.")
         app.config["SECRET_KEY"] = _instance_secret(instance)
+
+
+def trust_proxies(app) -> None:
+    """Believe TRUSTED_PROXIES hops of X-Forwarded-* headers (Werkzeug's ProxyFix). Wraps
+    the outermost WSGI layer, so Socket.IO requests see the client's address too."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
 def _instance_secret(instance: Path) -> str:

@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -14,7 +15,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -36,13 +37,18 @@ socketio = SocketIO()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 babel = Babel()
+compress = Compress()
 
 
 # SQLite: a transaction that reads and later writes fails at once ("database is locked")
 # when another writer committed in between. So transactions take the write lock at BEGIN
 # (BEGIN IMMEDIATE, waiting up to busy_timeout) everywhere except in GET/HEAD requests,
-# which only read (a GET that must write uses write_transaction()).
+# which only read (a GET that must write uses write_transaction()). SQLite has one write
+# lock, so a write request holds it only for its writing part: the session user is loaded
+# in a read transaction that ends before the view runs, and whatever the request reads
+# after its first commit (the page or redirect that follows) reads without the lock.
 _IMMEDIATE = contextvars.ContextVar("sv_sqlite_immediate", default=True)
+_WRITE_REQUEST = contextvars.ContextVar("sv_write_request", default=False)
 
 
 @event.listens_for(Engine, "connect")
@@ -97,12 +103,45 @@ def write_transaction():
 
 def _choose_transaction_mode():
     from flask import request
+    from flask_login import current_user
 
-    _IMMEDIATE.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        _IMMEDIATE.set(False)
+        return
+    _IMMEDIATE.set(False)
+    current_user._get_current_object()  # the session user, read without the write lock
+    session = db.session()
+    if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()  # end the read, keep the loaded user
+        finally:
+            session.expire_on_commit = expire
+    _IMMEDIATE.set(True)
+    _WRITE_REQUEST.set(True)
+
+
+@event.listens_for(Session, "after_commit")
+def _read_after_the_write(_session):
+    """In a write request, reads after a commit need no write lock (write_transaction()
+    still takes it for a later read-modify-write)."""
+    if _WRITE_REQUEST.get():
+        _IMMEDIATE.set(False)
 
 
 def _reset_transaction_mode(_exc=None):
     _IMMEDIATE.set(True)
+    _WRITE_REQUEST.set(False)
+
+
+def _view_without_limits() -> bool:
+    """Skip Flask-Limiter's per-request bookkeeping on views that carry no limit (there are
+    no default limits): only the decorated views pay for it."""
+    from flask import current_app, request
+    from flask_limiter.util import get_qualified_name
+
+    view = current_app.view_functions.get(request.endpoint or "")
+    return view is None or get_qualified_name(view) not in limiter._marked_for_limiting
 
 
 def init_app(app) -> None:
@@ -118,11 +157,21 @@ def init_app(app) -> None:
     login_manager.session_protection = "basic"
     csrf.init_app(app)
     limiter.init_app(app)
+    limiter.request_filter(_view_without_limits)
     babel.init_app(app)
+    compress.init_app(app)
+    from sv_platform.core.sockets import session_dropping_manager
+
     socketio.init_app(
         app,
         async_mode="threading",
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
         manage_session=False,
         cors_allowed_origins=app.config.get("SOCKETIO_ALLOWED_ORIGINS"),
+        client_manager=session_dropping_manager(
+            app.config.get("SOCKETIO_MESSAGE_QUEUE"), app.config.get("SOCKETIO_CHANNEL")
+        ),
     )
+    from sv_platform.config import trust_proxies
+
+    trust_proxies(app)  # last: it must wrap the Socket.IO middleware as well

@@ -1,4 +1,10 @@
-"""Fixtures: a fresh app on its own SQLite file per test, clients, auth and factories."""
+"""Fixtures: a fresh app on its own database per test, clients, auth and factories.
+
+Each test gets its own copy of a database built by the real migrations: a SQLite file by
+default, or, when SV_TEST_DATABASE_URL names a PostgreSQL server, a database created from a
+migrated template (`CREATE DATABASE … TEMPLATE`) and dropped after the test. Names carry
+the process id, so two runs (or pytest-xdist workers) never share one.
+"""
 
 import itertools
 import os
@@ -10,6 +16,8 @@ from pathlib import Path
 import pytest
 from flask import g, request_started
 from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from stdnum.cl import rut as stdnum_rut
 
 from sv_platform import create_app
@@ -41,6 +49,81 @@ def _test_settings() -> dict:
     return {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
 
 
+def postgres_test_url() -> str | None:
+    """The PostgreSQL server the suite runs against (SV_TEST_DATABASE_URL), if any."""
+    url = os.environ.get("SV_TEST_DATABASE_URL") or ""
+    return url if url.startswith("postgresql") else None
+
+
+class PostgresDatabases:
+    """Databases on the SV_TEST_DATABASE_URL server: one migrated template per process,
+    copies of it made and dropped on demand (connected through the URL's own database)."""
+
+    def __init__(self, url: str):
+        self.url = make_url(url)
+        self.prefix = f"{self.url.database}_{os.getpid()}"[:40]
+        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        self.counter = itertools.count(1)
+        self.template = None
+        self.created: set[str] = set()
+
+    def url_of(self, name: str) -> str:
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def build_template(self) -> str:
+        name = f"{self.prefix}_tpl"
+        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._execute(f'CREATE DATABASE "{name}"')
+        app = create_app({**_test_settings(), "SQLALCHEMY_DATABASE_URI": self.url_of(name)})
+        with app.app_context():
+            upgrade()
+            db.session.remove()
+            db.engine.dispose()
+        self.template = name
+        return self.url_of(name)
+
+    def create(self) -> str:
+        name = f"{self.prefix}_{next(self.counter)}"
+        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        self.created.add(name)
+        return self.url_of(name)
+
+    def create_empty(self) -> str:
+        name = f"{self.prefix}_{next(self.counter)}"
+        self._execute(f'CREATE DATABASE "{name}"')
+        self.created.add(name)
+        return self.url_of(name)
+
+    def drop(self, url: str) -> None:
+        name = make_url(url).database
+        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.created.discard(name)
+
+    def close(self) -> None:
+        for name in sorted(self.created):
+            self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if self.template:
+            self._execute(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+        self.admin.dispose()
+
+    def _execute(self, sql: str) -> None:
+        with self.admin.connect() as connection:
+            connection.execute(text(sql))
+
+
+@pytest.fixture(scope="session")
+def postgres_databases():
+    """The per-process PostgreSQL template and its copies; None on SQLite."""
+    url = postgres_test_url()
+    if url is None:
+        yield None
+        return
+    databases = PostgresDatabases(url)
+    databases.build_template()
+    yield databases
+    databases.close()
+
+
 @pytest.fixture
 def db_path(tmp_path, template_db) -> Path:
     path = tmp_path / "sv.sqlite3"
@@ -49,15 +132,25 @@ def db_path(tmp_path, template_db) -> Path:
 
 
 @pytest.fixture
-def make_app(db_path, tmp_path):
+def database_url(request, postgres_databases, tmp_path):
+    """This test's own migrated database: a PostgreSQL copy of the template, dropped after
+    the test, or a copy of the SQLite template file."""
+    if postgres_databases is None:
+        return f"sqlite:///{request.getfixturevalue('db_path')}"
+    url = postgres_databases.create()
+    request.addfinalizer(lambda: postgres_databases.drop(url))
+    return url
+
+
+@pytest.fixture
+def make_app(database_url, tmp_path):
     """Build an app on this test's database with extra settings (e.g. CSRF on)."""
     apps = []
 
     def factory(**overrides):
         settings = {
             **_test_settings(),
-            "SQLALCHEMY_DATABASE_URI": os.environ.get("SV_TEST_DATABASE_URL")
-            or f"sqlite:///{db_path}",
+            "SQLALCHEMY_DATABASE_URI": database_url,
             "UPLOAD_DIR": str(tmp_path / "uploads"),
             **overrides,
         }

@@ -1,10 +1,11 @@
 """Account rules: registration, login, passwords, profile, personal data, notices, audit."""
 
+import functools
 import logging
 from datetime import date, datetime
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 
 from sv_platform.accounts import territory
 from sv_platform.accounts.models import (
@@ -207,14 +208,30 @@ def authenticate(identifier: str, password: str, *, now: datetime | None = None)
     return user
 
 
+@functools.cache
+def _session_user_query():
+    """The user and the navigation badge every logged-in page shows, in one statement
+    built once (every request runs it)."""
+    unread = (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == User.id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
+    return select(User, unread).where(User.id == bindparam("user_id"))
+
+
 def load_session_user(session_id: str) -> User | None:
     """Flask-Login loader: `id:version`; a stale version (logout, password change) is None."""
     try:
         user_id, version = (int(x) for x in session_id.split(":", 1))
     except (TypeError, ValueError):
         return None
-    user = db.session.get(User, user_id)
-    if user is None or user.session_version != version or not user.is_active:
+    row = db.session.execute(_session_user_query(), {"user_id": user_id}).first()
+    if row is None:
+        return None
+    user, user.unread_count = row
+    if user.session_version != version or not user.is_active:
         return None
     return user
 

@@ -2,6 +2,7 @@
 typing signals and the staff's internal notes. The socket events and the no-JS form call
 the same functions."""
 
+import logging
 import re
 from datetime import datetime
 from typing import NamedTuple
@@ -28,6 +29,8 @@ from sv_platform.core.domain import MAX_ID, DomainError, InvalidInput, NotAllowe
 from sv_platform.core.text import render_markdown
 from sv_platform.core.timeutil import as_utc, utcnow
 from sv_platform.extensions import db, write_transaction
+
+log = logging.getLogger(__name__)
 
 BODY_MAX = 5_000
 
@@ -74,9 +77,20 @@ def _chat_limiter():
     return limiter
 
 
+def _within_limit(rate, kind: str, user_id: int) -> bool:
+    """Count one hit against `rate`; with the limit storage unreachable the hit is allowed
+    (and logged): the chat must keep working when Redis does not."""
+    strategy, _rate = _chat_limiter()
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
+    try:
+        return strategy.hit(rate, f"{prefix}{kind}", str(user_id))
+    except Exception:  # noqa: BLE001 - storage down: allow rather than fail the chat
+        log.warning("chat rate-limit storage unreachable; %s allowed", kind, exc_info=True)
+        return True
+
+
 def _hit_rate_limit(user_id: int) -> None:
-    strategy, rate = _chat_limiter()
-    if not strategy.hit(rate, "advisory-chat", str(user_id)):
+    if not _within_limit(_chat_limiter()[1], "advisory-chat", user_id):
         raise RateLimited()
 
 
@@ -88,8 +102,7 @@ def note_typing(consultation_id, user) -> Consultation:
     10 seconds per person (the browser sends one every few seconds). Raises NotFound,
     NotAllowed, RateLimited."""
     consultation = get_consultation(consultation_id, user)
-    strategy, _rate = _chat_limiter()
-    if not strategy.hit(TYPING_RATE, "advisory-typing", str(user.id)):
+    if not _within_limit(TYPING_RATE, "advisory-typing", user.id):
         raise RateLimited()
     return consultation
 

@@ -29,11 +29,9 @@ def user_room(user_id: int) -> str:
 
 @sessions_ended.connect
 def drop_user_sockets(user_id, **_extra) -> None:
-    """Logout, password change, disabled or deleted account: this process's chat sockets of
-    that user are disconnected, so they stop receiving room broadcasts at once."""
-    participants = list(socketio.server.manager.get_participants(NAMESPACE, user_room(user_id)))
-    for sid, _eio_sid in participants:
-        socketio.server.disconnect(sid, namespace=NAMESPACE)
+    """Logout, password change, disabled or deleted account: the user's chat sockets are
+    disconnected on every server process, so they stop receiving room broadcasts at once."""
+    socketio.server.manager.disconnect_room(user_room(user_id), NAMESPACE)
 
 
 def broadcast_message(payload: dict, *, skip_sid=None) -> None:

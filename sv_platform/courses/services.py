@@ -10,7 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts import services as accounts
@@ -315,7 +315,10 @@ def _seat(user, course: Course):
 
 def has_seat(user, course: Course) -> bool:
     """Enrolled (active) or already graduated: may open every lesson."""
-    return _seat(user, course) is not None
+    user_id = _user_id(user)
+    return user_id is not None and (
+        enrollment.latest_status(user_id, course.offering_id) in SEAT_STATUSES
+    )
 
 
 def completed_lesson_ids(user_id: int | None, course_id: int) -> set[int]:
@@ -505,9 +508,85 @@ def course_page(user, slug: str, *, now: datetime | None = None) -> CoursePage:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CourseItem:
+    """A course's structure at one content version (no ORM object: shared by requests)."""
+
+    id: int
+    slug: str
+    title: str
+    area: str
+    hours: int
+    offering_id: int
+    has_quiz: bool
+    content_hash: str
+    lessons: tuple[LessonItem, ...]
+
+    @property
+    def offering(self):
+        """The enrolment offering (only the "inscríbete" box needs the row)."""
+        return db.session.get(Course, self.id).offering
+
+
+_STRUCTURE_CACHE: OrderedDict[tuple, CourseItem] = OrderedDict()
+_STRUCTURE_CACHE_SIZE = 64
+
+
+def course_structure(course_id: int, content_hash: str) -> CourseItem:
+    """The course and its current lessons, cached by (course id, content hash): a content
+    load that changes anything in the course changes its hash, so no process can serve a
+    stale structure, and a race only renders the current one."""
+    key = (db.engine.url, course_id, content_hash)
+    with _HTML_LOCK:
+        item = _STRUCTURE_CACHE.get(key)
+        if item is not None:
+            _STRUCTURE_CACHE.move_to_end(key)
+            return item
+    course = db.session.get(Course, course_id)
+    if course is None or course.content_hash != content_hash:  # reloaded meanwhile
+        course = db.session.get(Course, course_id, populate_existing=True)
+        if course is None:
+            raise NotFound("Ese curso no existe o ya no está disponible.")
+        content_hash = course.content_hash
+    item = CourseItem(
+        id=course.id,
+        slug=course.slug,
+        title=course.title,
+        area=course.area,
+        hours=course.hours,
+        offering_id=course.offering_id,
+        has_quiz=course.has_quiz,
+        content_hash=content_hash,
+        lessons=tuple(course_lessons(course.id)),
+    )
+    with _HTML_LOCK:
+        _STRUCTURE_CACHE[(db.engine.url, course.id, content_hash)] = item
+        while len(_STRUCTURE_CACHE) > _STRUCTURE_CACHE_SIZE:
+            _STRUCTURE_CACHE.popitem(last=False)
+    return item
+
+
+_VERSION_AND_PROGRESS = text(
+    "SELECT course.id, course.content_hash, lesson_progress.lesson_id FROM course "
+    "LEFT OUTER JOIN lesson_progress ON lesson_progress.course_id = course.id "
+    "AND lesson_progress.user_id = :user_id "
+    "WHERE course.slug = :slug AND course.retired_at IS NULL"
+)
+
+
+def _course_version_and_progress(slug: str, user_id: int | None):
+    """(course id, content hash, ids of the lessons the person completed), in one query
+    (textual SQL: this runs on every lesson page); None when there is no such course."""
+    rows = db.session.execute(_VERSION_AND_PROGRESS, {"slug": slug, "user_id": user_id or 0})
+    rows = rows.all()
+    if not rows:
+        return None
+    return rows[0][0], rows[0][1], {row[2] for row in rows if row[2] is not None}
+
+
 @dataclass
 class LessonPage:
-    course: Course
+    course: CourseItem
     lesson: LessonItem
     lessons: list[LessonItem]
     completed: set[int]
@@ -525,10 +604,17 @@ class LessonPage:
 def lesson_page(user, slug: str, lesson_slug: str, *, now: datetime | None = None) -> LessonPage:
     """A lesson to read. The first lesson is a free preview for everyone; the others need
     a seat (enrolment active or graduated). Raises NotFound, LoginRequired (anonymous),
-    NotEnrolled (logged in without a seat)."""
-    course = get_course(slug)
+    NotEnrolled (logged in without a seat).
+
+    Two queries: the course's content version with the person's progress, and the seat;
+    the structure and the lesson's HTML come from caches keyed by content version."""
     user_id = _user_id(user)
-    lessons, completed = _lessons_and_progress(course.id, user_id)
+    found = _course_version_and_progress(slug, user_id)
+    if found is None:
+        raise NotFound("Ese curso no existe o ya no está disponible.")
+    course = course_structure(found[0], found[1])
+    completed = found[2]
+    lessons = list(course.lessons)
     index = next((i for i, x in enumerate(lessons) if x.slug == lesson_slug), None)
     if index is None:
         raise NotFound("Esa lección no existe o ya no forma parte del curso.")

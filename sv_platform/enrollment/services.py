@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import format_date
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts import services as accounts
@@ -351,6 +351,20 @@ def latest_enrollment(user_id: int, offering_id: int) -> Enrollment | None:
         .where(Enrollment.user_id == user_id, Enrollment.offering_id == offering_id)
         .order_by(Enrollment.id.desc())
     ).first()
+
+
+_LATEST_STATUS = text(
+    "SELECT status FROM enrollment WHERE user_id = :user_id AND offering_id = :offering_id "
+    "ORDER BY id DESC LIMIT 1"
+)
+
+
+def latest_status(user_id: int, offering_id: int) -> str | None:
+    """The status of the person's latest enrolment in the offering, None if never enrolled:
+    all a page that only asks "has a seat?" needs (textual SQL: no ORM row on a hot path)."""
+    return db.session.execute(
+        _LATEST_STATUS, {"user_id": user_id, "offering_id": offering_id}
+    ).scalar()
 
 
 def get_enrollment(enrollment_id: int) -> Enrollment:

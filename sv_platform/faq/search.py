@@ -5,15 +5,18 @@ that contain only letters and digits; each stem is still quoted, so no character
 the user typed can act as full-text syntax.
 
 Ranking has two tiers, on both databases: entries whose question or tags contain every
-word come first (ranked by bm25 / ts_rank among themselves), then entries that match only
-through their answer. Besides putting question matches first by construction, this keeps
-the cost bounded on large indexes: the first tier is small, and the second runs only when
-the first did not fill the page.
+word come first, then entries that match only through their answer. Besides putting
+question matches first by construction, this keeps the cost bounded on large indexes: the
+first tier is small, and the second runs only when the first did not fill the page.
+
+Within a tier each engine picks its best CANDIDATES (bm25 / ts_rank), and one scoring in
+Python orders them, so SQLite and PostgreSQL give the same results for the same content
+whenever a tier has no more than CANDIDATES matches.
 """
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from sv_platform.core.spanish import Form
+from sv_platform.core.spanish import Form, stem_matches
 from sv_platform.extensions import db
 
 # bm25() weights per FTS5 column: question_norm, tags_norm, answer_norm, facets.
@@ -82,24 +85,62 @@ def _postgres_ids(query: str, area: str | None, limit: int) -> list[int]:
     return list(db.session.execute(text(sql), params).scalars())
 
 
+CANDIDATES = 60
+# (field, weight, typical length in stems): a BM25-style score over the normalized text.
+FIELDS = (("question_norm", 10.0, 6.0), ("tags_norm", 4.0, 3.0), ("answer_norm", 1.0, 40.0))
+BM25_K1, BM25_B = 1.2, 0.75
+
+
+def _score(texts: tuple[str, ...], groups: list[tuple[Form, ...]]) -> float:
+    """The shared relevance of one entry: for each query word, its weighted, saturated and
+    length-normalized frequency in the question, the tags and the answer."""
+    total = 0.0
+    fields = [
+        (value.split(), weight, typical)
+        for value, (_, weight, typical) in zip(texts, FIELDS, strict=True)
+    ]
+    for group in groups:
+        for tokens, weight, typical in fields:
+            freq = sum(1 for token in tokens if stem_matches(token, group))
+            if freq:
+                norm = 1 - BM25_B + BM25_B * len(tokens) / typical
+                total += weight * freq * (BM25_K1 + 1) / (freq + BM25_K1 * norm)
+    return total
+
+
+def _rerank(ids: list[int], groups: list[tuple[Form, ...]]) -> list[int]:
+    """Order an engine's candidates by the shared score (ties by id)."""
+    if len(ids) < 2:
+        return ids
+    from sv_platform.faq.models import FaqEntry
+
+    columns = [getattr(FaqEntry, name) for name, _, _ in FIELDS]
+    rows = db.session.execute(select(FaqEntry.id, *columns).where(FaqEntry.id.in_(ids))).all()
+    scores = {row[0]: _score(tuple(value or "" for value in row[1:]), groups) for row in rows}
+    return sorted(ids, key=lambda i: (-round(scores.get(i, 0.0), 9), i))
+
+
 def ranked_ids(
     groups: list[tuple[Form, ...]], *, mode: str = "all", area: str | None = None, limit: int = 20
 ) -> list[int]:
     """Ids of published entries matching the groups, best first (see the tiers above)."""
     if not groups:
         return []
+    pool = max(limit, CANDIDATES)
     if dialect() == "postgresql":
-        first = _postgres_ids(tsquery_expression(groups, mode, "AB"), area, limit)
+        first = _postgres_ids(tsquery_expression(groups, mode, "AB"), area, pool)
         if len(first) < limit:
-            rest = _postgres_ids(tsquery_expression(groups, mode), area, limit + len(first))
+            rest = _postgres_ids(tsquery_expression(groups, mode), area, pool + len(first))
     else:
-        first = _sqlite_ids(_sqlite_match(groups, mode, area, True), limit)
+        first = _sqlite_ids(_sqlite_match(groups, mode, area, True), pool)
         if len(first) < limit:
-            rest = _sqlite_ids(_sqlite_match(groups, mode, area, False), limit + len(first))
+            rest = _sqlite_ids(_sqlite_match(groups, mode, area, False), pool + len(first))
+    first = _rerank(first, groups)
     if len(first) >= limit:
-        return first
+        return first[:limit]
     seen = set(first)
-    return first + [i for i in rest if i not in seen][: limit - len(first)]
+    rest = _rerank([i for i in rest if i not in seen], groups)
+    return first + rest[: limit - len(first)]
 
 
 def has_match(group: tuple[Form, ...]) -> bool:

@@ -51,7 +51,7 @@ def test_new_consulta_form_has_labels_and_preselects_the_area(windows, login, us
         ), label
     assert '<option selected value="sustainability">' in page
     assert "Quedan 10 cupos" in page
-    assert "js/consulta-form.js" in page
+    assert "js/consulta-form." in page  # content-hashed name
 
 
 def test_similar_questions_without_javascript_keep_what_was_typed(windows, login, user, admin_user):

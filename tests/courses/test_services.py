@@ -87,6 +87,54 @@ def test_rendered_html_cache_follows_the_content_version(content_root, course):
     assert fresh.id == lesson.id and "Versión nueva." in services.lesson_html(fresh)
 
 
+def test_cached_course_structure_follows_the_content_version(
+    content_root, course, make_user, enrol
+):
+    person = make_user()
+    enrol(person)
+    page = services.lesson_page(person, SLUG, "tu-cliente")
+    assert [x.slug for x in page.lessons] == ["bienvenida", "tu-cliente", "despedida"]
+    folder = content_root / "courses" / SLUG
+    (folder / "02-tu-cliente.md").write_text(lesson_text("Quién te compra", 15, "Nuevo."))
+    (folder / "03-despedida.md").unlink()
+    yml = folder / "course.yml"
+    yml.write_text(
+        yml.read_text()
+        .replace("[bienvenida, tu-cliente]", "[bienvenida, tu-cliente, adios]")
+        .replace("lessons: [despedida]", "lessons: [cierre]")
+    )
+    (folder / "03-adios.md").write_text(lesson_text("Adiós", 5, "Chao."))
+    (folder / "04-cierre.md").write_text(lesson_text("Cierre", 5, "Fin."))
+    services.load_content(content_root)
+    db.session.expire_all()
+    fresh = services.lesson_page(person, SLUG, "tu-cliente")
+    assert [x.slug for x in fresh.lessons] == ["bienvenida", "tu-cliente", "adios", "cierre"]
+    assert fresh.lesson.title == "Quién te compra" and fresh.lesson.id == page.lesson.id
+    assert "Nuevo." in fresh.html and fresh.next.slug == "adios"
+    with pytest.raises(NotFound):
+        services.lesson_page(person, SLUG, "despedida")
+
+
+def test_lesson_page_takes_two_queries_once_cached(course, make_user, enrol):
+    from sqlalchemy import event
+
+    person = make_user()
+    enrol(person)
+    services.lesson_page(person, SLUG, "tu-cliente")
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        page = services.lesson_page(person, SLUG, "tu-cliente")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert page.has_seat and "Tu cliente" in page.html
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 2
+
+
 def test_first_lesson_is_a_free_preview_and_the_rest_need_a_seat(course, make_user, window, enrol):
     preview = services.lesson_page(None, SLUG, "bienvenida")
     assert preview.is_preview and not preview.has_seat and preview.state.code == "open"

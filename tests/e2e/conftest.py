@@ -28,19 +28,24 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory, template_db):
-    """gunicorn serving the app on a fresh copy of the migrated database, content loaded."""
+def live_server(tmp_path_factory, template_db, postgres_databases):
+    """gunicorn serving the app on a fresh copy of the migrated database (SQLite, or
+    PostgreSQL under SV_TEST_DATABASE_URL), content loaded."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}")
     tmp = tmp_path_factory.mktemp("live")
-    db_file = tmp / "live.sqlite3"
-    shutil.copyfile(template_db, db_file)
+    if postgres_databases is None:
+        db_file = tmp / "live.sqlite3"
+        shutil.copyfile(template_db, db_file)
+        db_url = f"sqlite:///{db_file}"
+    else:
+        db_url = postgres_databases.create()
     port = _free_port()
     bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
         "FLASK_APP": "wsgi",
-        "SV_DATABASE_URL": f"sqlite:///{db_file}",
+        "SV_DATABASE_URL": db_url,
         "SV_SECRET_KEY": "e2e-secret-key-for-tests-only-0123456789",
         "SV_UPLOAD_DIR": str(tmp / "uploads"),
         "SV_ARGON2_TIME_COST": "1",
@@ -101,6 +106,8 @@ def _stop(proc, log) -> None:
         proc.kill()
         proc.wait(timeout=10)
     log.close()
+    if postgres_databases is not None:
+        postgres_databases.drop(db_url)
 
 
 @pytest.fixture(scope="module")

@@ -242,3 +242,46 @@ def test_most_viewed_lists_only_viewed_entries(corpus):
     services.record_view(corpus["energy"].id)
     assert services.most_viewed() == [corpus["fund"], corpus["energy"]]
     assert services.most_viewed(area="general") == [corpus["fund"]]
+
+
+RANKING_QUERIES = [
+    "boleta de honorarios retencion",
+    "registrar marca inapi",
+    "que es la ley rep",
+    "contrato de trabajo",
+    "iniciar actividades sii",
+    "reciclaje envases",
+    "huella de carbono",
+    "factura electronica",
+]
+
+
+@pytest.mark.postgres
+def test_ranking_is_the_same_on_sqlite_and_postgresql(real_content, template_db, tmp_path):
+    """Under SV_TEST_DATABASE_URL this test's database is PostgreSQL (tsvector + GIN):
+    the same content on a SQLite copy (FTS5) gives the same top results."""
+    import shutil
+
+    from sv_platform import create_app
+    from sv_platform.extensions import db
+    from tests.conftest import _test_settings, postgres_test_url
+
+    if postgres_test_url() is None:
+        pytest.skip("SV_TEST_DATABASE_URL (PostgreSQL) not set")
+
+    def top(query):
+        return [hit.entry.slug for hit in services.search(query)][:3]
+
+    on_postgres = {query: top(query) for query in RANKING_QUERIES}
+    sqlite_file = tmp_path / "ranking.sqlite3"
+    shutil.copyfile(template_db, sqlite_file)
+    sqlite_app = create_app(
+        {**_test_settings(), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{sqlite_file}"}
+    )
+    with sqlite_app.app_context():
+        services.load_content(real_content)
+        on_sqlite = {query: top(query) for query in RANKING_QUERIES}
+        db.session.remove()
+        db.engine.dispose()
+    assert all(on_postgres.values())
+    assert on_postgres == on_sqlite

@@ -23,6 +23,19 @@
     apply();
   }
 
+  // The navigation's menu button on narrow screens (replaces Bootstrap's collapse plugin).
+  function menuToggles() {
+    document.querySelectorAll("[data-bs-toggle=collapse]").forEach(function (button) {
+      var target = document.querySelector(button.getAttribute("data-bs-target"));
+      if (!target) { return; }
+      button.addEventListener("click", function () {
+        var open = target.classList.toggle("show");
+        button.setAttribute("aria-expanded", open ? "true" : "false");
+        button.classList.toggle("collapsed", !open);
+      });
+    });
+  }
+
   function pairs() {
     [["region_code", "comuna_code"], ["p-region_code", "p-comuna_code"],
      ["c-company_region", "c-company_comuna"]].forEach(function (ids) {
@@ -32,9 +45,14 @@
     });
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", pairs);
-  } else {
+  function start() {
+    menuToggles();
     pairs();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 }());

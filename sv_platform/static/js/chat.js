@@ -212,7 +212,10 @@
     });
   }
 
+  // WebSocket first (no long-polling round trips on a slow network), polling if it fails.
   var socket = window.io("/chat", {
+    transports: ["websocket", "polling"],
+    tryAllTransports: true,
     auth: function (cb) { cb({ csrf_token: csrfMeta ? csrfMeta.content : "" }); }
   });
 
@@ -232,9 +235,12 @@
     });
   });
 
+  // Socket down (server restarting, Redis gone…): say so, and let the plain form post
+  // until the join after the reconnect succeeds; unsent messages wait in the outbox.
   socket.on("disconnect", function () {
+    live = false;
     section.dataset.live = "false";
-    setStatus("Sin conexión. Reconectando…");
+    setStatus("Sin conexión en vivo, reconectando… Mientras tanto, el formulario envía tus mensajes.");
   });
 
   socket.on("connect_error", function (err) {
@@ -264,7 +270,7 @@
   if (form && textarea) {
     loadOutbox();
     form.addEventListener("submit", function (event) {
-      if (!live && outbox.size === 0) { return; }  // no live chat: the plain form posts
+      if (!live) { return; }  // no live chat: the plain form posts
       event.preventDefault();
       var body = textarea.value.trim();
       if (!body) { setError("Escribe un mensaje antes de enviarlo."); textarea.focus(); return; }

@@ -1,0 +1,296 @@
+"""Chat capacity: how many sockets one server process holds, and how fast it delivers.
+
+Starts one server process on a throwaway migrated SQLite database — `gunicorn -c
+gunicorn.conf.py` when that file exists at the repository root (the command `make run` and
+production use), otherwise gunicorn gthread with `--threads` — creates K consultas (each
+with its entrepreneur and its advisor, taken) through the real services, logs every person
+in over HTTP, and connects the 2K sockets from ONE asyncio process (python-socketio's
+AsyncClient; no Origin header, so the WebSocket handshake is accepted; the transport each
+client ends on is counted). Then, bounded in time:
+
+1. hold: every socket joins its consulta (ack counted) and stays connected;
+2. steady: each socket sends one message every `--interval` seconds (5 s: a realistic
+   chat) for `--seconds`; send→receive latency measured at the other side of the room;
+3. burst: every socket sends `--burst` messages back to back (waiting for each ack), the
+   most the server can store and deliver per second.
+
+Reports per phase: delivered/sent (must be 100 %), duplicates (must be 0), stored rows,
+messages/s, latency percentiles, the load generator's CPU (user+sys over wall time: 1.0 =
+one core busy) and the server's resident memory (RSS of master + worker). Loopback only.
+Prints one JSON object on the last line.
+
+    .venv/bin/python bench/chat_capacity.py [--consultas 250] [--threads 600]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import socketio
+from benchlib import BIN, ROOT, free_port, ms, percentile, stop
+from chat_fanout import create_data, login_cookie
+
+
+def start_server(env: dict, threads: int, log: Path) -> tuple[subprocess.Popen, str, str]:
+    port = free_port()
+    config = ROOT / "gunicorn.conf.py"
+    if config.exists():
+        command = [str(BIN / "gunicorn"), "-c", str(config), "-b", f"127.0.0.1:{port}"]
+        label = "gunicorn -c gunicorn.conf.py"
+    else:
+        command = [
+            str(BIN / "gunicorn"),
+            "--worker-class",
+            "gthread",
+            "-w",
+            "1",
+            "--threads",
+            str(threads),
+            "--no-control-socket",
+            "-b",
+            f"127.0.0.1:{port}",
+        ]
+        label = f"gunicorn --worker-class gthread -w 1 --threads {threads}"
+    proc = subprocess.Popen(
+        [*command, "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w")
+    )  # noqa: SIM115 - closed with the process
+    base = f"http://127.0.0.1:{port}"
+    import requests
+
+    for _ in range(600):
+        try:
+            requests.get(base + "/healthz", timeout=5)
+            return proc, base, label
+        except requests.RequestException:
+            time.sleep(0.05)
+    proc.terminate()
+    raise SystemExit(f"server did not start: {log.read_text()}")
+
+
+def rss_mb(proc: subprocess.Popen) -> float:
+    """Resident memory of the gunicorn master and its workers, in MB."""
+    pids = [proc.pid]
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    if children.exists():
+        pids += [int(x) for x in children.read_text().split()]
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return round(total / 1024, 1)
+
+
+class Socket:
+    """One person's socket in one consulta."""
+
+    def __init__(self, consultation_id: int, cookie: str, token: str, book: dict):
+        self.consultation_id, self.cookie, self.token, self.book = (
+            consultation_id,
+            cookie,
+            token,
+            book,
+        )
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.client.on("message", self.on_message, namespace="/chat")
+        self.received: dict[int, int] = {}
+        self.joined = False
+
+    async def on_message(self, payload):
+        now = time.perf_counter()
+        self.received[payload["id"]] = self.received.get(payload["id"], 0) + 1
+        started = self.book["sent_at"].get(payload["client_msg_id"])
+        if started is not None and payload["client_msg_id"] not in self.book["mine"].get(
+            id(self), ()
+        ):
+            self.book["latency"].append(now - started)
+
+    async def connect(self, base: str):
+        await self.client.connect(
+            base,
+            namespaces=["/chat"],
+            transports=["websocket"],
+            headers={"Cookie": self.cookie},
+            auth={"csrf_token": self.token},
+            wait_timeout=60,
+        )
+        ack = await self.client.call(
+            "join", {"consultation_id": self.consultation_id}, namespace="/chat", timeout=60
+        )
+        self.joined = bool(ack and ack.get("ok"))
+
+    async def send(self, client_msg_id: str) -> bool:
+        self.book["sent_at"][client_msg_id] = time.perf_counter()
+        self.book["mine"].setdefault(id(self), set()).add(client_msg_id)
+        try:
+            ack = await self.client.call(
+                "send",
+                {
+                    "consultation_id": self.consultation_id,
+                    "body": f"Mensaje de prueba {client_msg_id}",
+                    "client_msg_id": client_msg_id,
+                },
+                namespace="/chat",
+                timeout=60,
+            )
+        except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError):
+            return False  # no ack in time, or the socket was dropped: counted as not sent
+        return bool(ack and ack.get("ok"))
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def run(sockets: list[Socket], base: str, args, server, db_file: Path) -> dict:
+    book = sockets[0].book
+    results = {}
+
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    for start in range(0, len(sockets), 50):  # connect in waves of 50
+        await asyncio.gather(*(s.connect(base) for s in sockets[start : start + 50]))
+    transports = {}
+    for s in sockets:
+        name = s.client.transport() if s.client.connected else "disconnected"
+        transports[name] = transports.get(name, 0) + 1
+    results["hold"] = {
+        "sockets": len(sockets),
+        "joined": sum(s.joined for s in sockets),
+        "transports": transports,
+        "connect_seconds": round(time.perf_counter() - t0, 1),
+        "client_cpu": round((cpu_seconds() - c0) / (time.perf_counter() - t0), 2),
+        "server_rss_mb": rss_mb(server),
+    }
+
+    async def phase(name: str, senders):
+        book["latency"].clear()
+        before = {id(s): dict(s.received) for s in sockets}
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        outcomes = await asyncio.gather(*senders)
+        sent_ok = sum(sum(o) for o in outcomes)
+        sent = sum(len(o) for o in outcomes)
+        wall_send = time.perf_counter() - t0
+        deadline = time.perf_counter() + args.deadline
+        while time.perf_counter() < deadline and len(book["latency"]) < sent_ok:
+            await asyncio.sleep(0.05)  # every acked message must reach the other socket
+        wall = time.perf_counter() - t0
+        new = [
+            (s, {m: n - before[id(s)].get(m, 0) for m, n in s.received.items()}) for s in sockets
+        ]
+        deliveries = sum(1 for _, got in new for n in got.values() if n > 0)
+        duplicates = sum(n - 1 for _, got in new for n in got.values() if n > 1)
+        latency = list(book["latency"])
+        results[name] = {
+            "sent": sent,
+            "acked": sent_ok,
+            "delivered_to_peer": len(latency),
+            "delivered_pct": round(100 * len(latency) / sent_ok, 2) if sent_ok else 0.0,
+            "deliveries_incl_sender": deliveries,
+            "duplicates": duplicates,
+            "messages_per_s": round(sent_ok / wall_send, 1) if wall_send else 0.0,
+            "p50_ms": ms(percentile(latency, 50)),
+            "p95_ms": ms(percentile(latency, 95)),
+            "p99_ms": ms(percentile(latency, 99)),
+            "max_ms": ms(max(latency) if latency else None),
+            "seconds": round(wall, 1),
+            "client_cpu": round((cpu_seconds() - c0) / wall, 2),
+            "server_rss_mb": rss_mb(server),
+            "still_connected": sum(s.client.connected for s in sockets),
+        }
+        print(f"{name}: {results[name]}", file=sys.stderr, flush=True)
+
+    async def steady(index: int, s: Socket):
+        await asyncio.sleep(args.interval * index / len(sockets))  # spread over the interval
+        outcomes, stop_at = [], time.perf_counter() + args.seconds
+        n = 0
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            outcomes.append(await s.send(f"s{index}-{n}"))
+            n += 1
+            await asyncio.sleep(max(0.0, args.interval - (time.perf_counter() - started)))
+        return outcomes
+
+    await phase("steady", [steady(i, s) for i, s in enumerate(sockets)])
+
+    async def burst(index: int, s: Socket):
+        return [await s.send(f"b{index}-{n}") for n in range(args.burst)]
+
+    await phase("burst", [burst(i, s) for i, s in enumerate(sockets)])
+    with sqlite3.connect(db_file) as conn:
+        results["stored_messages"] = conn.execute("SELECT count(*) FROM message").fetchone()[0]
+    await asyncio.gather(*(s.client.disconnect() for s in sockets if s.client.connected))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--consultas", type=int, default=250, help="2 sockets each")
+    parser.add_argument("--threads", type=int, default=600, help="without gunicorn.conf.py")
+    parser.add_argument("--interval", type=float, default=5.0, help="steady: seconds/message")
+    parser.add_argument("--seconds", type=float, default=30.0, help="steady phase length")
+    parser.add_argument("--burst", type=int, default=5, help="burst: messages per socket")
+    parser.add_argument("--deadline", type=float, default=60.0)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="sv-chat-capacity-"))
+    db_file = tmp / "bench.sqlite3"
+    env = {
+        **os.environ,
+        "FLASK_APP": "wsgi",
+        "SV_DATABASE_URL": f"sqlite:///{db_file}",
+        "SV_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
+        "SV_UPLOAD_DIR": str(tmp / "uploads"),
+        "SV_ARGON2_TIME_COST": "1",
+        "SV_ARGON2_MEMORY_COST": "1024",
+        "SV_LOGIN_LIMIT_PER_IP": "100000 per minute",
+        "SV_CHAT_RATE_LIMIT": "100000 per minute",
+    }
+    subprocess.run(
+        [str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    rows = create_data(env, args.consultas)
+    server, base, label = start_server(env, args.threads, tmp / "server.log")
+    try:
+        idle_rss = rss_mb(server)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            logins = list(
+                pool.map(
+                    lambda row: (
+                        int(row[0]),
+                        login_cookie(base, row[1]),
+                        login_cookie(base, row[2]),
+                    ),
+                    rows,
+                )
+            )
+        book = {"sent_at": {}, "latency": [], "mine": {}}
+        sockets = [
+            Socket(cid, *who, book) for cid, owner, advisor in logins for who in (owner, advisor)
+        ]
+        results = asyncio.run(run(sockets, base, args, server, db_file))
+    finally:
+        stop(server)
+    result = {
+        "benchmark": "chat_capacity",
+        "server": label,
+        "load_generator": "one asyncio process, python-socketio AsyncClient",
+        "server_rss_idle_mb": idle_rss,
+        **results,
+        "targets": {"sockets": 500, "messages_per_s": 500, "steady_p99_ms": 100},
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

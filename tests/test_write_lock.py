@@ -1,0 +1,58 @@
+"""SQLite's single write lock: a write request holds it only for its writing part."""
+
+import pytest
+from sqlalchemy import event, select
+
+from sv_platform.enrollment.models import Enrollment
+from sv_platform.extensions import db
+
+
+@pytest.fixture
+def transactions(app):
+    """The statements of each transaction the requests run, as [(BEGIN kind, [sql…])]."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    seen = []
+
+    def record(_conn, _cursor, statement, *_args):
+        words = statement.split()
+        if words[0].upper() == "BEGIN":
+            seen.append((statement.strip().upper(), []))
+        elif seen:
+            seen[-1][1].append(" ".join(words).upper())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_enrolment_post_takes_the_write_lock_after_loading_the_user(
+    client, auth, make_user, make_window, transactions
+):
+    person = make_user()
+    make_window(capacity=1)
+    auth.login(person)
+    db.session.commit()
+    transactions.clear()
+    response = client.post("/inscripciones/asesoria-legal", data={"next": "/mis-inscripciones"})
+    assert response.status_code == 302
+    kinds = [kind for kind, _ in transactions]
+    db.session.rollback()
+    assert db.session.scalar(select(Enrollment.status).where(Enrollment.user_id == person.id)) == (
+        "active"
+    )
+    first_read, (write_kind, write_sql) = transactions[0], transactions[1]
+    assert first_read[0] == "BEGIN" and any("FROM USER" in s for s in first_read[1])
+    assert write_kind == "BEGIN IMMEDIATE"
+    assert any(s.startswith("UPDATE ENROLLMENT_WINDOW") for s in write_sql)
+    assert kinds.count("BEGIN IMMEDIATE") == 1, kinds  # reads after the commit take no lock
+
+
+def test_a_refused_post_changes_nothing(client, auth, make_user, make_window):
+    """The user read ends before the view; a refusal still writes nothing."""
+    advisor = make_user(role="advisor", specialty="legal")
+    make_window(capacity=1)
+    auth.login(advisor)
+    client.post("/inscripciones/asesoria-legal", data={"next": "/mis-inscripciones"})
+    db.session.rollback()
+    assert db.session.scalar(select(Enrollment.id).where(Enrollment.user_id == advisor.id)) is None
