@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("accounts", __name__)
 
-from sv_platform.accounts import models, views  # noqa: E402,F401
+from sv_platform.accounts import admin_views, models, people, views  # noqa: E402,F401

@@ -49,9 +49,9 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str | None] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(20), default="entrepreneur", index=True)
+    role: Mapped[str] = mapped_column(String(20), default="entrepreneur")
     specialty: Mapped[str | None] = mapped_column(String(20))
-    region_code: Mapped[str | None] = mapped_column(String(2), index=True)
+    region_code: Mapped[str | None] = mapped_column(String(2))
     comuna_code: Mapped[str | None] = mapped_column(String(5))
     sex: Mapped[str | None] = mapped_column(String(20))
     birth_date: Mapped[date | None]
@@ -68,6 +68,15 @@ class User(UserMixin, db.Model):
 
     company: Mapped["Company | None"] = relationship(
         back_populates="user", uselist=False, cascade="all, delete-orphan"
+    )
+
+    # The admin's people list filters on these and pages by id (newest first).
+    __table_args__ = (
+        Index("ix_user_role_id", "role", "id"),
+        Index("ix_user_region_code_id", "region_code", "id"),
+        Index("ix_user_comuna_code_id", "comuna_code", "id"),
+        Index("ix_user_sex_id", "sex", "id"),
+        Index("ix_user_created_at_id", "created_at", "id"),
     )
 
     def get_id(self) -> str:
@@ -155,5 +164,31 @@ class AuditEntry(db.Model):
         UTCDateTime(), default=utcnow, server_default=func.current_timestamp()
     )
     note: Mapped[str | None] = mapped_column(Text)
+    # The person the entry is about (an account changed or viewed, an enrolment removed).
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
-    actor: Mapped[User | None] = relationship()
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+
+    __table_args__ = (
+        Index("ix_audit_entry_actor_id_id", "actor_id", "id"),
+        Index("ix_audit_entry_action_id", "action", "id"),
+        Index("ix_audit_entry_target", "target_type", "target_id", "id"),
+        Index("ix_audit_entry_subject_id_id", "subject_id", "id"),
+        Index("ix_audit_entry_created_at", "created_at"),
+    )
+
+
+# Search keys compare byte by byte on every database (prefix ranges must not depend on the
+# server's collation).
+SEARCH_KEY = String(140).with_variant(String(140, collation="C"), "postgresql")
+
+
+class PersonKey(db.Model):
+    """One search key of a person: `n:` a word of their name or their company's razón
+    social, `e:` their email, `r:` the digits of their RUT or their company's. Maintained by
+    accounts.people on every flush; prefix searches are index range scans."""
+
+    __tablename__ = "person_key"
+
+    key: Mapped[str] = mapped_column(SEARCH_KEY, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True, index=True)

@@ -34,6 +34,7 @@ from sv_platform.accounts.signals import (
     user_anonymized,
 )
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
+from sv_platform.core.paging import Page, keyset_page
 from sv_platform.core.rut import normalize_rut
 from sv_platform.core.timeutil import utcnow
 from sv_platform.extensions import db, write_transaction
@@ -399,19 +400,30 @@ def create_staff(
     return user
 
 
-def set_active(user_id: int, active: bool, *, actor: User) -> User:
-    """Enable/disable another staff account (advisor or admin); a disabled user loses
-    access at the next request. Raises NotFound, NotAllowed (own account, entrepreneurs,
-    deleted accounts)."""
+def set_active(user_id: int, active: bool, *, actor: User, reason: str | None = None) -> User:
+    """An admin enables/disables another account (any role); a disabled user loses access
+    at the next request. Audited. Raises NotAllowed (not an admin, own account), NotFound
+    (unknown or deleted accounts)."""
+    if actor is None or actor.role != "admin":
+        raise NotAllowed()
     user = db.session.get(User, user_id)
-    if user is None or user.deleted_at is not None or user.role not in ("advisor", "admin"):
+    if user is None or user.deleted_at is not None:
         raise NotFound("La cuenta no existe.")
     if user.id == actor.id:
         raise NotAllowed("No puedes desactivar tu propia cuenta.")
     before = {"active": user.active}
     user.active = active
     user.session_version += 1
-    record_audit(actor, "set_active", "user", user.id, before, {"active": active}, commit=False)
+    record_audit(
+        actor,
+        "set_active",
+        "user",
+        user.id,
+        before,
+        {"active": active},
+        commit=False,
+        note=(reason or "").strip()[:300] or None,
+    )
     db.session.commit()
     sessions_ended.send(user.id)
     return user
@@ -537,6 +549,12 @@ def notifications_for(user_id: int, *, limit: int = 50) -> list[Notification]:
     )
 
 
+def notifications_page(user_id: int, *, cursor: int | None = None, size: int = 50) -> Page:
+    """The person's notices (only their own), newest first, one keyset page."""
+    query = select(Notification).where(Notification.user_id == user_id)
+    return keyset_page(db.session, query, Notification.id, cursor=cursor, size=size)
+
+
 def mark_notifications_read(user_id: int, *, now: datetime | None = None) -> None:
     """Mark every notice read (called from a GET page, hence its own write transaction)."""
     with write_transaction():
@@ -558,9 +576,14 @@ def record_audit(
     *,
     commit: bool = True,
     note: str | None = None,
+    subject_id: int | None = None,
 ) -> AuditEntry:
-    """Append to the audit log (who, when, before → after)."""
+    """Append to the audit log (who, when, before → after, and the person it is about: the
+    account itself when the target is a user)."""
+    if subject_id is None and target_type == "user" and target_id is not None:
+        subject_id = int(target_id)
     entry = AuditEntry(
+        subject_id=subject_id,
         actor_id=actor.id if actor else None,
         action=action,
         target_type=target_type,

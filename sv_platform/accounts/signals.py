@@ -21,3 +21,7 @@ account_created = _signals.signal("account-created")
 email_changed = _signals.signal("email-changed")
 # sender: the User whose password just changed (inside the transaction); kwargs: now
 password_changed = _signals.signal("password-changed")
+# sender: a target type of the audit log ("enrollment_window", "faq_entry"…); kwargs: ids (a
+# list of str). The domain owning that type returns {id: label}, a noun phrase naming each
+# object in Spanish ("«Asesoría Legal · Biobío»"). Read-only; sent while rendering the log.
+audit_labels = _signals.signal("audit-labels")

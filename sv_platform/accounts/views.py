@@ -27,6 +27,7 @@ from sv_platform.accounts.forms import (
 )
 from sv_platform.core.domain import DomainError
 from sv_platform.core.forms import ConfirmForm
+from sv_platform.core.paging import parse_cursor
 from sv_platform.core.security import public, role_required
 from sv_platform.core.web import acting_user, attempt, safe_next
 from sv_platform.extensions import limiter, login_manager
@@ -39,7 +40,7 @@ def load_user(session_id: str):
 
 def home_for(user) -> str:
     if user.role == "admin":
-        return url_for("accounts.admin_staff")
+        return url_for("reports.dashboard")
     if user.role == "advisor":
         return url_for("advisory.advisor_queue")
     return url_for("core.home")
@@ -279,8 +280,12 @@ def delete_account():
 
 @bp.get("/notificaciones")
 def notifications():
-    items = services.notifications_for(current_user.id)
-    return render_template("accounts/notifications.html", items=items, form=ConfirmForm())
+    page = services.notifications_page(
+        current_user.id, cursor=parse_cursor(request.args.get("despues"))
+    )
+    return render_template(
+        "accounts/notifications.html", items=page.items, page=page, form=ConfirmForm()
+    )
 
 
 @bp.post("/notificaciones/leidas")
@@ -329,9 +334,3 @@ def admin_staff_toggle(user_id: int):
     user = outcome.value
     flash(f"La cuenta de {user.name} quedó {'activa' if active else 'desactivada'}.", "info")
     return redirect(url_for("accounts.admin_staff"))
-
-
-@bp.get("/admin/auditoria")
-@role_required("admin")
-def admin_audit():
-    return render_template("accounts/admin_audit.html", entries=services.audit_log())

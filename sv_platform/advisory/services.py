@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import format_timedelta
-from sqlalchemy import case, func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 
+from sv_platform.accounts import people
 from sv_platform.accounts.models import User
 from sv_platform.accounts.signals import data_exported, user_anonymized
 from sv_platform.advisory import attachments, chat, lifecycle, sla
@@ -211,14 +212,47 @@ QUEUE_FILTERS = {
 }
 
 
+QUEUE_PAGE = 50
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list
+    number: int
+    has_next: bool
+
+
+def _queue_search(query, q: str):
+    """A consulta number ("123" or "n.º 123"), or a person (RUT, name, email), or words of
+    the subject."""
+    q = " ".join((q or "").split())[:120]
+    if not q:
+        return query
+    digits = q.lower().removeprefix("n.º").removeprefix("#").strip()
+    if digits.isdigit() and len(digits) < 7:
+        return query.where(Consultation.id == int(digits))
+    person = people.matching(Consultation.user_id, q)
+    words = [w for w in q.split() if len(w) > 1][:5]
+    subject = [Consultation.subject.ilike(f"%{w}%") for w in words]
+    return query.where(or_(and_(*person), and_(*subject)) if subject else and_(*person))
+
+
 def advisor_queue(
-    user, *, status: str | None = None, area: str | None = None
-) -> list[Consultation]:
+    user,
+    *,
+    status: str | None = None,
+    area: str | None = None,
+    q: str | None = None,
+    page: int = 1,
+    size: int = QUEUE_PAGE,
+) -> QueuePage:
     """The staff queue: advisors see their specialty, admins every area (or one).
-    Unassigned first, then oldest first. `status` is a state, "abiertas" or "mias"."""
+    Unassigned first, then oldest first, `size` per page. `status` is a state, "abiertas"
+    or "mias"; `q` a consulta number, a person or words of the subject. Raises NotAllowed,
+    InvalidInput (unknown filter)."""
     if user.role not in ("advisor", "admin"):
         raise NotAllowed()
-    query = select(Consultation)
+    query = _queue_search(select(Consultation), q)
     if user.role == "advisor":
         query = query.where(Consultation.area == user.specialty)
     elif area in AREAS:
@@ -234,7 +268,15 @@ def advisor_queue(
         raise InvalidInput("Ese filtro no existe.")
     unassigned_first = case((Consultation.advisor_id.is_(None), 0), else_=1)
     oldest = func.coalesce(Consultation.opened_at, Consultation.created_at)
-    return list(db.session.scalars(query.order_by(unassigned_first, oldest, Consultation.id)))
+    page = max(1, min(int(page or 1), 10_000))
+    rows = list(
+        db.session.scalars(
+            query.order_by(unassigned_first, oldest, Consultation.id)
+            .offset((page - 1) * size)
+            .limit(size + 1)
+        )
+    )
+    return QueuePage(items=rows[:size], number=page, has_next=len(rows) > size)
 
 
 def advisors_for(area: str) -> list[User]:

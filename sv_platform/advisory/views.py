@@ -5,7 +5,7 @@ import uuid
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 
-from sv_platform.advisory import attachments, bp, chat, lifecycle, services, sla
+from sv_platform.advisory import attachments, bp, chat, lifecycle, services, sla, workload
 from sv_platform.advisory.access import OFFERING_SLUGS, get_consultation
 from sv_platform.advisory.events import broadcast_message
 from sv_platform.advisory.forms import (
@@ -17,12 +17,12 @@ from sv_platform.advisory.forms import (
     NoteForm,
     ServiceLevelForm,
 )
-from sv_platform.advisory.models import AREAS
+from sv_platform.advisory.models import AREAS, STAFF_STATUSES
 from sv_platform.core.domain import DomainError
 from sv_platform.core.forms import ConfirmForm
 from sv_platform.core.security import role_required
 from sv_platform.core.timeutil import utcnow
-from sv_platform.core.web import acting_user, attempt
+from sv_platform.core.web import acting_user, attempt, safe_next
 from sv_platform.enrollment import services as enrollment
 
 
@@ -218,7 +218,23 @@ def assign(consultation_id: int):
     outcome = attempt(lifecycle.assign, consultation_id, form.advisor_id.data, actor=acting_user())
     if outcome.ok:
         flash(f"Consulta asignada a {outcome.value.advisor.name}.", "success")
-    return redirect(url_for("advisory.consultation", consultation_id=consultation_id))
+    back = safe_next(request.form.get("next"))
+    return redirect(back or url_for("advisory.consultation", consultation_id=consultation_id))
+
+
+@bp.get("/admin/asesoria")
+@role_required("admin")
+def admin_workload():
+    return render_template(
+        "advisory/admin_workload.html",
+        load=workload.workload(acting_user()),
+        states=STAFF_STATUSES,
+        staff_states=workload.STAFF_STATES,
+        advisors={area: services.advisors_for(area) for area in AREAS},
+        now=utcnow(),
+        sla=sla,
+        form=ConfirmForm(),
+    )
 
 
 @bp.get("/consultas/<int:consultation_id>/adjuntos/<int:attachment_id>")
@@ -273,13 +289,19 @@ def advisor_queue():
     if status not in services.QUEUE_FILTERS:
         status = "abiertas"
     now = utcnow()
-    items = [
-        (c, sla.sla_state(c, now=now), services.waiting_time(c, now))
-        for c in services.advisor_queue(user, status=status, area=area)
-    ]
+    q = (request.args.get("q") or "").strip()[:120]
+    try:
+        number = int(request.args.get("pagina") or 1)
+    except ValueError:
+        number = 1
+    page = services.advisor_queue(user, status=status, area=area, q=q, page=number)
+    items = [(c, sla.sla_state(c, now=now), services.waiting_time(c, now)) for c in page.items]
     return render_template(
         "advisory/queue.html",
         items=items,
+        page=page,
+        q=q,
+        args={k: v for k, v in request.args.items() if k != "pagina"},
         status=status,
         area=area,
         filters=services.QUEUE_FILTERS,

@@ -1,7 +1,8 @@
-"""Jinja filters: dates in America/Santiago and numbers in es-CL."""
+"""Jinja filters: dates in America/Santiago, numbers in es-CL, RUTs with dots."""
 
 from flask_babel import format_date, format_datetime, format_decimal
 
+from sv_platform.core.rut import format_rut
 from sv_platform.core.timeutil import as_utc
 
 
@@ -27,3 +28,4 @@ def init_app(app) -> None:
     app.add_template_filter(datetime_cl, "datetime_cl")
     app.add_template_filter(date_cl, "date_cl")
     app.add_template_filter(number_cl, "number_cl")
+    app.add_template_filter(format_rut, "rut_cl")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import format_date
-from sqlalchemy import case, func, or_, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts import services as accounts
@@ -477,18 +477,125 @@ def _promote_locked(window_id: int, *, now: datetime) -> list[Enrollment]:
         ).first()
         if first is None or not _take_seat(window_id):
             break
-        first.status, first.promoted_at = "active", now
-        db.session.flush()
-        offering = first.offering
-        accounts.notify(
-            first.user_id,
-            f"¡Se liberó un cupo! Ya tienes tu lugar en «{offering.title}».",
-            _offering_url(offering),
-            commit=False,
-        )
-        enrollment_promoted.send(first, now=now)
+        _seat_taken(first, now=now)
         promoted.append(first)
     return promoted
+
+
+def _seat_taken(enrollment: Enrollment, *, now: datetime) -> None:
+    """Inside a write transaction, after _take_seat succeeded for this waitlisted
+    enrolment: it becomes active, the person is notified and `enrollment_promoted` sent."""
+    enrollment.status, enrollment.promoted_at = "active", now
+    db.session.flush()
+    offering = enrollment.offering
+    accounts.notify(
+        enrollment.user_id,
+        f"¡Se liberó un cupo! Ya tienes tu lugar en «{offering.title}».",
+        _offering_url(offering),
+        commit=False,
+    )
+    enrollment_promoted.send(enrollment, now=now)
+
+
+def _admin_reason(actor, reason: str | None) -> str:
+    if actor is None or actor.role != "admin":
+        raise NotAllowed("Solo un administrador/a puede cambiar la lista de espera.")
+    reason = " ".join((reason or "").split())
+    if len(reason) < 3:
+        raise InvalidInput("Escribe el motivo (al menos 3 caracteres).", field="reason")
+    if len(reason) > 300:
+        raise InvalidInput("El motivo puede tener hasta 300 caracteres.", field="reason")
+    return reason
+
+
+def _lock_waitlisted(enrollment_id: int) -> Enrollment:
+    enrollment = db.session.get(
+        Enrollment, enrollment_id, populate_existing=True, with_for_update=True
+    )
+    if enrollment is None:
+        raise NotFound("Esa inscripción no existe.")
+    if enrollment.status != "waitlisted":
+        raise InvalidTransition("Esa persona ya no está en la lista de espera.")
+    return enrollment
+
+
+def promote_waitlisted(
+    enrollment_id: int, *, actor, reason: str, now: datetime | None = None
+) -> Enrollment:
+    """An admin gives one person of the waitlist a cupo ahead of their turn (a reason is
+    required). Free cupos always go to the waitlist at once, so the window gains one cupo
+    for this person when none is free; the seat is taken with the same conditional UPDATE
+    as any claim (used never exceeds capacity), the person is notified and the change
+    audited, in one transaction. Raises NotAllowed, InvalidInput, NotFound,
+    InvalidTransition (not waitlisted)."""
+    now = now or utcnow()
+    reason = _admin_reason(actor, reason)
+    with write_transaction():
+        enrollment = _lock_waitlisted(enrollment_id)
+        position = waitlist_position(enrollment)
+        window = db.session.get(
+            EnrollmentWindow, enrollment.window_id, populate_existing=True, with_for_update=True
+        )
+        capacity = window.capacity
+        if not _take_seat(window.id):
+            db.session.execute(
+                update(EnrollmentWindow)
+                .where(EnrollmentWindow.id == window.id)
+                .values(capacity=EnrollmentWindow.capacity + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if not _take_seat(window.id):
+                raise InvalidTransition("No se pudo reservar el cupo. Inténtalo de nuevo.")
+        db.session.refresh(window)
+        _seat_taken(enrollment, now=now)
+        accounts.record_audit(
+            actor,
+            "promote_waitlisted",
+            "enrollment",
+            enrollment.id,
+            {"status": "waitlisted", "position": position, "capacity": capacity},
+            {"status": "active", "capacity": window.capacity},
+            commit=False,
+            note=reason,
+            subject_id=enrollment.user_id,
+        )
+        db.session.commit()
+    return enrollment
+
+
+def remove_waitlisted(
+    enrollment_id: int, *, actor, reason: str, now: datetime | None = None
+) -> Enrollment:
+    """An admin takes one person off the waitlist (a reason is required): the enrolment is
+    cancelled (its waiting consulta withdrawn), the person notified with the reason and the
+    change audited, in one transaction. Raises NotAllowed, InvalidInput, NotFound,
+    InvalidTransition (not waitlisted)."""
+    now = now or utcnow()
+    reason = _admin_reason(actor, reason)
+    with write_transaction():
+        enrollment = _lock_waitlisted(enrollment_id)
+        position = waitlist_position(enrollment)
+        cancel_in_transaction(enrollment, now=now)
+        offering = enrollment.offering
+        accounts.notify(
+            enrollment.user_id,
+            f"Tu lugar en la lista de espera de «{offering.title}» fue retirado. Motivo: {reason}",
+            "/mis-inscripciones",
+            commit=False,
+        )
+        accounts.record_audit(
+            actor,
+            "remove_waitlisted",
+            "enrollment",
+            enrollment.id,
+            {"status": "waitlisted", "position": position},
+            {"status": "cancelled"},
+            commit=False,
+            note=reason,
+            subject_id=enrollment.user_id,
+        )
+        db.session.commit()
+    return enrollment
 
 
 def _offering_url(offering: Offering) -> str:
@@ -523,6 +630,7 @@ def cancel_in_transaction(enrollment: Enrollment, *, actor=None, now: datetime) 
             before,
             {"status": "cancelled"},
             commit=False,
+            subject_id=enrollment.user_id,
         )
     enrollment_cancelled.send(enrollment, actor=actor, now=now)
     if held_seat:
@@ -650,23 +758,6 @@ def enrollments_for(user_id: int) -> list[Enrollment]:
     return list(
         db.session.scalars(
             select(Enrollment).where(Enrollment.user_id == user_id).order_by(Enrollment.id.desc())
-        )
-    )
-
-
-def window_enrollments(window_id: int) -> list[Enrollment]:
-    """A window's enrolments: active, waitlisted (in order), graduated, cancelled."""
-    order = case(
-        (Enrollment.status == "active", 0),
-        (Enrollment.status == "waitlisted", 1),
-        (Enrollment.status == "graduated", 2),
-        else_=3,
-    )
-    return list(
-        db.session.scalars(
-            select(Enrollment)
-            .where(Enrollment.window_id == window_id)
-            .order_by(order, Enrollment.id)
         )
     )
 

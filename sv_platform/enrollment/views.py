@@ -1,13 +1,15 @@
 """Enrolling, "Mis inscripciones" and the admin pages for offerings and windows."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from sv_platform.core.domain import DomainError
 from sv_platform.core.forms import ConfirmForm
+from sv_platform.core.paging import parse_cursor
 from sv_platform.core.security import role_required
 from sv_platform.core.timeutil import CHILE, utcnow
 from sv_platform.core.web import acting_user, attempt, safe_next
-from sv_platform.enrollment import bp, services
+from sv_platform.enrollment import bp, roster, services
 from sv_platform.enrollment.forms import WindowForm
 
 
@@ -145,12 +147,66 @@ def admin_window(window_id: int):
             flash("La ventana fue actualizada.", "success")
             return redirect(url_for("enrollment.admin_window", window_id=window_id))
     counts = services.window_counts([window.id])[window.id]
+    filters, error = roster_filters_or_error(request.args)
     return render_template(
         "enrollment/admin_window.html",
         form=form,
         offering=window.offering,
         window=window,
         counts=counts,
-        enrollments=services.window_enrollments(window.id),
+        roster=roster.roster_page(
+            window.id, filters, cursor=parse_cursor(request.args.get("despues"))
+        ),
+        filters=filters,
+        filter_error=error,
+        statuses=roster.STATUS_LABELS,
+        waitlist=roster.waitlist(window.id),
+        args={k: v for k, v in request.args.items() if k != "despues"},
         cancel_form=ConfirmForm(),
+    )
+
+
+def roster_filters_or_error(args):
+    """The roster's filters, or none and the Spanish message of what was wrong."""
+    try:
+        return roster.roster_filters(args), None
+    except DomainError as error:
+        return roster.RosterFilters(), error.message
+
+
+@bp.get("/admin/ventanas/<int:window_id>/inscripciones.<fmt>")
+@role_required("admin")
+def admin_window_export(window_id: int, fmt: str):
+    filters, error = roster_filters_or_error(request.args)
+    if error:
+        flash(error, "danger")
+        return redirect(url_for("enrollment.admin_window", window_id=window_id))
+    download = roster.export_roster(window_id, filters, fmt, actor=acting_user())
+    return Response(
+        download.body,
+        mimetype=download.mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
+    )
+
+
+WAITLIST_ACTIONS = {
+    "promover": (services.promote_waitlisted, "{name} recibió un cupo."),
+    "quitar": (services.remove_waitlisted, "{name} salió de la lista de espera."),
+}
+
+
+@bp.post("/admin/inscripciones/<int:enrollment_id>/<action>")
+@role_required("admin")
+def admin_waitlist_action(enrollment_id: int, action: str):
+    if action not in WAITLIST_ACTIONS or not ConfirmForm().validate_on_submit():
+        abort(404 if action not in WAITLIST_ACTIONS else 400)
+    enrollment = services.get_enrollment(enrollment_id)
+    function, done = WAITLIST_ACTIONS[action]
+    outcome = attempt(
+        function, enrollment_id, actor=acting_user(), reason=request.form.get("reason")
+    )
+    if outcome.ok:
+        flash(done.format(name=enrollment.user.name), "success")
+    return redirect(
+        url_for("enrollment.admin_window", window_id=enrollment.window_id, _anchor="espera")
     )

@@ -556,14 +556,6 @@ def delete_entry(entry_id: int, *, actor=None) -> None:
     db.session.commit()
 
 
-def admin_entries(area: str | None = None) -> list[FaqEntry]:
-    """Every entry, drafts included, newest change first."""
-    stmt = select(FaqEntry)
-    if area in AREAS:
-        stmt = stmt.where(FaqEntry.area == area)
-    return list(db.session.scalars(stmt.order_by(FaqEntry.updated_at.desc(), FaqEntry.id.desc())))
-
-
 def counts() -> dict:
     """Entries per state, for the admin list."""
     rows = db.session.execute(

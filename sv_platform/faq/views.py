@@ -14,11 +14,12 @@ from flask import (
 from flask_login import current_user
 
 from sv_platform.core.forms import ConfirmForm
+from sv_platform.core.paging import parse_cursor
 from sv_platform.core.security import public, role_required
 from sv_platform.core.text import render_markdown
 from sv_platform.core.web import acting_user, attempt
 from sv_platform.extensions import limiter
-from sv_platform.faq import bp, highlight, services
+from sv_platform.faq import admin, bp, highlight, services
 from sv_platform.faq.forms import EntryForm
 from sv_platform.faq.models import AREAS
 
@@ -112,9 +113,18 @@ def suggestions():
 @role_required("admin")
 def admin_list():
     area = _area_arg()
+    q = (request.args.get("q") or "").strip()[:200]
+    state = request.args.get("estado") if request.args.get("estado") in admin.STATES else None
+    page = admin.admin_page(
+        area=area, q=q, state=state, cursor=parse_cursor(request.args.get("despues"))
+    )
     return render_template(
         "faq/admin_list.html",
-        entries=services.admin_entries(area),
+        page=page,
+        q=q,
+        state=state,
+        states=admin.STATES,
+        args={k: v for k, v in request.args.items() if k != "despues"},
         area=area,
         areas=AREAS,
         counts=services.counts(),
