@@ -13,11 +13,10 @@ from sv_platform.core.security import role_required
 from sv_platform.core.web import acting_user, attempt
 from sv_platform.courses import services as courses
 from sv_platform.enrollment import services as enrollment
+from sv_platform.notifications import recovery
 from sv_platform.reports import surveys
 
 # Actions of the mail and password-recovery services, offered only once they exist.
-SEND_RESET_LINK = getattr(services, "send_reset_link", None)
-SEND_EMAIL_CONFIRMATION = getattr(services, "send_email_confirmation", None)
 
 
 def _filter_error(parse, args):
@@ -65,8 +64,8 @@ def admin_person(user_id: int):
         entries=audit.render_entries(file.audit),
         reason_form=ReasonForm(),
         confirm=ConfirmForm(),
-        can_send_reset=SEND_RESET_LINK is not None,
-        can_send_confirmation=SEND_EMAIL_CONFIRMATION is not None,
+        can_send_reset=person.email is not None and person.is_active,
+        can_send_confirmation=person.email is not None and person.email_confirmed_at is None,
     )
 
 
@@ -91,28 +90,24 @@ def admin_person_active(user_id: int):
     return _back(user_id)
 
 
-if SEND_RESET_LINK is not None:
-
-    @bp.post("/admin/personas/<int:user_id>/restablecer")
-    @role_required("admin")
-    def admin_person_reset(user_id: int):
-        if not ConfirmForm().validate_on_submit():
-            abort(400)
-        if attempt(SEND_RESET_LINK, user_id, acting_user()).ok:
-            flash("Enviamos un enlace para crear una nueva contraseña.", "success")
-        return _back(user_id)
+@bp.post("/admin/personas/<int:user_id>/restablecer")
+@role_required("admin")
+def admin_person_reset(user_id: int):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if attempt(recovery.send_reset_link, user_id, acting_user()).ok:
+        flash("Enviamos un enlace para crear una nueva contraseña.", "success")
+    return _back(user_id)
 
 
-if SEND_EMAIL_CONFIRMATION is not None:
-
-    @bp.post("/admin/personas/<int:user_id>/confirmacion")
-    @role_required("admin")
-    def admin_person_confirmation(user_id: int):
-        if not ConfirmForm().validate_on_submit():
-            abort(400)
-        if attempt(SEND_EMAIL_CONFIRMATION, user_id, acting_user()).ok:
-            flash("Reenviamos el correo para confirmar la dirección.", "success")
-        return _back(user_id)
+@bp.post("/admin/personas/<int:user_id>/confirmacion")
+@role_required("admin")
+def admin_person_confirmation(user_id: int):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if attempt(recovery.send_email_confirmation, user_id, acting_user()).ok:
+        flash("Reenviamos el correo para confirmar la dirección.", "success")
+    return _back(user_id)
 
 
 @bp.get("/admin/auditoria")

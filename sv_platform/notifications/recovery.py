@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sv_platform.accounts import services as accounts
 from sv_platform.accounts.models import User
 from sv_platform.accounts.signals import sessions_ended
-from sv_platform.core.domain import DomainError, NotAllowed, NotFound
+from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from sv_platform.core.timeutil import as_utc, utcnow
 from sv_platform.extensions import db, write_transaction
 from sv_platform.notifications import services
@@ -217,6 +217,32 @@ def resend_confirmation(user: User, *, now: datetime | None = None) -> None:
         if fresh.email_confirmed_at is None:
             send_confirmation(fresh, now=now)
         db.session.commit()
+
+
+def send_email_confirmation(user_id: int, actor, *, now: datetime | None = None) -> User:
+    """An admin sends a person the email-confirmation link again (audited). Raises
+    NotAllowed, NotFound, InvalidInput (the address is already confirmed)."""
+    if actor is None or actor.role != "admin":
+        raise NotAllowed()
+    now = now or utcnow()
+    with write_transaction():
+        user = db.session.get(User, user_id, populate_existing=True)
+        if user is None or user.deleted_at is not None or not user.email:
+            raise NotFound("La cuenta no existe o no tiene correo.")
+        if user.email_confirmed_at is not None:
+            raise InvalidInput("Ese correo ya está confirmado.")
+        send_confirmation(user, now=now)
+        accounts.record_audit(
+            actor,
+            "send_email_confirmation",
+            "user",
+            user.id,
+            None,
+            {"email": user.email},
+            commit=False,
+        )
+        db.session.commit()
+    return user
 
 
 def confirm_email(token: str, *, now: datetime | None = None) -> User:

@@ -199,17 +199,6 @@ def test_admin_disables_and_enables_a_person_with_audit(client, auth, make_user,
     assert carolina.active
 
 
-def test_the_reset_and_confirmation_actions_appear_only_when_they_exist(
-    client, auth, admin_user, carolina
-):
-    from sv_platform.accounts import admin_views
-
-    auth.login(admin_user)
-    html = client.get(f"/admin/personas/{carolina.id}").get_data(as_text=True)
-    assert ("nueva contraseña" in html) == (admin_views.SEND_RESET_LINK is not None)
-    assert ("Reenviar confirmación" in html) == (admin_views.SEND_EMAIL_CONFIRMATION is not None)
-
-
 @pytest.mark.parametrize("role", ["entrepreneur", "advisor"])
 def test_people_pages_refuse_other_roles(client, auth, make_user, carolina, role):
     auth.login(make_user(role))
