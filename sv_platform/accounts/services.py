@@ -3,8 +3,10 @@
 import logging
 from datetime import date, datetime
 
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts import territory
 from sv_platform.accounts.models import (
@@ -40,6 +42,17 @@ class DuplicateAccount(DomainError):
     message = "Ya existe una cuenta con esos datos."
 
 
+class RegistrationNotPossible(DomainError):
+    """The RUT or email of a registration already belongs to an account. The message says
+    neither which nor whether: a stranger must not learn who is registered."""
+
+    message = (
+        "No pudimos crear una cuenta nueva con estos datos. Revisa tu correo: si ya tienes "
+        "una cuenta, ingresa con tu RUT o correo o recupera tu contraseña desde "
+        "«¿Olvidaste tu contraseña?»."
+    )
+
+
 class LoginFailed(DomainError):
     code = "unauthenticated"
     status = 401
@@ -63,6 +76,25 @@ def _clean_identity(name: str | None, email: str | None) -> tuple[str, str]:
             "Ingresa un correo electrónico válido, como nombre@dominio.cl.", field="email"
         ) from exc
     return name, email.lower()
+
+
+def normalize_phone(value: str | None) -> str:
+    """A Chilean phone number (mobile `+56 9 …` or fixed), as `+56 9 6123 4567`.
+    Rule: it must be a valid number of Chile by the `phonenumbers` metadata. Raises
+    InvalidInput."""
+    raw = (value or "").strip()
+    problem = InvalidInput(
+        "Ingresa un teléfono de Chile válido, por ejemplo +56 9 6123 4567.", field="phone"
+    )
+    if not raw or len(raw) > 20:
+        raise problem
+    try:
+        number = phonenumbers.parse(raw, "CL")
+    except phonenumbers.NumberParseException:
+        raise problem from None
+    if not phonenumbers.is_valid_number(number) or number.country_code != 56:
+        raise problem
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def _check_territory(region_code: str | None, comuna_code: str | None) -> None:
@@ -140,12 +172,16 @@ def register_entrepreneur(
     problem = password_problem(password, rut=rut, email=email)
     if problem:
         raise InvalidInput(problem, field="password")
-    _check_unique(rut, email)
+    phone = normalize_phone(phone)
+    owners = _owners_of(rut, email)
+    if owners:
+        registration_attempted_on_existing(owners, now=now)
+        raise RegistrationNotPossible()
     user = User(
         rut=rut,
         email=email,
         name=name,
-        phone=(phone or "").strip() or None,
+        phone=phone,
         password_hash=hash_password(password),
         role="entrepreneur",
         region_code=region_code,
@@ -158,9 +194,38 @@ def register_entrepreneur(
         created_at=now,
     )
     db.session.add(user)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # a parallel registration took the RUT or email first
+        db.session.rollback()
+        raise RegistrationNotPossible() from None
     log.info("registered user=%s", user.id)
     return user
+
+
+def _owners_of(rut: str, email: str) -> list[int]:
+    """Ids of the accounts holding this RUT or this email (any case)."""
+    return list(
+        db.session.scalars(
+            select(User.id).where((User.rut == rut) | (func.lower(User.email) == email))
+        )
+    )
+
+
+def registration_attempted_on_existing(user_ids: list[int], *, now: datetime) -> None:
+    """Someone tried to register with the RUT or email of existing accounts: tell each
+    owner (never the person at the form). Today an in-app notice; this is the one place
+    where the email to the owner is to be queued in the mail outbox."""
+    when = now.strftime("%d-%m-%Y")
+    for user_id in user_ids:
+        notify(
+            user_id,
+            f"El {when} alguien intentó crear una cuenta nueva con tu RUT o tu correo. "
+            "Si fuiste tú, ya tienes cuenta: ingresa o recupera tu contraseña.",
+            commit=False,
+        )
+    db.session.commit()
+    log.warning("registration with existing data users=%s", ",".join(map(str, user_ids)))
 
 
 def find_by_identifier(identifier: str) -> User | None:
@@ -251,8 +316,9 @@ def update_profile(
     name, email = _clean_identity(name, email)
     _check_territory(region_code, comuna_code)
     _check_person(sex, birth_date, education_level)
+    phone = normalize_phone(phone)
     _check_unique(None, email, exclude_id=user.id)
-    user.name, user.email, user.phone = name, email, (phone or "").strip() or None
+    user.name, user.email, user.phone = name, email, phone
     user.region_code, user.comuna_code = region_code, comuna_code
     user.sex, user.birth_date, user.education_level = sex, birth_date, education_level
     db.session.commit()
@@ -550,7 +616,7 @@ DEMO_ACCOUNTS = [
         sex="femenino",
         birth_date=date(1988, 4, 12),
         education_level="tecnica",
-        phone="+56 9 1234 5678",
+        phone="+56 9 6123 4567",
     ),
     dict(
         role="entrepreneur",
