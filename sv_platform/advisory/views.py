@@ -228,10 +228,11 @@ def attachment(consultation_id: int, attachment_id: int):
         path,
         mimetype=item.content_type,
         as_attachment=True,
-        download_name=item.original_name,
+        download_name=attachments.download_name(item.original_name, item.content_type),
         max_age=0,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
 
 
