@@ -8,12 +8,14 @@ from datetime import datetime
 from pathlib import Path
 
 import yaml
+from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts.signals import data_exported, user_anonymized
-from sv_platform.core.domain import InvalidInput, NotFound
+from sv_platform.core import throttle
+from sv_platform.core.domain import DomainError, InvalidInput, NotFound
 from sv_platform.core.timeutil import utcnow
 from sv_platform.extensions import db, write_transaction
 from sv_platform.faq import highlight
@@ -318,17 +320,29 @@ def _find_vote(entry_id, user_id, session_key) -> FaqVote | None:
     return db.session.scalar(select(FaqVote).where(FaqVote.entry_id == entry_id, condition))
 
 
+class VoteLimited(DomainError):
+    code = "rate_limited"
+    status = 429
+    message = (
+        "Ya recibimos muchas respuestas a esta pregunta desde tu conexión. Ingresa con tu "
+        "cuenta para dar la tuya."
+    )
+
+
 def vote(
     entry_id: int,
     helpful: bool,
     *,
     user_id: int | None = None,
     session_key: str | None = None,
+    address: str | None = None,
     now: datetime | None = None,
 ) -> FaqEntry:
     """Record "¿Te sirvió?": one vote per entry per user (or per anonymous session key).
     Voting again with the other answer changes the vote; the same answer changes nothing.
-    Raises EntryNotFound (missing or unpublished entry) or InvalidInput (no voter)."""
+    A new anonymous vote also counts against FAQ_ANONYMOUS_VOTE_LIMIT per entry and
+    address (`address`), so fresh cookies cannot add votes without end. Raises
+    EntryNotFound (missing or unpublished entry), InvalidInput (no voter), VoteLimited."""
     if user_id is None and not session_key:
         raise InvalidInput("No pudimos registrar tu voto. Recarga la página e inténtalo de nuevo.")
     now = now or utcnow()
@@ -336,6 +350,11 @@ def vote(
     with write_transaction() as session:
         entry = get_entry(entry_id)
         existing = _find_vote(entry_id, user_id, session_key)
+        if existing is None and user_id is None:
+            rate = current_app.config.get("FAQ_ANONYMOUS_VOTE_LIMIT", "5 per day")
+            if not throttle.hit(rate, "faq-vote", str(entry_id), address or "-"):
+                session.rollback()
+                raise VoteLimited()
         if existing is None:
             session.add(
                 FaqVote(

@@ -36,8 +36,16 @@ def _voter() -> dict:
     return {"session_key": session.get(VOTER_KEY)}
 
 
+def _not_a_search() -> bool:
+    return not (request.args.get("q") or "").strip()
+
+
 @bp.get("/preguntas-frecuentes")
 @public
+@limiter.limit(
+    lambda: current_app.config.get("FAQ_SUGGEST_LIMIT", "60 per minute"),
+    exempt_when=_not_a_search,
+)
 def index():
     query = (request.args.get("q") or "").strip()
     area = _area_arg()
@@ -92,8 +100,12 @@ def vote(entry_id: int):
         abort(400)
     if not current_user.is_authenticated and not session.get(VOTER_KEY):
         session[VOTER_KEY] = services.new_session_key()
-    item = services.vote(entry_id, choice == "si", **_voter())
-    flash("¡Gracias! Tu respuesta nos ayuda a mejorar estas preguntas.", "success")
+    outcome = attempt(
+        services.vote, entry_id, choice == "si", address=request.remote_addr, **_voter()
+    )
+    if outcome.ok:
+        flash("¡Gracias! Tu respuesta nos ayuda a mejorar estas preguntas.", "success")
+    item = services.get_entry(entry_id)
     return redirect(url_for("faq.entry", entry_id=item.id, slug=item.slug) + "#te-sirvio")
 
 
