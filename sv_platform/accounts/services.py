@@ -336,7 +336,9 @@ def update_company(
     started_on: date | None,
     size: str | None,
 ) -> Company:
-    """Optional company data; what is given must be valid. Raises InvalidInput."""
+    """Optional company data; what is given must be valid (a Chilean company RUT, a sector
+    and size of the lists, comuna in región, a start date between 1900 and today). Raises
+    InvalidInput."""
     company_rut = normalize_rut(rut) if (rut or "").strip() else None
     if sector and sector not in SECTORS:
         raise InvalidInput("Elige una actividad económica de la lista.", field="sector")
@@ -344,9 +346,9 @@ def update_company(
         raise InvalidInput("Elige el tamaño de la empresa.", field="size")
     if region_code or comuna_code:
         _check_territory(region_code, comuna_code)
-    if started_on and started_on > date.today():
+    if started_on and not date(1900, 1, 1) <= started_on <= date.today():
         raise InvalidInput(
-            "La fecha de inicio de actividades no puede ser futura.", field="started_on"
+            "La fecha de inicio de actividades debe estar entre 1900 y hoy.", field="started_on"
         )
     company = user.company or Company(user=user)
     company.rut, company.legal_name = company_rut, (legal_name or "").strip() or None
