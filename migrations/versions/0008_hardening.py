@@ -1,4 +1,4 @@
-"""hardening: one canonical RUT (no leading zeros), duplicates reported
+"""hardening: one canonical RUT (duplicates reported), FAQ proposals approved by a second person
 
 Revision ID: 0008_hardening
 Revises: 0005
@@ -85,7 +85,12 @@ def upgrade():
     bind = op.get_bind()
     _normalize_user_ruts(bind)
     _normalize_company_ruts(bind)
+    # Plain ADD COLUMN (no table rebuild: the full-text triggers on faq_entry must stay).
+    op.add_column("faq_entry", sa.Column("proposed_by_id", sa.Integer(), nullable=True))
+    op.add_column("faq_entry", sa.Column("approved_by_id", sa.Integer(), nullable=True))
 
 
 def downgrade():
-    pass  # canonical RUTs stay canonical; the reports stay in the audit log
+    # Canonical RUTs stay canonical; the reports stay in the audit log.
+    op.drop_column("faq_entry", "approved_by_id")
+    op.drop_column("faq_entry", "proposed_by_id")

@@ -493,6 +493,7 @@ def create_entry(
     tags=(),
     published: bool = False,
     source_consultation_id: int | None = None,
+    proposed_by_id: int | None = None,
     slug: str | None = None,
     actor=None,
     now: datetime | None = None,
@@ -518,7 +519,10 @@ def create_entry(
         created_at=now,
         updated_at=now,
         source_consultation_id=source_consultation_id,
+        proposed_by_id=proposed_by_id,
     )
+    if proposed_by_id is not None:
+        entry.published = False  # a proposal waits for a second person's approval
     _apply(entry, question, answer, area, tags)
     db.session.add(entry)
     try:
@@ -559,6 +563,9 @@ def update_entry(
     )
     _apply(entry, *values)
     if published is not _UNSET:
+        if published and entry.awaiting_approval:
+            _check_approver(entry, actor)
+            entry.approved_by_id = actor.id
         entry.published = bool(published)
     if source_consultation_id is not _UNSET:
         entry.source_consultation_id = source_consultation_id
@@ -571,6 +578,50 @@ def update_entry(
     _audit(actor, "faq.update", entry, before, after)
     db.session.commit()
     return entry
+
+
+class ApprovalNeeded(DomainError):
+    code = "forbidden"
+    status = 403
+    message = (
+        "Otra persona debe aprobar esta pregunta frecuente: un asesor/a del área o un "
+        "administrador/a."
+    )
+
+
+def _check_approver(entry: FaqEntry, actor) -> None:
+    """Rule: an entry drafted from a consulta is published by a second person, never by
+    the one who proposed it: another advisor of its area or an admin. Raises
+    ApprovalNeeded."""
+    if actor is None or actor.id == entry.proposed_by_id:
+        raise ApprovalNeeded()
+    if actor.role == "admin":
+        return
+    if actor.role == "advisor" and actor.specialty == entry.area:
+        return
+    raise ApprovalNeeded()
+
+
+def pending_approval(user) -> list[FaqEntry]:
+    """Proposals from consultas waiting for approval that `user` may approve (admins:
+    every area; advisors: their own area), oldest first, their own proposals excluded."""
+    stmt = select(FaqEntry).where(
+        FaqEntry.proposed_by_id.is_not(None),
+        FaqEntry.approved_by_id.is_(None),
+        FaqEntry.proposed_by_id != user.id,
+    )
+    if user.role != "admin":
+        stmt = stmt.where(FaqEntry.area == user.specialty)
+    return list(db.session.scalars(stmt.order_by(FaqEntry.id)))
+
+
+def approve_entry(entry_id: int, approver, *, now: datetime | None = None) -> FaqEntry:
+    """A second person approves a proposal drafted from a consulta: it is published.
+    Raises EntryNotFound, ApprovalNeeded (the proposer, another area's advisor)."""
+    entry = get_entry(entry_id, include_unpublished=True)
+    if not entry.awaiting_approval:
+        raise EntryNotFound()
+    return update_entry(entry_id, published=True, actor=approver, now=now)
 
 
 def set_published(entry_id: int, published: bool, *, actor=None) -> FaqEntry:

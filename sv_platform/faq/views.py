@@ -117,6 +117,27 @@ def suggestions():
     return jsonify({"results": services.suggest(query, area=_area_arg())})
 
 
+# --- approval of entries drafted from consultas ---------------------------------------
+
+
+@bp.get("/asesor/preguntas-frecuentes")
+@role_required("advisor", "admin")
+def pending():
+    items = [(e, render_markdown(e.answer)) for e in services.pending_approval(acting_user())]
+    return render_template("faq/pending.html", items=items, form=ConfirmForm())
+
+
+@bp.post("/asesor/preguntas-frecuentes/<int:entry_id>/aprobar")
+@role_required("advisor", "admin")
+def approve(entry_id: int):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    outcome = attempt(services.approve_entry, entry_id, acting_user())
+    if outcome.ok:
+        flash(f"«{outcome.value.question}» quedó publicada.", "success")
+    return redirect(url_for("faq.pending"))
+
+
 # --- admin -----------------------------------------------------------------------------
 
 
