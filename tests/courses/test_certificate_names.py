@@ -47,7 +47,12 @@ def test_what_cannot_be_printed_is_refused_clearly(app, name):
     assert "No podemos imprimir tu nombre" in refused.value.message
 
 
-def test_the_owner_sees_the_refusal_instead_of_a_broken_pdf(client, auth, student, certificate):
+def test_the_owner_sees_the_refusal_instead_of_a_broken_pdf(
+    client,
+    auth,
+    student,
+    certificate,  # noqa: F811 - the fixture imported above
+):
     certificate.name = "Camila 🌸 Soto"
     db.session.commit()
     auth.login(student)
