@@ -178,10 +178,10 @@ def run_size(size, rounds, seed):
     from flask_migrate import upgrade
     from sqlalchemy import func, insert, select, text
 
+    from sv_platform.core.spanish import normalize
     from sv_platform.extensions import db
     from sv_platform.faq import highlight, services
     from sv_platform.faq.models import FaqEntry
-    from sv_platform.faq.normalize import normalize
 
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="faq-bench-") as tmp:

@@ -24,9 +24,16 @@ def _auto_close(now: datetime) -> int:
     return lifecycle.auto_close_due(now=now)
 
 
+def _pending_egresos(now: datetime) -> int:
+    from sv_platform.courses import services as courses
+
+    return courses.graduate_completed(now=now)
+
+
 # name → job(now) returning how many things it did. Domains add their periodic work here.
 JOBS: dict[str, Callable[[datetime], int]] = {
     "cierre_automatico": _auto_close,
+    "egresos_pendientes": _pending_egresos,
 }
 
 

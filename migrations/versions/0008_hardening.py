@@ -1,7 +1,7 @@
 """hardening: one canonical RUT (duplicates reported), FAQ proposals approved by a second person
 
 Revision ID: 0008_hardening
-Revises: 0005
+Revises: 0010_content_review
 Create Date: 2026-12-01 10:00:00
 
 RUTs stored before normalization stripped leading zeros (`09432867-5`) are rewritten to
@@ -19,7 +19,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0008_hardening"
-down_revision = "0005"
+down_revision = "0010_content_review"
 branch_labels = None
 depends_on = None
 

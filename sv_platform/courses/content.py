@@ -4,10 +4,12 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import yaml
 
+from sv_platform.core import content_review
 from sv_platform.courses.models import AREAS
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -22,12 +24,24 @@ class LessonData:
     title: str
     minutes: int
     body_md: str
+    reviewed_on: date | None = None
+    sources: list[dict] = field(default_factory=list)
     module_index: int = 0
     position: int = 0
+    path: Path | None = None  # where it was read from (for warnings), not part of the hash
+    body_line: int = 1  # line of the file where the body starts
 
     @property
     def content_hash(self) -> str:
-        return _hash({"title": self.title, "minutes": self.minutes, "body": self.body_md})
+        return _hash(
+            {
+                "title": self.title,
+                "minutes": self.minutes,
+                "body": self.body_md,
+                "revisado": _iso(self.reviewed_on),
+                "fuentes": self.sources,
+            }
+        )
 
 
 @dataclass
@@ -41,6 +55,11 @@ class CourseData:
     modules: list[str] = field(default_factory=list)
     lessons: list[LessonData] = field(default_factory=list)
     quiz: list[dict] = field(default_factory=list)
+    reviewed_on: date | None = None
+    sources: list[dict] = field(default_factory=list)
+    quiz_reviewed_on: date | None = None
+    quiz_sources: list[dict] = field(default_factory=list)
+    path: Path | None = None  # the course folder
 
     @property
     def quiz_hash(self) -> str:
@@ -57,11 +76,19 @@ class CourseData:
                 "passing_score": self.passing_score,
                 "modules": self.modules,
                 "quiz": self.quiz,
+                "revisado": _iso(self.reviewed_on),
+                "fuentes": self.sources,
+                "quiz_revisado": _iso(self.quiz_reviewed_on),
+                "quiz_fuentes": self.quiz_sources,
                 "lessons": [
                     (x.slug, x.module_index, x.position, x.content_hash) for x in self.lessons
                 ],
             }
         )
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _hash(value) -> str:
@@ -146,6 +173,29 @@ def _positive_int(value, *, minimum=1, maximum=10_000) -> int | None:
     return value if minimum <= value <= maximum else None
 
 
+def _review_fields(data: dict, node, path: Path, problems, offset: int = 0):
+    """(revisado, fuentes) of a content file; records a problem when `revisado` is missing
+    or malformed or a source is not a deep https link. Returns (None, []) on error."""
+    reviewed_on = content_review.review_date(data.get("revisado"))
+    if "revisado" not in data or data.get("revisado") in (None, ""):
+        problems.add(
+            path,
+            _key_line(node, "revisado", offset) or 1,
+            "falta la fecha de revisión (revisado: AAAA-MM-DD), el día en que se "
+            "comprobaron sus datos.",
+        )
+    elif reviewed_on is None:
+        problems.add(
+            path,
+            _key_line(node, "revisado", offset) or 1,
+            "la fecha de revisión (revisado) debe ser una fecha AAAA-MM-DD.",
+        )
+    sources, ok = content_review.read_sources(data.get("fuentes"))
+    if not ok:
+        problems.add(path, _key_line(node, "fuentes", offset) or 1, content_review.SOURCES_MESSAGE)
+    return reviewed_on, sources
+
+
 # --- files ------------------------------------------------------------------------------
 
 
@@ -216,9 +266,10 @@ def _read_course(folder: Path, problems: ContentProblems) -> CourseData | None:
             "el puntaje de aprobación (passing_score) debe ser un entero entre 1 y 100.",
         )
 
+    reviewed_on, sources = _review_fields(data, node, course_file, problems)
     module_titles, listed = _read_modules(data, node, course_file, problems)
     lessons = _read_lessons(folder, listed, problems)
-    quiz = _read_quiz(folder, problems)
+    quiz, quiz_reviewed_on, quiz_sources = _read_quiz(folder, problems)
     if len(problems.items) > before:
         return None
     return CourseData(
@@ -231,6 +282,11 @@ def _read_course(folder: Path, problems: ContentProblems) -> CourseData | None:
         modules=module_titles,
         lessons=lessons,
         quiz=quiz,
+        reviewed_on=reviewed_on,
+        sources=sources,
+        quiz_reviewed_on=quiz_reviewed_on,
+        quiz_sources=quiz_sources,
+        path=folder,
     )
 
 
@@ -351,28 +407,45 @@ def _read_lesson(path: Path, slug: str, problems) -> LessonData | None:
             "los minutos (minutes) deben ser un número entero mayor que cero.",
         )
         ok = False
-    body = "".join(lines[end + 1 :]).strip("\n")
+    before = len(problems.items)
+    reviewed_on, sources = _review_fields(data, node, path, problems, 1)
+    ok = ok and len(problems.items) == before
+    raw_body = "".join(lines[end + 1 :])
+    body = raw_body.strip("\n")
     if not body.strip():
         problems.add(path, end + 2, "la lección no tiene contenido.")
         ok = False
     if not ok:
         return None
-    return LessonData(slug=slug, title=title, minutes=minutes, body_md=body + "\n")
+    leading = len(raw_body) - len(raw_body.lstrip("\n"))
+    return LessonData(
+        slug=slug,
+        title=title,
+        minutes=minutes,
+        body_md=body + "\n",
+        reviewed_on=reviewed_on,
+        sources=sources,
+        path=path,
+        body_line=end + 2 + leading,
+    )
 
 
-def _read_quiz(folder: Path, problems) -> list[dict]:
-    """Questions as {"text", "options", "answer": index}; no quiz.yml means no quiz."""
+def _read_quiz(folder: Path, problems) -> tuple[list[dict], date | None, list[dict]]:
+    """(questions as {"text", "options", "answer": index, "explanation"}, revisado,
+    fuentes); no quiz.yml means no quiz. The explanation tells why the right answer is
+    right, shown after an attempt."""
     path = folder / "quiz.yml"
     if not path.exists():
-        return []
+        return [], None, []
     data, node = _parse_yaml(path.read_text(encoding="utf-8"), path, problems)
     if node is None:
-        return []
+        return [], None, []
     questions = data.get("questions") if isinstance(data, dict) else None
     questions_node = _child(node, "questions")
     if not isinstance(questions, list) or not questions:
         problems.add(path, _key_line(node, "questions"), "falta la lista de preguntas (questions).")
-        return []
+        return [], None, []
+    reviewed_on, sources = _review_fields(data, node, path, problems)
     quiz = []
     for index, question in enumerate(questions):
         q_node = _item(questions_node, index)
@@ -420,6 +493,53 @@ def _read_quiz(folder: Path, problems) -> list[dict]:
                 f"la respuesta «{answer}» de la pregunta {number} no está entre sus opciones.",
             )
             continue
+        explanation = _text(question.get("explanation"))
+        if explanation is None:
+            problems.add(
+                path,
+                _key_line(q_node, "explanation") if "explanation" in question else _line(q_node),
+                f"a la pregunta {number} le falta la explicación de la respuesta (explanation).",
+            )
+            continue
         if text is not None:
-            quiz.append({"text": text, "options": clean, "answer": clean.index(answer)})
-    return quiz
+            quiz.append(
+                {
+                    "text": text,
+                    "options": clean,
+                    "answer": clean.index(answer),
+                    "explanation": explanation,
+                }
+            )
+    return quiz, reviewed_on, sources
+
+
+# --- staying true -----------------------------------------------------------------------
+
+
+def review_warnings(courses: list[CourseData], root: Path, today: date) -> list[str]:
+    """ "file, línea N: reason" for every course file due for review on `today` (not reviewed
+    in the last 12 months, or wording that treats a past date as current). Warnings only:
+    the content still loads."""
+    problems = ContentProblems(Path(root))
+    for course in courses:
+        folder = course.path or Path(root) / "courses" / course.slug
+        text = f"{course.title}\n{course.summary}"
+        _warn(problems, folder / "course.yml", course.reviewed_on, text, None, today)
+        if course.quiz:
+            text = "\n".join("\n".join([q["text"], *q["options"]]) for q in course.quiz)
+            _warn(problems, folder / "quiz.yml", course.quiz_reviewed_on, text, None, today)
+        for lesson in course.lessons:
+            path = lesson.path or folder / f"{lesson.slug}.md"
+            _warn(problems, path, lesson.reviewed_on, lesson.body_md, lesson.body_line, today)
+            _warn(problems, path, None, lesson.title, 2, today, age=False)
+    return problems.items
+
+
+def _warn(problems, path, reviewed_on, text, first_line, today, *, age=True) -> None:
+    if age:
+        reason = content_review.age_problem(reviewed_on, today)
+        if reason:
+            problems.add(path, None, reason)
+    for offset, reason in content_review.dated_phrases(text, today):
+        line = first_line + text.count("\n", 0, offset) if first_line else None
+        problems.add(path, line, reason)

@@ -1,8 +1,8 @@
 """Courses, modules, lessons, progress (avance), quiz attempts and certificates."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sv_platform.core.timeutil import UTCDateTime, utcnow
@@ -32,6 +32,11 @@ class Course(db.Model):
     quiz_hash: Mapped[str] = mapped_column(String(64))
     content_hash: Mapped[str] = mapped_column(String(64))
     offering_id: Mapped[int] = mapped_column(ForeignKey("offering.id"))
+    # `revisado` and `fuentes` of course.yml and of quiz.yml: [{"nombre", "url"}]
+    reviewed_on: Mapped[date | None] = mapped_column(Date)
+    sources: Mapped[list | None] = mapped_column(JSON)
+    quiz_reviewed_on: Mapped[date | None] = mapped_column(Date)
+    quiz_sources: Mapped[list | None] = mapped_column(JSON)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -74,6 +79,9 @@ class Lesson(db.Model):
     position: Mapped[int]
     body_md: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
+    # When its facts were last checked (`revisado`) and the pages behind them (`fuentes`).
+    reviewed_on: Mapped[date | None] = mapped_column(Date)
+    sources: Mapped[list | None] = mapped_column(JSON)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -4,10 +4,9 @@ import base64
 import logging
 import secrets
 import threading
-import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from markupsafe import Markup
@@ -16,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts import services as accounts
 from sv_platform.accounts.signals import data_exported, user_anonymized
+from sv_platform.core import spanish
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from sv_platform.core.text import render_markdown
 from sv_platform.core.timeutil import as_utc, utcnow
@@ -61,14 +61,17 @@ def load_content(root, *, now: datetime | None = None) -> str:
     """`flask sv content load`: import `root/courses/*` idempotently. Everything is
     validated first and written in one transaction: a lesson keeps its id by slug (progress
     survives edits), a removed lesson (or course) is retired, never deleted. Each course
-    gets its enrolment offering (slug = course slug). Raises ContentError listing every
-    problem as "file, línea N: ..." and then nothing has changed."""
+    gets its enrolment offering (slug = course slug). Every file must say when it was
+    reviewed (`revisado`). Raises ContentError listing every problem as "file, línea N: ..."
+    and then nothing has changed. Content due for review on `now` (not reviewed in 12
+    months, or naming a past date as current) still loads; the summary warns about it."""
     now = now or utcnow()
     courses, problems = content.read_courses(Path(root))
     if problems:
         raise ContentError(
             "El contenido de los cursos tiene errores; no se cargó nada.\n" + "\n".join(problems)
         )
+    warnings = content.review_warnings(courses, Path(root), now.date())
     offerings = {
         c.slug: enrollment.ensure_offering("course", c.slug, c.slug, c.title).id for c in courses
     }
@@ -92,6 +95,12 @@ def load_content(root, *, now: datetime | None = None) -> str:
         f"{stats['l_retired']} retiradas."
     )
     log.info("content load: %s", summary)
+    if stats["l_retired"] or stats["updated"]:
+        graduate_completed(now=now)
+    for warning in warnings:
+        log.warning("content due for review: %s", warning)
+    if warnings:
+        summary += "\nContenido por revisar:\n" + "\n".join(f"- {w}" for w in warnings)
     return summary
 
 
@@ -113,6 +122,8 @@ def _upsert_course(course: Course | None, data, offering_id: int, now, stats) ->
     course.hours, course.passing_score = data.hours, data.passing_score
     course.quiz, course.quiz_hash = data.quiz, data.quiz_hash
     course.content_hash, course.offering_id = data.content_hash, offering_id
+    course.reviewed_on, course.sources = data.reviewed_on, data.sources
+    course.quiz_reviewed_on, course.quiz_sources = data.quiz_reviewed_on, data.quiz_sources
     course.retired_at, course.updated_at = None, now
     db.session.flush()
 
@@ -148,6 +159,8 @@ def _upsert_course(course: Course | None, data, offering_id: int, now, stats) ->
                     position=item.position,
                     body_md=item.body_md,
                     content_hash=item.content_hash,
+                    reviewed_on=item.reviewed_on,
+                    sources=item.sources,
                     updated_at=now,
                 )
             )
@@ -157,6 +170,7 @@ def _upsert_course(course: Course | None, data, offering_id: int, now, stats) ->
         lesson.module_id, lesson.position, lesson.retired_at = module_id, item.position, None
         if changed:
             lesson.title, lesson.minutes, lesson.body_md = item.title, item.minutes, item.body_md
+            lesson.reviewed_on, lesson.sources = item.reviewed_on, item.sources
             lesson.content_hash, lesson.updated_at = item.content_hash, now
             stats["l_updated"] += 1
     for lesson in lessons.values():  # no longer on disk: retired, progress kept
@@ -173,23 +187,43 @@ def _upsert_course(course: Course | None, data, offering_id: int, now, stats) ->
 # --- reading courses --------------------------------------------------------------------
 
 
-def _fold(text: str) -> str:
-    """Lower case without accents, for forgiving search ("formalizacion" finds "ó")."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+def _search_text(course: Course) -> tuple[set[str], set[str]]:
+    """(stems of the title, stems of the summary and the lesson titles) of a course."""
+    lessons = db.session.scalars(
+        select(Lesson.title).where(Lesson.course_id == course.id, Lesson.retired_at.is_(None))
+    )
+    rest = f"{course.summary} {' '.join(lessons)}"
+    return set(spanish.terms(course.title)), set(spanish.terms(rest))
+
+
+def _matches(stems: set[str], term: str) -> bool:
+    forms = spanish.alternatives(term)
+    if any(spanish.stem_matches(s, forms) for s in stems):
+        return True
+    # A long word also matches by a shorter root: "reciclaje" finds "recicla".
+    return len(term) >= 7 and any(s.startswith(term[:-2]) for s in stems)
 
 
 def list_courses(*, area: str | None = None, query: str | None = None) -> list[Course]:
-    """Published (not retired) courses, optionally of one area and matching every word of
-    `query` in the title or summary (accent- and case-insensitive)."""
+    """Published (not retired) courses, optionally of one area. With `query`, the courses
+    matching any of its words (the FAQ's Spanish normalization: accents, plurals, verb
+    forms) in the title, summary or lesson titles, the best matches first (a word in the
+    title counts double)."""
     select_courses = select(Course).where(Course.retired_at.is_(None)).order_by(Course.title)
     if area in AREAS:
         select_courses = select_courses.where(Course.area == area)
     courses = list(db.session.scalars(select_courses))
-    words = _fold(query or "").split()
-    if words:
-        courses = [c for c in courses if all(w in _fold(f"{c.title} {c.summary}") for w in words)]
-    return courses
+    terms = spanish.query_terms(query)
+    if not terms:
+        return courses
+    scored = []
+    for course in courses:
+        title, rest = _search_text(course)
+        score = sum(2 if _matches(title, t) else 1 if _matches(rest, t) else 0 for t in terms)
+        if score:
+            scored.append((score, course))
+    scored.sort(key=lambda item: -item[0])  # stable: title order on ties
+    return [course for _score, course in scored]
 
 
 def get_course(slug: str) -> Course:
@@ -299,20 +333,40 @@ def completed_lesson_ids(user_id: int | None, course_id: int) -> set[int]:
 
 @dataclass(frozen=True)
 class Progress:
+    """Lessons done of the current ones. A graduate stays at 100 % even when lessons are
+    added after their egreso (`new_lessons` says how many); `quiz_pending` means every
+    lesson is done but the quiz is not passed yet."""
+
     done: int
     total: int
+    graduated: bool = False
+    quiz_pending: bool = False
 
     @property
     def percent(self) -> int:
+        if self.graduated:
+            return 100
         return int(self.done * 100 / self.total) if self.total else 0
 
     @property
     def complete(self) -> bool:
-        return self.total > 0 and self.done >= self.total
+        return self.graduated or (self.total > 0 and self.done >= self.total)
+
+    @property
+    def new_lessons(self) -> int:
+        return max(self.total - self.done, 0) if self.graduated else 0
 
 
-def _progress(lessons: list[LessonItem], completed: set[int]) -> Progress:
-    return Progress(sum(1 for x in lessons if x.id in completed), len(lessons))
+def _progress(
+    lessons: list[LessonItem],
+    completed: set[int],
+    *,
+    graduated: bool = False,
+    quiz_pending: bool = False,
+) -> Progress:
+    done = sum(1 for x in lessons if x.id in completed)
+    all_done = bool(lessons) and done >= len(lessons)
+    return Progress(done, len(lessons), graduated, quiz_pending and all_done and not graduated)
 
 
 def resume_lesson(lessons: list[LessonItem], completed: set[int]) -> LessonItem | None:
@@ -396,7 +450,9 @@ def catalog(
         state = enrollment.offering_state(user, course.offering, now=now)
         progress = None
         if user_id and (course.id in done or state.code in ("enrolled", "graduated")):
-            progress = Progress(done.get(course.id, 0), totals.get(course.id, 0))
+            progress = Progress(
+                done.get(course.id, 0), totals.get(course.id, 0), state.code == "graduated"
+            )
         cards.append(CourseCard(course, state, progress))
     return cards
 
@@ -427,12 +483,19 @@ def course_page(user, slug: str, *, now: datetime | None = None) -> CoursePage:
         by_module.setdefault(lesson.module_id, []).append(lesson)
     modules = [(m, by_module.get(m.id, [])) for m in course.modules]
     attempt = last_attempt(user_id, course.id) if user_id else None
+    seat = _seat(user, course)
+    passed = bool(user_id) and quiz_passed(user_id, course.id)
     return CoursePage(
         course=course,
         modules=modules,
         lessons=lessons,
         completed=completed,
-        progress=_progress(lessons, completed),
+        progress=_progress(
+            lessons,
+            completed,
+            graduated=seat is not None and seat.status == "graduated",
+            quiz_pending=course.has_quiz and not passed,
+        ),
         resume=resume_lesson(lessons, completed),
         state=enrollment.offering_state(user, course.offering, now=now),
         has_seat=has_seat(user, course),
@@ -455,6 +518,8 @@ class LessonPage:
     has_seat: bool
     is_preview: bool
     state: object = None
+    reviewed_on: date | None = None  # when the lesson's facts were last checked
+    sources: list = field(default_factory=list)  # [{"nombre", "url"}]
 
 
 def lesson_page(user, slug: str, lesson_slug: str, *, now: datetime | None = None) -> LessonPage:
@@ -474,7 +539,12 @@ def lesson_page(user, slug: str, lesson_slug: str, *, now: datetime | None = Non
         if not user_id:
             raise LoginRequired()
         raise NotEnrolled()
+    reviewed_on, sources = db.session.execute(
+        select(Lesson.reviewed_on, Lesson.sources).where(Lesson.id == lesson.id)
+    ).one()
     return LessonPage(
+        reviewed_on=reviewed_on,
+        sources=sources or [],
         course=course,
         lesson=lesson,
         lessons=lessons,
@@ -584,6 +654,45 @@ def check_completion(user, course: Course, *, now: datetime | None = None):
     return certificate
 
 
+def graduate_completed(*, now: datetime | None = None) -> int:
+    """Egreso for everyone whose course became complete without a new action of theirs
+    (the only lesson they missed was retired by a content update): each active course
+    enrolment with every current lesson done and the quiz passed graduates, with its
+    certificate. Idempotent (a periodic job and run after each content load). Returns
+    how many graduated."""
+    from sv_platform.accounts.models import User
+
+    now = now or utcnow()
+    graduated = 0
+    for course in db.session.scalars(select(Course).where(Course.retired_at.is_(None))).all():
+        total = db.session.scalar(
+            select(func.count())
+            .select_from(Lesson)
+            .where(Lesson.course_id == course.id, Lesson.retired_at.is_(None))
+        )
+        if not total:
+            continue
+        finished = set(
+            db.session.scalars(
+                select(LessonProgress.user_id)
+                .join(Lesson, Lesson.id == LessonProgress.lesson_id)
+                .where(Lesson.course_id == course.id, Lesson.retired_at.is_(None))
+                .group_by(LessonProgress.user_id)
+                .having(func.count() >= total)
+            )
+        )
+        if not finished:
+            continue
+        user_ids = sorted(finished & set(enrollment.active_user_ids(course.offering_id)))
+        for user_id in user_ids:
+            if course.has_quiz and not quiz_passed(user_id, course.id):
+                continue
+            person = db.session.get(User, user_id)
+            if check_completion(person, course, now=now) is not None:
+                graduated += 1
+    return graduated
+
+
 def _new_code() -> str:
     """16 base32 characters (80 random bits): unguessable, easy to read aloud."""
     return base64.b32encode(secrets.token_bytes(10)).decode()
@@ -665,6 +774,11 @@ class QuizPage:
     certificate: Certificate | None = None
     wrong: list[int] = field(default_factory=list)
     retry_choices: list[int] = field(default_factory=list)
+    # After an attempt: question index → why. Until the quiz is passed only the wrong
+    # answers get their explanation (a hint to study, not the option to pick); once passed,
+    # every question shows its right answer and why.
+    explanations: dict[int, str] = field(default_factory=dict)
+    answers: dict[int, str] = field(default_factory=dict)
 
 
 def quiz_page(user, slug: str) -> QuizPage:
@@ -681,6 +795,12 @@ def quiz_page(user, slug: str) -> QuizPage:
         if passed or attempt is None
         else list(attempt.answers.get("chosen", []))[: len(questions)]
     )
+    wrong = list(attempt.answers.get("wrong", [])) if attempt else []
+    shown = range(len(course.quiz)) if passed else [i for i in wrong if i < len(course.quiz)]
+    explanations = {i: course.quiz[i].get("explanation", "") for i in shown} if attempt else {}
+    answers = (
+        {i: course.quiz[i]["options"][course.quiz[i]["answer"]] for i in shown} if passed else {}
+    )
     return QuizPage(
         course=course,
         questions=questions,
@@ -688,8 +808,10 @@ def quiz_page(user, slug: str) -> QuizPage:
         passed=passed,
         progress=_progress(lessons, completed_lesson_ids(user.id, course.id)),
         certificate=certificate_for(user.id, course.id),
-        wrong=list(attempt.answers.get("wrong", [])) if attempt else [],
+        wrong=wrong,
         retry_choices=retry,
+        explanations=explanations,
+        answers=answers,
     )
 
 
@@ -821,7 +943,12 @@ def my_courses(user) -> list[MyCourse]:
             MyCourse(
                 course=course,
                 enrollment=item,
-                progress=_progress(lessons, completed),
+                progress=_progress(
+                    lessons,
+                    completed,
+                    graduated=item.status == "graduated",
+                    quiz_pending=course.has_quiz and not quiz_passed(user.id, course.id),
+                ),
                 last_activity=max(activity) if activity else None,
                 certificate=certificate_for(user.id, course.id),
                 resume=resume_lesson(lessons, completed),

@@ -8,9 +8,10 @@ from werkzeug.datastructures import MultiDict
 from sv_platform.core.domain import DomainError
 from sv_platform.core.forms import ConfirmForm
 from sv_platform.core.rut import mask_rut
-from sv_platform.core.security import public
+from sv_platform.core.security import public, role_required
+from sv_platform.core.timeutil import utcnow
 from sv_platform.core.web import acting_user, attempt
-from sv_platform.courses import bp, services
+from sv_platform.courses import bp, review, services
 from sv_platform.courses.certificate import build_pdf, qr_png
 from sv_platform.courses.forms import CatalogFilterForm, CompleteLessonForm, quiz_form
 from sv_platform.courses.models import AREAS
@@ -136,3 +137,12 @@ def my_courses():
     return render_template(
         "courses/my_courses.html", rows=services.my_courses(acting_user()), form=ConfirmForm()
     )
+
+
+@bp.get("/admin/contenido")
+@role_required("admin")
+def admin_content_review():
+    """Lessons, quizzes, courses and FAQ entries due for review (searchable, paginated)."""
+    page = request.args.get("pagina", 1, type=int) or 1
+    result = review.review_page(utcnow().date(), query=request.args.get("q"), page=page)
+    return render_template("courses/admin_content_review.html", result=result)

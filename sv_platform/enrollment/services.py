@@ -654,6 +654,17 @@ def _candidate_windows_any_region(offering_id: int, now: datetime) -> list[Enrol
     )
 
 
+def active_user_ids(offering_id: int) -> list[int]:
+    """Ids of the people holding a cupo (active enrolment) in an offering."""
+    return list(
+        db.session.scalars(
+            select(Enrollment.user_id).where(
+                Enrollment.offering_id == offering_id, Enrollment.status == "active"
+            )
+        )
+    )
+
+
 def enrollments_for(user_id: int) -> list[Enrollment]:
     """The person's enrolments, newest first."""
     return list(

@@ -8,8 +8,7 @@ from functools import lru_cache
 
 from markupsafe import Markup, escape
 
-from sv_platform.core.text import safe_html
-from sv_platform.faq.normalize import (
+from sv_platform.core.spanish import (
     WORD,
     Form,
     alternatives,
@@ -17,6 +16,7 @@ from sv_platform.faq.normalize import (
     stem_matches,
     word_stems,
 )
+from sv_platform.core.text import safe_html
 
 SNIPPET_CHARS = 180
 

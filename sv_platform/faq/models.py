@@ -1,8 +1,8 @@
 """FAQ entries (with their normalized, searchable text) and the "¿Te sirvió?" votes."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sv_platform.core.timeutil import UTCDateTime, utcnow
@@ -36,6 +36,10 @@ class FaqEntry(db.Model):
     # (user ids; plain integers like the consulta id, so the FTS table is never rebuilt).
     proposed_by_id: Mapped[int | None]
     approved_by_id: Mapped[int | None]
+    # From the content files: when its facts were last checked and the official pages
+    # behind them ([{"nombre", "url"}]). Entries written in the editor have none.
+    reviewed_on: Mapped[date | None] = mapped_column(Date)
+    sources: Mapped[list | None] = mapped_column(JSON)
     view_count: Mapped[int] = mapped_column(default=0)
     helpful_count: Mapped[int] = mapped_column(default=0)
     not_helpful_count: Mapped[int] = mapped_column(default=0)
@@ -80,9 +84,9 @@ class FaqVote(db.Model):
 
 
 class FaqTerm(db.Model):
-    """The vocabulary of the index (every stem in the searchable text), to correct typos
-    without scanning the full-text index. Terms of edited or deleted entries may linger;
-    they are only candidates, and a correction is always checked by a real search."""
+    """The words of the published entries (lower case, unaccented), offered as typo
+    corrections without scanning the full-text index. Words of edited or deleted entries
+    may linger; they are only candidates, and the corrected query is a real search."""
 
     __tablename__ = "faq_term"
 

@@ -13,8 +13,8 @@ the first did not fill the page.
 
 from sqlalchemy import text
 
+from sv_platform.core.spanish import Form
 from sv_platform.extensions import db
-from sv_platform.faq.normalize import Form
 
 # bm25() weights per FTS5 column: question_norm, tags_norm, answer_norm, facets.
 SQLITE_WEIGHTS = "10.0, 4.0, 1.0, 0.0"
@@ -116,15 +116,13 @@ def has_match(group: tuple[Form, ...]) -> bool:
     return db.session.execute(text(sql), {"q": query}).first() is not None
 
 
-def vocabulary(starting_with: str) -> list[str]:
-    """Known stems that start like `starting_with` (candidates to correct a typo)."""
-    high = starting_with[:-1] + chr(ord(starting_with[-1]) + 1)
-    sql = "SELECT term FROM faq_term WHERE term >= :low AND term < :high"
-    return list(db.session.execute(text(sql), {"low": starting_with, "high": high}).scalars())
+def vocabulary() -> list[str]:
+    """Every word of the published content that can be offered as a typo correction."""
+    return list(db.session.execute(text("SELECT term FROM faq_term")).scalars())
 
 
 def add_terms(terms: set[str]) -> None:
-    """Add stems to the vocabulary (existing ones are left alone). The caller commits."""
+    """Add words to the vocabulary (existing ones are left alone). The caller commits."""
     terms = {t for t in terms if t and len(t) <= 80}
     if not terms:
         return
@@ -139,17 +137,7 @@ def add_terms(terms: set[str]) -> None:
     )
 
 
-def rebuild_vocabulary() -> None:
-    """Make the vocabulary exactly the index's stems (after a bulk load). Caller commits."""
+def replace_terms(terms: set[str]) -> None:
+    """Make the vocabulary exactly `terms`. The caller commits."""
     db.session.execute(text("DELETE FROM faq_term"))
-    if dialect() == "postgresql":
-        sql = (
-            "INSERT INTO faq_term (term) SELECT word FROM ts_stat("
-            "'SELECT search_vector FROM faq_entry') WHERE length(word) <= 80"
-        )
-    else:
-        sql = (
-            "INSERT OR IGNORE INTO faq_term (term) SELECT DISTINCT term FROM faq_fts_vocab "
-            "WHERE col != 'facets' AND length(term) <= 80"
-        )
-    db.session.execute(text(sql))
+    add_terms(terms)

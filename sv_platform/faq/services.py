@@ -1,6 +1,5 @@
 """FAQ rules: search and suggestions, views and votes, editing, and the content import."""
 
-import difflib
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -15,21 +14,27 @@ from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts.signals import data_exported, user_anonymized
 from sv_platform.core import throttle
+from sv_platform.core.content_review import (
+    SOURCES_MESSAGE,
+    read_sources,
+    review_date,
+    review_problems,
+)
 from sv_platform.core.domain import DomainError, InvalidInput, NotFound
-from sv_platform.core.timeutil import utcnow
-from sv_platform.extensions import db, write_transaction
-from sv_platform.faq import highlight
-from sv_platform.faq import search as backend
-from sv_platform.faq.models import AREAS, FaqEntry, FaqVote
-from sv_platform.faq.normalize import (
-    WORD,
+from sv_platform.core.spanish import (
+    STOPWORDS,
     Form,
     alternatives,
-    matches,
     normalize,
     query_terms,
+    stem,
     words,
 )
+from sv_platform.core.timeutil import utcnow
+from sv_platform.extensions import db, write_transaction
+from sv_platform.faq import highlight, spelling
+from sv_platform.faq import search as backend
+from sv_platform.faq.models import AREAS, FaqEntry, FaqVote
 
 SEARCH_LIMIT = 20
 SUGGEST_LIMIT = 5
@@ -85,44 +90,55 @@ class SearchResults:
 
 
 def search(query: str | None, area: str | None = None, limit: int = SEARCH_LIMIT) -> SearchResults:
-    """Published entries matching `query`, most relevant first (question above answer).
+    """Published entries matching `query`, most relevant first.
 
-    Rule: accent-, case- and inflection-insensitive (stems, prefix matching); every word
-    must match; when nothing matches, unknown words are corrected against the index
-    vocabulary, and failing that entries matching some of the words are returned. Any input
-    is accepted (empty, huge, punctuation, full-text syntax): it never raises.
+    Rule: accent-, case- and inflection-insensitive (stems, prefix matching). Entries with
+    every word come first (bm25 / ts_rank, question above answer), then entries with some
+    of the words, those with more of them (and in the question) first. A word that matches
+    nothing and is not a Spanish word is corrected to the closest word of the published
+    content. Any input is accepted (empty, huge, punctuation, full-text syntax): it never
+    raises.
     """
     query = (query or "").strip()
     area = area if area in AREAS else None
     limit = max(1, min(int(limit or SEARCH_LIMIT), 50))
-    terms = query_terms(query)
-    results = SearchResults(query=query, terms=terms)
-    if not terms:
+    results = SearchResults(query=query, terms=query_terms(query))
+    if not results.terms:
         return results
-    groups = [alternatives(t) for t in terms]
-    ids = backend.ranked_ids(groups, area=area, limit=limit)
-    if not ids:
-        corrected = _correct(terms)
-        if corrected:
-            groups = [alternatives(t) for t in corrected]
-            ids = backend.ranked_ids(groups, area=area, limit=limit)
-            if ids:
-                results.corrected = corrected
-        if not ids:
-            ids = backend.ranked_ids(groups, mode="any", area=area, limit=limit * 5)
-            results.partial = bool(ids)
-    entries = {e.id: e for e in db.session.scalars(select(FaqEntry).where(FaqEntry.id.in_(ids)))}
-    ranked = [entries[i] for i in ids if i in entries]
-    if results.partial:
-        ranked = _by_coverage(ranked, groups)[:limit]
-    results.hits = [_hit(entry, groups) for entry in ranked]
-    if results.corrected and results.hits:
-        results.corrected = _display_correction(
-            query, terms, results.corrected, results.hits[0].entry
-        )
+    corrected = _corrected_query(query)
+    if corrected is not None:
+        query_used = corrected
+        results.terms = query_terms(corrected)
     else:
-        results.corrected = None
+        query_used = query
+    groups = [_loosened(alternatives(t)) for t in results.terms]
+    ids = backend.ranked_ids(groups, area=area, limit=limit)
+    if len(ids) < limit and len(groups) > 1:
+        some = backend.ranked_ids(groups, mode="any", area=area, limit=limit * 2)
+        rest = [i for i in some if i not in set(ids)]
+        results.partial = not ids and bool(rest)
+        ids = ids + [e.id for e in _by_coverage(_entries(rest), groups)][: limit - len(ids)]
+    results.hits = [_hit(entry, groups) for entry in _entries(ids)]
+    if corrected is not None and results.hits:
+        results.corrected = query_used
     return results
+
+
+def _loosened(group: tuple[Form, ...]) -> tuple[Form, ...]:
+    """A long word that matches nothing is searched by a shorter prefix of its stem too,
+    so "reciclaje" finds "reciclo" and "reciclar" (same root, another suffix)."""
+    term = group[0][0]
+    if len(term) < 7 or backend.has_match(group):
+        return group
+    return (*group, (term[:-2], True))
+
+
+def _entries(ids: list[int]) -> list[FaqEntry]:
+    """The entries with these ids, in that order."""
+    if not ids:
+        return []
+    found = {e.id: e for e in db.session.scalars(select(FaqEntry).where(FaqEntry.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
 
 
 def suggest(query: str | None, area: str | None = None, limit: int = SUGGEST_LIMIT) -> list[dict]:
@@ -165,62 +181,30 @@ def _stems_match(stems: set[str], group: tuple[Form, ...]) -> bool:
     )
 
 
-def _correct(terms: list[str]) -> list[str] | None:
-    """Replace each stem absent from the index by its closest indexed stem (difflib).
-    Candidates share the first two letters, as most typos happen later in a word."""
-    corrected, changed = [], False
-    for term in terms:
-        if len(term) >= 3 and not term.isdigit() and not backend.has_match(alternatives(term)):
-            best = _closest(term, backend.vocabulary(term[:2]))
-            if best:
-                corrected.append(best)
-                changed = True
-                continue
-        corrected.append(term)
-    return corrected if changed else None
-
-
-def _closest(term: str, vocabulary: list[str]) -> str | None:
-    """The indexed stem closest to a misspelt one. A misspelling often defeats the stemmer
-    too ("facturasion" keeps its ending), so stems are also compared with the same number
-    of leading letters of the typo."""
-    near = [v for v in vocabulary if abs(len(v) - len(term)) <= 2]
-    cutoff = 0.7 if len(term) > 5 else 0.8  # short words: fewer wild guesses
-    best = difflib.get_close_matches(term, near, n=1, cutoff=cutoff)
-    if best:
-        return best[0]
-    scored = [
-        (difflib.SequenceMatcher(None, term[: len(v)], v).ratio(), len(v), v)
-        for v in vocabulary
-        if 5 <= len(v) < len(term)
-    ]
-    scored = [item for item in scored if item[0] >= 0.8]
-    return max(scored)[2] if scored else None
-
-
-def _display_correction(query: str, terms: list[str], corrected: list[str], entry: FaqEntry) -> str:
-    """The user's query with each corrected word replaced by a real word of the top hit
-    ("contartos laborales" → "contratos laborales")."""
-    replacements = {old: new for old, new in zip(terms, corrected, strict=True) if old != new}
-    source = f"{entry.question} {entry.answer}"
-    shown = []
-    for word in WORD.findall(query[:200]):
-        normalized = words(word)
-        stem = query_terms(word)
-        if stem and stem[0] in replacements:
-            target = replacements[stem[0]]
-            surface = next(
-                (
-                    w
-                    for w in WORD.findall(source)
-                    if any(matches(n, ((target, True),)) for n in words(w))
-                ),
-                target,
-            )
-            shown.append(surface.lower())
-        elif normalized:
+def _corrected_query(query: str) -> str | None:
+    """The query with its typos corrected (lower case, function words dropped), or None
+    when every word is known: found in the content, or a real Spanish word."""
+    shown, changed, vocabulary = [], False, None
+    for word in words(query[:200]):
+        if word in STOPWORDS:
+            continue
+        if (
+            len(word) < spelling.MIN_LENGTH
+            or word.isdigit()
+            or backend.has_match(alternatives(stem(word)))
+            or spelling.is_spanish(word)
+        ):
             shown.append(word)
-    return " ".join(shown)
+            continue
+        if vocabulary is None:
+            vocabulary = backend.vocabulary()
+        best = spelling.closest(word, vocabulary)
+        if best and best != word:
+            shown.append(best)
+            changed = True
+        else:
+            shown.append(word)
+    return " ".join(shown) if changed else None
 
 
 def _hit(entry: FaqEntry, groups: list[tuple[Form, ...]]) -> SearchHit:
@@ -464,7 +448,11 @@ def _apply(entry: FaqEntry, question, answer, area, tags) -> None:
 
 
 def _entry_terms(entry: FaqEntry) -> set[str]:
-    return set(f"{entry.question_norm} {entry.tags_norm} {entry.answer_norm}".split())
+    """The entry's words offered as typo corrections (only published entries count)."""
+    if not entry.published:
+        return set()
+    text = f"{entry.question} {' '.join(entry.tags or [])} {highlight.plain_text(entry.answer)}"
+    return spelling.content_words(text)
 
 
 def _snapshot(entry: FaqEntry) -> dict:
@@ -660,13 +648,27 @@ def counts() -> dict:
 REQUIRED_KEYS = ("slug", "question", "area", "tags", "answer")
 
 
+def _entry_lines(text: str) -> list[int]:
+    """Line (1-based) where each top-level list item starts, for messages."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(node, yaml.SequenceNode):
+        return []
+    return [item.start_mark.line + 1 for item in node.value]
+
+
 def _read_content(folder: Path) -> list[dict]:
-    """Parse and validate every faq/*.yml; raise InvalidContent naming file and entry."""
+    """Parse and validate every faq/*.yml; raise InvalidContent naming file and entry.
+    Every entry says when its facts were checked (`revisado: AAAA-MM-DD`) and may list the
+    official pages behind them (`fuentes`, deep https links)."""
     entries, seen = [], {}
     for path in sorted(folder.glob("*.yml")) + sorted(folder.glob("*.yaml")):
         name = f"{folder.name}/{path.name}"
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            data = yaml.safe_load(text)
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" (línea {mark.line + 1})" if mark else ""
@@ -675,7 +677,9 @@ def _read_content(folder: Path) -> list[dict]:
             continue
         if not isinstance(data, list):
             raise InvalidContent(f"{name}: debe ser una lista de preguntas.")
+        lines = _entry_lines(text)
         for index, item in enumerate(data, start=1):
+            line = lines[index - 1] if index <= len(lines) else None
             label = f"{name}, entrada {index}"
             if not isinstance(item, dict):
                 raise InvalidContent(f"{label}: debe tener slug, question, area, tags y answer.")
@@ -688,6 +692,7 @@ def _read_content(folder: Path) -> list[dict]:
                     f"{label}: el slug {slug!r} solo puede tener minúsculas, números y guiones."
                 )
             label = f"{name}, entrada {index} ({slug})"
+            at = f"{name}, línea {line}" if line else name
             if slug in seen:
                 raise InvalidContent(f"{label}: el slug ya se usa en {seen[slug]}.")
             seen[slug] = name
@@ -699,22 +704,49 @@ def _read_content(folder: Path) -> list[dict]:
                 )
             except InvalidEntry as error:
                 raise InvalidContent(f"{label}: {error.message}") from error
+            if item.get("revisado") in (None, ""):
+                raise InvalidContent(
+                    f"{at}: a la entrada {index} ({slug}) le falta la fecha de revisión "
+                    "(revisado: AAAA-MM-DD), el día en que se comprobaron sus datos."
+                )
+            reviewed_on = review_date(item["revisado"])
+            if reviewed_on is None:
+                raise InvalidContent(
+                    f"{at}: la fecha de revisión (revisado) de la entrada {index} ({slug}) "
+                    "debe ser una fecha AAAA-MM-DD."
+                )
+            sources, ok = read_sources(item.get("fuentes"))
+            if not ok:
+                raise InvalidContent(f"{at}: en la entrada {index} ({slug}), {SOURCES_MESSAGE}")
             entries.append(
-                {"slug": slug, "question": question, "answer": answer, "area": area, "tags": tags}
+                {
+                    "slug": slug,
+                    "question": question,
+                    "answer": answer,
+                    "area": area,
+                    "tags": tags,
+                    "reviewed_on": reviewed_on,
+                    "sources": sources,
+                    "where": at,
+                }
             )
     return entries
 
 
 def rebuild_vocabulary() -> None:
-    """Rebuild the typo-correction vocabulary from the index (after bulk loads that do not
-    go through these services). The caller commits."""
-    backend.rebuild_vocabulary()
+    """Rebuild the typo-correction vocabulary from the published entries (after bulk loads
+    that do not go through these services). The caller commits."""
+    found: set[str] = set()
+    for entry in db.session.scalars(select(FaqEntry).where(FaqEntry.published.is_(True))):
+        found |= _entry_terms(entry)
+    backend.replace_terms(found)
 
 
 def _same(entry: FaqEntry, item: dict) -> bool:
     """Is the stored entry (text and its normalized form) already what the file says?"""
     probe = FaqEntry()
     _apply(probe, item["question"], item["answer"], item["area"], item["tags"])
+    probe.reviewed_on, probe.sources = item["reviewed_on"], item["sources"]
     return all(
         getattr(entry, name) == getattr(probe, name)
         for name in (
@@ -725,19 +757,35 @@ def _same(entry: FaqEntry, item: dict) -> bool:
             "question_norm",
             "tags_norm",
             "answer_norm",
+            "reviewed_on",
+            "sources",
         )
     )
 
 
-def load_content(root) -> str:
+def _review_warnings(items: list[dict], today) -> list[str]:
+    """ "file, línea N: reason" for every entry due for review on `today`."""
+    return [
+        f"{item['where']}: {item['slug']} {reason}"
+        for item in items
+        for reason in review_problems(
+            f"{item['question']}\n{item['answer']}", item["reviewed_on"], today
+        )
+    ]
+
+
+def load_content(root, *, now: datetime | None = None) -> str:
     """Import faq/*.yml under `root`, keyed by slug (idempotent: unchanged entries are not
     touched; changed ones are updated; the published flag of existing entries is left to
-    the admins). All files are validated first: any error raises InvalidContent and
-    nothing changes."""
+    the admins). All files are validated first: any error (a missing `revisado` included)
+    raises InvalidContent and nothing changes. Entries due for review on `now` still load;
+    the summary warns about them."""
     folder = Path(root) / "faq"
     if not folder.is_dir():
         return "Preguntas frecuentes: no hay carpeta faq/."
     items = _read_content(folder)
+    now = now or utcnow()
+    warnings = _review_warnings(items, now.date())
     existing = {
         e.slug: e
         for e in db.session.scalars(
@@ -745,7 +793,6 @@ def load_content(root) -> str:
         )
     }
     created = updated = 0
-    now = utcnow()
     for item in items:
         entry = existing.get(item["slug"])
         if entry is None:
@@ -758,14 +805,31 @@ def load_content(root) -> str:
             entry.updated_at = now
             updated += 1
         _apply(entry, item["question"], item["answer"], item["area"], item["tags"])
+        entry.reviewed_on, entry.sources = item["reviewed_on"], item["sources"]
     db.session.flush()
     if created or updated:
         rebuild_vocabulary()
     db.session.commit()
     unchanged = len(items) - created - updated
-    return (
+    summary = (
         f"Preguntas frecuentes: {created} nuevas, {updated} actualizadas, {unchanged} sin cambios."
     )
+    if warnings:
+        summary += "\nPreguntas por revisar:\n" + "\n".join(f"- {w}" for w in warnings)
+    return summary
+
+
+def stale_entries(today) -> list[dict]:
+    """Entries due for review on `today` (rule: reviewed in the last 12 months and no past
+    date named as current), as {"entry", "reasons"}. An entry written in the editor has no
+    `revisado`: its last edit counts as its review."""
+    stale = []
+    for entry in db.session.scalars(select(FaqEntry).order_by(FaqEntry.question)):
+        reviewed_on = entry.reviewed_on or entry.updated_at.date()
+        reasons = review_problems(f"{entry.question}\n{entry.answer}", reviewed_on, today)
+        if reasons:
+            stale.append({"entry": entry, "reviewed_on": entry.reviewed_on, "reasons": reasons})
+    return stale
 
 
 # --- personal data ---------------------------------------------------------------------

@@ -18,18 +18,26 @@ modules:
     lessons: [bienvenida, tu-cliente]
   - title: "Cierre"
     lessons: [despedida]
+revisado: 2026-12-01
 """
 QUIZ_YML = """\
 questions:
   - text: "¿Cuántos días tiene el derecho a retracto en compras en línea?"
     options: ["5 días", "10 días", "30 días"]
     answer: "10 días"
+    explanation: "Así lo dice la Ley del Consumidor."
   - text: "¿Qué debes mostrar antes del pago?"
     options: ["Solo el precio neto", "El precio total y el despacho"]
     answer: "El precio total y el despacho"
+    explanation: "Así lo dice la Ley del Consumidor."
   - text: "¿Dónde se pide permiso para enviar publicidad?"
     options: ["A la persona que la recibe", "A nadie"]
     answer: "A la persona que la recibe"
+    explanation: "Así lo dice la Ley del Consumidor."
+revisado: 2026-12-01
+fuentes:
+  - nombre: "Ley 19.496 sobre protección de los derechos de los consumidores"
+    url: "https://www.bcn.cl/leychile/navegar?idNorma=61438"
 """
 LESSONS = {
     "01-bienvenida.md": ("Bienvenida al curso", 10, "Hola. Esta es la **vista previa**."),
@@ -44,8 +52,12 @@ LESSONS = {
 SLUG = "curso-prueba"
 
 
-def lesson_text(title: str, minutes: int, body: str) -> str:
-    return f'---\ntitle: "{title}"\nminutes: {minutes}\n---\n{body}\n'
+REVIEWED = "2026-12-01"
+
+
+def lesson_text(title: str, minutes: int, body: str, *, header: str = "") -> str:
+    """A lesson file: YAML header (title, minutes, revisado, then `header`) and body."""
+    return f'---\ntitle: "{title}"\nminutes: {minutes}\nrevisado: {REVIEWED}\n{header}---\n{body}\n'
 
 
 def write_course(root: Path, slug: str = SLUG) -> Path:

@@ -2,6 +2,7 @@
 
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -292,3 +293,19 @@ def test_concurrent_double_submit_graduates_once(app, course, student):
     assert enrollment.latest_enrollment(user_id, course.offering_id).status == "graduated"
     notices = [n.text for n in accounts.notifications_for(user_id)]
     assert sum("Egresaste" in text for text in notices) == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "slug"),
+    [
+        ("ventas en linea", "vende-en-linea"),
+        ("formalizar", "formaliza-tu-negocio"),
+        ("reciclaje", "pyme-sustentable"),
+        ("boletas electronicas", "formaliza-tu-negocio"),
+        ("energia", "pyme-sustentable"),
+    ],
+)
+def test_catalog_search_ranks_by_spanish_words(app, query, slug):
+    services.load_content(Path(__file__).resolve().parents[2])
+    found = [c.course.slug for c in services.catalog(None, query=query)]
+    assert found and found[0].startswith(slug)

@@ -77,19 +77,29 @@ def live_server(tmp_path_factory, template_db):
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    deadline = time.monotonic() + 60  # a loaded machine starts slowly
+    while time.monotonic() < deadline:
         try:
             with urlopen(f"{base}/healthz", timeout=1):  # noqa: S310 - loopback only
                 break
         except (URLError, ConnectionError, OSError):
             time.sleep(0.1)
     else:
-        proc.terminate()
+        _stop(proc, log)
         pytest.fail("server did not start: " + (tmp / "server.log").read_text())
     server = type("LiveServer", (), {"url": base, "db_url": env["SV_DATABASE_URL"], "env": env})()
     yield server
+    _stop(proc, log)
+
+
+def _stop(proc, log) -> None:
+    """Stop the server; gunicorn waits for open connections, so kill it if it lingers."""
     proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
     log.close()
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sv_platform.faq.normalize import (
+from sv_platform.core.spanish import (
     MAX_QUERY_TERMS,
     alternatives,
     matches,
@@ -60,7 +60,7 @@ def test_full_text_expressions_quote_every_form():
     from sv_platform.faq.search import fts5_expression, tsquery_expression
 
     groups = [alternatives(t) for t in query_terms('sociedades "iva" NEAR(')]
-    assert fts5_expression(groups) == '("sociedad"* OR "socied") AND ("iva"*) AND ("near"*)'
+    assert fts5_expression(groups) == '("sociedad"* OR "socied") AND ("iva") AND ("near"*)'
     assert tsquery_expression(groups, "any", "AB") == (
-        "('sociedad':*AB | 'socied':AB) | ('iva':*AB) | ('near':*AB)"
+        "('sociedad':*AB | 'socied':AB) | ('iva':AB) | ('near':*AB)"
     )

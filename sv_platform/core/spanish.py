@@ -1,6 +1,6 @@
-"""One text normalization for FAQ documents and queries: lowercase → no accents →
-no stopwords → Spanish Snowball stems. Both sides go through the same code, so
-"energia" meets "energía" and "contratos" meets "contratar"."""
+"""Spanish text normalization shared by every search (FAQ, course catalog): lowercase →
+no accents → no stopwords → Spanish Snowball stems. Both sides go through the same code,
+so "energia" meets "energía" and "contratos" meets "contratar"."""
 
 import re
 import unicodedata
@@ -11,8 +11,9 @@ import snowballstemmer
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_QUERY_CHARS = 200
 MAX_QUERY_TERMS = 12
-# Stems shorter than this match exactly; longer ones also match as prefixes.
-MIN_PREFIX = 3
+# Stems shorter than this match exactly; longer ones also match as prefixes ("dec", the
+# stem of "decir", must not find "declarar").
+MIN_PREFIX = 4
 # Only stems this long are stemmed again (shorter ones would lose their meaning).
 MIN_RESTEM = 7
 
@@ -27,6 +28,10 @@ estoy fue fueron ha han has hay he hace hacer hago la las le les lo los mas me m
 mucho muy nada ni no nos nosotros o os otra otro para pero poco por porque puede puedo
 que quien quienes se sea ser si sin sobre solo son soy su sus tambien tan te tengo tiene
 tienen toda todas todo todos tu tus u un una unas uno unos usted ustedes vez y ya yo
+quiero quisiera queria necesito necesita necesitamos saber sabe se decir dice dicen digo
+gustaria podria podrian deberia debo tener tenemos tienes pasa pasar favor hola buenas
+buenos dias tardes gracias consulta consultar pregunta preguntar duda dudas ayuda ayudar
+alguien cosa cosas bien mal tema temas caso forma manera
 """.split()
 )
 
