@@ -480,8 +480,11 @@ def export_user_data(user: User) -> dict:
 
 
 def delete_account(user: User, password: str, *, now: datetime | None = None) -> User:
-    """Anonymize personal data (name, RUT, email, phone, exact birth date, company
-    identity), keep statistical fields and records, end every session. Raises
+    """Anonymize personal data: name, RUT, email, phone and comuna are erased, birth date,
+    registration date and company start date become their year, the company's RUT, name
+    and comuna go; región, sexo, education, company sector, size and región stay for the
+    program's statistics; every domain erases its own rows (user_anonymized); every
+    session ends. Raises
     InvalidInput when the password is wrong."""
     if not verify_password(user.password_hash, password or ""):
         raise InvalidInput("La contraseña no es correcta.", field="password")
@@ -504,6 +507,10 @@ def _erase_identity(user: User, now: datetime) -> None:
     user.phone = None
     if user.birth_date:
         user.birth_date = date(user.birth_date.year, 1, 1)
+    user.comuna_code = None  # the región stays: comuna and exact dates narrow to one person
+    if user.created_at:
+        user.created_at = user.created_at.replace(month=1, day=1, hour=0, minute=0, second=0)
+    user.last_login_at = None
     user.password_hash = "!"  # noqa: S105 - an unusable hash: nobody can log in
     user.active = False
     user.deleted_at = now
@@ -511,6 +518,9 @@ def _erase_identity(user: User, now: datetime) -> None:
     if user.company:
         user.company.rut = None
         user.company.legal_name = None
+        user.company.comuna_code = None
+        if user.company.started_on:
+            user.company.started_on = date(user.company.started_on.year, 1, 1)
 
 
 def notify(user_id: int, text: str, url: str | None = None, *, commit: bool = True):
