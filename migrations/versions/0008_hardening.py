@@ -85,6 +85,24 @@ def upgrade():
     bind = op.get_bind()
     _normalize_user_ruts(bind)
     _normalize_company_ruts(bind)
+    op.create_table(
+        "consent_event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("action", sa.String(length=20), nullable=False),
+        sa.Column("version", sa.String(length=20), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["user.id"], name=op.f("fk_consent_event_user_id_user")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_consent_event")),
+    )
+    op.create_index(op.f("ix_consent_event_user_id"), "consent_event", ["user_id"], unique=False)
+    # Every consent already given starts the history.
+    bind.execute(
+        sa.text(
+            "INSERT INTO consent_event (user_id, action, version, created_at) SELECT id,"
+            " 'given', consent_version, consent_at FROM \"user\" WHERE consent_at IS NOT NULL"
+        )
+    )
     # Plain ADD COLUMN (no table rebuild: the full-text triggers on faq_entry must stay).
     op.add_column("faq_entry", sa.Column("proposed_by_id", sa.Integer(), nullable=True))
     op.add_column("faq_entry", sa.Column("approved_by_id", sa.Integer(), nullable=True))
@@ -92,5 +110,7 @@ def upgrade():
 
 def downgrade():
     # Canonical RUTs stay canonical; the reports stay in the audit log.
+    op.drop_index(op.f("ix_consent_event_user_id"), table_name="consent_event")
+    op.drop_table("consent_event")
     op.drop_column("faq_entry", "approved_by_id")
     op.drop_column("faq_entry", "proposed_by_id")

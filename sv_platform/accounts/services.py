@@ -17,6 +17,7 @@ from sv_platform.accounts.models import (
     SPECIALTIES,
     AuditEntry,
     Company,
+    ConsentEvent,
     Notification,
     User,
 )
@@ -195,6 +196,10 @@ def register_entrepreneur(
     )
     db.session.add(user)
     try:
+        db.session.flush()
+        db.session.add(
+            ConsentEvent(user_id=user.id, action="given", version=CONSENT_VERSION, created_at=now)
+        )
         db.session.commit()
     except IntegrityError:  # a parallel registration took the RUT or email first
         db.session.rollback()
@@ -226,6 +231,47 @@ def registration_attempted_on_existing(user_ids: list[int], *, now: datetime) ->
         )
     db.session.commit()
     log.warning("registration with existing data users=%s", ",".join(map(str, user_ids)))
+
+
+def consent_history(user_id: int) -> list[ConsentEvent]:
+    """The person's consent steps, oldest first."""
+    return list(
+        db.session.scalars(
+            select(ConsentEvent).where(ConsentEvent.user_id == user_id).order_by(ConsentEvent.id)
+        )
+    )
+
+
+def withdraw_consent(user: User, *, now: datetime | None = None) -> User:
+    """Rule: consent can be withdrawn at any time; from then on the person's data is not
+    used for the programme, so they cannot enrol in a new service (the profile counts as
+    incomplete) until they give it again; what they already have stays. Recorded in the
+    history. Raises InvalidInput when there is no consent to withdraw."""
+    if user.consent_at is None:
+        raise InvalidInput("No tienes un consentimiento vigente que retirar.")
+    now = now or utcnow()
+    db.session.add(
+        ConsentEvent(
+            user_id=user.id, action="withdrawn", version=user.consent_version, created_at=now
+        )
+    )
+    user.consent_at, user.consent_version = None, None
+    db.session.commit()
+    return user
+
+
+def give_consent(user: User, *, now: datetime | None = None) -> User:
+    """Give (again) consent to the current policy version; recorded in the history.
+    Raises InvalidInput when it is already given for this version."""
+    if user.consent_at is not None and user.consent_version == CONSENT_VERSION:
+        raise InvalidInput("Tu consentimiento ya está vigente.")
+    now = now or utcnow()
+    db.session.add(
+        ConsentEvent(user_id=user.id, action="given", version=CONSENT_VERSION, created_at=now)
+    )
+    user.consent_at, user.consent_version = now, CONSENT_VERSION
+    db.session.commit()
+    return user
 
 
 def find_by_identifier(identifier: str) -> User | None:
@@ -454,6 +500,10 @@ def export_user_data(user: User) -> dict:
             "ultimo_ingreso": user.last_login_at.isoformat() if user.last_login_at else None,
         },
         "empresa": None,
+        "historial_consentimiento": [
+            {"accion": e.action, "version": e.version, "fecha": e.created_at.isoformat()}
+            for e in consent_history(user.id)
+        ],
         "notificaciones": [
             {"texto": n.text, "url": n.url, "fecha": n.created_at.isoformat()}
             for n in db.session.scalars(

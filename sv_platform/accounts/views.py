@@ -220,9 +220,33 @@ def change_password():
     return _profile_page(forms, 422)
 
 
+def _my_data_page(form=None, status: int = 200):
+    user = acting_user()
+    return render_template(
+        "accounts/my_data.html",
+        form=form or DeleteAccountForm(),
+        consent_form=ConfirmForm(prefix="consent"),
+        consents=services.consent_history(user.id),
+    ), status
+
+
 @bp.get("/mis-datos")
 def my_data():
-    return render_template("accounts/my_data.html", form=DeleteAccountForm())
+    return _my_data_page()
+
+
+@bp.post("/mis-datos/consentimiento")
+def consent():
+    if not ConfirmForm(prefix="consent").validate_on_submit():
+        abort(400)
+    withdraw = request.form.get("action") == "retirar"
+    service = services.withdraw_consent if withdraw else services.give_consent
+    if attempt(service, acting_user()).ok:
+        flash(
+            "Retiraste tu consentimiento." if withdraw else "Tu consentimiento quedó vigente.",
+            "info",
+        )
+    return redirect(url_for("accounts.my_data"))
 
 
 @bp.get("/mis-datos/descargar")
@@ -253,7 +277,7 @@ def delete_account():
             session.clear()
             flash("Tu cuenta fue eliminada y tus datos personales anonimizados.", "info")
             return redirect(url_for("core.home"))
-    return render_template("accounts/my_data.html", form=form), 422
+    return _my_data_page(form, 422)
 
 
 @bp.get("/notificaciones")
