@@ -39,6 +39,7 @@ LEGITIMATE = {
     "advisory.consultation_action": {"consultation_event", "notification", "message"},
     "enrollment.enroll": {"enrollment", "consultation", "consultation_event", "notification"},
     "faq.admin_delete": {"faq_entry", "audit_entry", "faq_term"},
+    "accounts.consent": {"consent_event"},  # giving consent reads no field
     "enrollment.cancel": {"consultation_event", "audit_entry", "notification"},
 }
 
