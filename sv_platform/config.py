@@ -35,6 +35,9 @@ class Config:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     LOGIN_LIMIT_PER_IP = os.environ.get("SV_LOGIN_LIMIT_PER_IP", "20 per 15 minutes")
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("SV_LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    # New anonymous "¿Te sirvió?" votes per FAQ entry and address (logged-in people: one each).
+    FAQ_ANONYMOUS_VOTE_LIMIT = os.environ.get("SV_FAQ_ANONYMOUS_VOTE_LIMIT", "5 per day")
+    REGISTRATION_LIMIT_PER_IP = os.environ.get("SV_REGISTRATION_LIMIT_PER_IP", "10 per hour")
     # argon2id cost: OWASP's minimum profile (19 MiB, 2 passes); tests lower it.
     ARGON2_TIME_COST = int(os.environ.get("SV_ARGON2_TIME_COST", "2"))
     ARGON2_MEMORY_COST = int(os.environ.get("SV_ARGON2_MEMORY_COST", "19456"))

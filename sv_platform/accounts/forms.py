@@ -37,7 +37,7 @@ class PersonFields(FlaskForm, TerritoryMixin):
     phone = TelField(
         "Teléfono",
         validators=[DataRequired(REQUIRED), Length(max=20)],
-        description="Ejemplo: +56 9 1234 5678",
+        description="Ejemplo: +56 9 6123 4567",
     )
     region_code = SelectField("Región", validators=[DataRequired(REQUIRED)], choices=[])
     comuna_code = SelectField(

@@ -137,6 +137,18 @@ class Company(db.Model):
     user: Mapped[User] = relationship(back_populates="company")
 
 
+class ConsentEvent(db.Model):
+    """One step of a person's consent history: given (with the policy version) or withdrawn."""
+
+    __tablename__ = "consent_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))  # "given" | "withdrawn"
+    version: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Notification(db.Model):
     """An in-app notice for one user (promotion from a waitlist, a new chat message...)."""
 

@@ -4,8 +4,10 @@ import functools
 import logging
 from datetime import date, datetime
 
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts import territory
 from sv_platform.accounts.models import (
@@ -16,6 +18,7 @@ from sv_platform.accounts.models import (
     SPECIALTIES,
     AuditEntry,
     Company,
+    ConsentEvent,
     Notification,
     User,
 )
@@ -49,6 +52,17 @@ class DuplicateAccount(DomainError):
     message = "Ya existe una cuenta con esos datos."
 
 
+class RegistrationNotPossible(DomainError):
+    """The RUT or email of a registration already belongs to an account. The message says
+    neither which nor whether: a stranger must not learn who is registered."""
+
+    message = (
+        "No pudimos crear una cuenta nueva con estos datos. Revisa tu correo: si ya tienes "
+        "una cuenta, ingresa con tu RUT o correo o recupera tu contraseña desde "
+        "«¿Olvidaste tu contraseña?»."
+    )
+
+
 class LoginFailed(DomainError):
     code = "unauthenticated"
     status = 401
@@ -72,6 +86,25 @@ def _clean_identity(name: str | None, email: str | None) -> tuple[str, str]:
             "Ingresa un correo electrónico válido, como nombre@dominio.cl.", field="email"
         ) from exc
     return name, email.lower()
+
+
+def normalize_phone(value: str | None) -> str:
+    """A Chilean phone number (mobile `+56 9 …` or fixed), as `+56 9 6123 4567`.
+    Rule: it must be a valid number of Chile by the `phonenumbers` metadata. Raises
+    InvalidInput."""
+    raw = (value or "").strip()
+    problem = InvalidInput(
+        "Ingresa un teléfono de Chile válido, por ejemplo +56 9 6123 4567.", field="phone"
+    )
+    if not raw or len(raw) > 20:
+        raise problem
+    try:
+        number = phonenumbers.parse(raw, "CL")
+    except phonenumbers.NumberParseException:
+        raise problem from None
+    if not phonenumbers.is_valid_number(number) or number.country_code != 56:
+        raise problem
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def _check_territory(region_code: str | None, comuna_code: str | None) -> None:
@@ -156,12 +189,16 @@ def register_entrepreneur(
         raise InvalidInput(problem, field="password")
     if channels is not None:
         surveys.check_channels(channels)
-    _check_unique(rut, email)
+    phone = normalize_phone(phone)
+    owners = _owners_of(rut, email)
+    if owners:
+        registration_attempted_on_existing(owners, now=now)
+        raise RegistrationNotPossible()
     user = User(
         rut=rut,
         email=email,
         name=name,
-        phone=(phone or "").strip() or None,
+        phone=phone,
         password_hash=hash_password(password),
         role="entrepreneur",
         region_code=region_code,
@@ -174,12 +211,85 @@ def register_entrepreneur(
         created_at=now,
     )
     db.session.add(user)
-    db.session.flush()
-    if channels is not None:
-        surveys.record_baseline(user.id, channels, source="registro", now=now)
-    account_created.send(user, now=now)
-    db.session.commit()
+    try:
+        db.session.flush()
+        db.session.add(
+            ConsentEvent(user_id=user.id, action="given", version=CONSENT_VERSION, created_at=now)
+        )
+        if channels is not None:
+            surveys.record_baseline(user.id, channels, source="registro", now=now)
+        account_created.send(user, now=now)
+        db.session.commit()
+    except IntegrityError:  # a parallel registration took the RUT or email first
+        db.session.rollback()
+        raise RegistrationNotPossible() from None
     log.info("registered user=%s", user.id)
+    return user
+
+
+def _owners_of(rut: str, email: str) -> list[int]:
+    """Ids of the accounts holding this RUT or this email (any case)."""
+    return list(
+        db.session.scalars(
+            select(User.id).where((User.rut == rut) | (func.lower(User.email) == email))
+        )
+    )
+
+
+def registration_attempted_on_existing(user_ids: list[int], *, now: datetime) -> None:
+    """Someone tried to register with the RUT or email of existing accounts: tell each
+    owner (never the person at the form). Today an in-app notice; this is the one place
+    where the email to the owner is to be queued in the mail outbox."""
+    when = now.strftime("%d-%m-%Y")
+    for user_id in user_ids:
+        notify(
+            user_id,
+            f"El {when} alguien intentó crear una cuenta nueva con tu RUT o tu correo. "
+            "Si fuiste tú, ya tienes cuenta: ingresa o recupera tu contraseña.",
+            commit=False,
+        )
+    db.session.commit()
+    log.warning("registration with existing data users=%s", ",".join(map(str, user_ids)))
+
+
+def consent_history(user_id: int) -> list[ConsentEvent]:
+    """The person's consent steps, oldest first."""
+    return list(
+        db.session.scalars(
+            select(ConsentEvent).where(ConsentEvent.user_id == user_id).order_by(ConsentEvent.id)
+        )
+    )
+
+
+def withdraw_consent(user: User, *, now: datetime | None = None) -> User:
+    """Rule: consent can be withdrawn at any time; from then on the person's data is not
+    used for the programme, so they cannot enrol in a new service (the profile counts as
+    incomplete) until they give it again; what they already have stays. Recorded in the
+    history. Raises InvalidInput when there is no consent to withdraw."""
+    if user.consent_at is None:
+        raise InvalidInput("No tienes un consentimiento vigente que retirar.")
+    now = now or utcnow()
+    db.session.add(
+        ConsentEvent(
+            user_id=user.id, action="withdrawn", version=user.consent_version, created_at=now
+        )
+    )
+    user.consent_at, user.consent_version = None, None
+    db.session.commit()
+    return user
+
+
+def give_consent(user: User, *, now: datetime | None = None) -> User:
+    """Give (again) consent to the current policy version; recorded in the history.
+    Raises InvalidInput when it is already given for this version."""
+    if user.consent_at is not None and user.consent_version == CONSENT_VERSION:
+        raise InvalidInput("Tu consentimiento ya está vigente.")
+    now = now or utcnow()
+    db.session.add(
+        ConsentEvent(user_id=user.id, action="given", version=CONSENT_VERSION, created_at=now)
+    )
+    user.consent_at, user.consent_version = now, CONSENT_VERSION
+    db.session.commit()
     return user
 
 
@@ -309,9 +419,10 @@ def update_profile(
     name, email = _clean_identity(name, email)
     _check_territory(region_code, comuna_code)
     _check_person(sex, birth_date, education_level)
+    phone = normalize_phone(phone)
     _check_unique(None, email, exclude_id=user.id)
     old_email = user.email
-    user.name, user.email, user.phone = name, email, (phone or "").strip() or None
+    user.name, user.email, user.phone = name, email, phone
     user.region_code, user.comuna_code = region_code, comuna_code
     user.sex, user.birth_date, user.education_level = sex, birth_date, education_level
     if normalize_email(old_email) != email:
@@ -332,7 +443,9 @@ def update_company(
     started_on: date | None,
     size: str | None,
 ) -> Company:
-    """Optional company data; what is given must be valid. Raises InvalidInput."""
+    """Optional company data; what is given must be valid (a Chilean company RUT, a sector
+    and size of the lists, comuna in región, a start date between 1900 and today). Raises
+    InvalidInput."""
     company_rut = normalize_rut(rut) if (rut or "").strip() else None
     if sector and sector not in SECTORS:
         raise InvalidInput("Elige una actividad económica de la lista.", field="sector")
@@ -340,9 +453,9 @@ def update_company(
         raise InvalidInput("Elige el tamaño de la empresa.", field="size")
     if region_code or comuna_code:
         _check_territory(region_code, comuna_code)
-    if started_on and started_on > date.today():
+    if started_on and not date(1900, 1, 1) <= started_on <= date.today():
         raise InvalidInput(
-            "La fecha de inicio de actividades no puede ser futura.", field="started_on"
+            "La fecha de inicio de actividades debe estar entre 1900 y hoy.", field="started_on"
         )
     company = user.company or Company(user=user)
     company.rut, company.legal_name = company_rut, (legal_name or "").strip() or None
@@ -460,6 +573,10 @@ def export_user_data(user: User) -> dict:
             "ultimo_ingreso": user.last_login_at.isoformat() if user.last_login_at else None,
         },
         "empresa": None,
+        "historial_consentimiento": [
+            {"accion": e.action, "version": e.version, "fecha": e.created_at.isoformat()}
+            for e in consent_history(user.id)
+        ],
         "notificaciones": [
             {"texto": n.text, "url": n.url, "fecha": n.created_at.isoformat()}
             for n in db.session.scalars(
@@ -486,8 +603,11 @@ def export_user_data(user: User) -> dict:
 
 
 def delete_account(user: User, password: str, *, now: datetime | None = None) -> User:
-    """Anonymize personal data (name, RUT, email, phone, exact birth date, company
-    identity), keep statistical fields and records, end every session. Raises
+    """Anonymize personal data: name, RUT, email, phone and comuna are erased, birth date,
+    registration date and company start date become their year, the company's RUT, name
+    and comuna go; región, sexo, education, company sector, size and región stay for the
+    program's statistics; every domain erases its own rows (user_anonymized); every
+    session ends. Raises
     InvalidInput when the password is wrong."""
     if not verify_password(user.password_hash, password or ""):
         raise InvalidInput("La contraseña no es correcta.", field="password")
@@ -510,6 +630,10 @@ def _erase_identity(user: User, now: datetime) -> None:
     user.phone = None
     if user.birth_date:
         user.birth_date = date(user.birth_date.year, 1, 1)
+    user.comuna_code = None  # the región stays: comuna and exact dates narrow to one person
+    if user.created_at:
+        user.created_at = user.created_at.replace(month=1, day=1, hour=0, minute=0, second=0)
+    user.last_login_at = None
     user.password_hash = "!"  # noqa: S105 - an unusable hash: nobody can log in
     user.active = False
     user.deleted_at = now
@@ -517,6 +641,9 @@ def _erase_identity(user: User, now: datetime) -> None:
     if user.company:
         user.company.rut = None
         user.company.legal_name = None
+        user.company.comuna_code = None
+        if user.company.started_on:
+            user.company.started_on = date(user.company.started_on.year, 1, 1)
 
 
 def notify(user_id: int, text: str, url: str | None = None, *, commit: bool = True):
@@ -635,7 +762,7 @@ DEMO_ACCOUNTS = [
         sex="femenino",
         birth_date=date(1988, 4, 12),
         education_level="tecnica",
-        phone="+56 9 1234 5678",
+        phone="+56 9 6123 4567",
     ),
     dict(
         role="entrepreneur",

@@ -5,7 +5,6 @@ import json
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -15,7 +14,7 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from sv_platform.accounts import bp, services
+from sv_platform.accounts import bp, limits, services
 from sv_platform.accounts.forms import (
     CompanyForm,
     DeleteAccountForm,
@@ -25,12 +24,11 @@ from sv_platform.accounts.forms import (
     RegistrationForm,
     StaffForm,
 )
-from sv_platform.core.domain import DomainError
 from sv_platform.core.forms import ConfirmForm
 from sv_platform.core.paging import parse_cursor
 from sv_platform.core.security import public, role_required
 from sv_platform.core.web import acting_user, attempt, safe_next
-from sv_platform.extensions import limiter, login_manager
+from sv_platform.extensions import login_manager
 
 
 @login_manager.user_loader
@@ -46,26 +44,13 @@ def home_for(user) -> str:
     return url_for("core.home")
 
 
-def _login_account_key() -> str:
-    """Rate-limit key per account: the normalized identifier, whether or not it exists."""
-    raw = (request.form.get("identifier") or "").strip().lower()
-    if "@" not in raw:
-        try:
-            raw = services.normalize_rut(raw)
-        except DomainError:
-            pass
-    return f"login-account:{raw}"
-
-
-def _failed(response) -> bool:
-    return response.status_code != 302
-
-
 @bp.route("/registro", methods=["GET", "POST"])
 @public
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.profile"))
+    if request.method == "POST" and not limits.registration_allowed(request.remote_addr):
+        abort(429)  # counted before the form is read: no password is hashed
     form = RegistrationForm()
     if form.validate_on_submit():
         outcome = attempt(
@@ -97,22 +82,17 @@ def register():
 
 @bp.route("/ingresar", methods=["GET", "POST"])
 @public
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], deduct_when=_failed
-)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    methods=["POST"],
-    key_func=_login_account_key,
-    deduct_when=_failed,
-)
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
+        account_key = limits.begin_login(form.identifier.data, request.remote_addr)
+        if account_key is None:
+            abort(429)  # counted before the password is checked: nothing is evaluated
         outcome = attempt(services.authenticate, form.identifier.data, form.password.data)
         if outcome.ok:
+            limits.login_succeeded(account_key, request.remote_addr)
             user = outcome.value
             next_url = safe_next(request.args.get("next"))
             session.clear()  # a fresh session at every login
@@ -242,9 +222,33 @@ def change_password():
     return _profile_page(forms, 422)
 
 
+def _my_data_page(form=None, status: int = 200):
+    user = acting_user()
+    return render_template(
+        "accounts/my_data.html",
+        form=form or DeleteAccountForm(),
+        consent_form=ConfirmForm(prefix="consent"),
+        consents=services.consent_history(user.id),
+    ), status
+
+
 @bp.get("/mis-datos")
 def my_data():
-    return render_template("accounts/my_data.html", form=DeleteAccountForm())
+    return _my_data_page()
+
+
+@bp.post("/mis-datos/consentimiento")
+def consent():
+    if not ConfirmForm(prefix="consent").validate_on_submit():
+        abort(400)
+    withdraw = request.form.get("action") == "retirar"
+    service = services.withdraw_consent if withdraw else services.give_consent
+    if attempt(service, acting_user()).ok:
+        flash(
+            "Retiraste tu consentimiento." if withdraw else "Tu consentimiento quedó vigente.",
+            "info",
+        )
+    return redirect(url_for("accounts.my_data"))
 
 
 @bp.get("/mis-datos/descargar")
@@ -275,7 +279,7 @@ def delete_account():
             session.clear()
             flash("Tu cuenta fue eliminada y tus datos personales anonimizados.", "info")
             return redirect(url_for("core.home"))
-    return render_template("accounts/my_data.html", form=form), 422
+    return _my_data_page(form, 422)
 
 
 @bp.get("/notificaciones")

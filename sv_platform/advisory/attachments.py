@@ -1,6 +1,7 @@
 """Attachments: files typed by their content (magic bytes), stored under random names
 outside static/, served only to those who may see the consulta."""
 
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,28 @@ def _clean_name(name: str | None) -> str:
     base = (name or "archivo").replace("\\", "/").rsplit("/", 1)[-1].strip()
     cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?')
     return (cleaned or "archivo")[:200]
+
+
+_EXTENSIONS = {content_type: extension for _magic, content_type, extension in SIGNATURES}
+_TRAILING_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,6}$")
+_UNSAFE = re.compile(r"[^\w \-()+,]")
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10))} | {
+    f"LPT{i}" for i in range(10)
+}
+
+
+def download_name(original_name: str | None, content_type: str) -> str:
+    """The name a file is downloaded with: the uploader's words, every extension they gave
+    removed (`factura.pdf.bat`, `contrato.hta`) and the one of the checked type put back
+    (`factura.pdf`, `contrato.pdf`). Rule: a download can never be saved as something that
+    runs when opened."""
+    stem = _clean_name(original_name)
+    while _TRAILING_EXTENSION.search(stem):
+        stem = _TRAILING_EXTENSION.sub("", stem)
+    stem = _UNSAFE.sub("_", stem.replace(".", "_")).strip(" _-")[:100] or "adjunto"
+    if stem.upper() in _WINDOWS_RESERVED:
+        stem = f"adjunto-{stem}"
+    return f"{stem}.{_EXTENSIONS.get(content_type, 'bin')}"
 
 
 def check_files(files, *, max_mb: int) -> list[CheckedFile]:

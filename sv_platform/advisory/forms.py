@@ -2,7 +2,6 @@
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField,
     HiddenField,
     IntegerField,
     MultipleFileField,
@@ -105,8 +104,7 @@ class FaqForm(FlaskForm):
         "que identifique a la persona.",
     )
     tags = StringField("Etiquetas (separadas por comas, opcional)", validators=[Optional()])
-    published = BooleanField("Publicar de inmediato")
-    submit = SubmitField("Crear pregunta frecuente")
+    submit = SubmitField("Enviar a aprobación")
 
 
 AREA_NAMES = AREAS

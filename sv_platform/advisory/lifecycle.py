@@ -30,7 +30,7 @@ from sv_platform.advisory.models import (
     ConsultationEvent,
 )
 from sv_platform.advisory.signals import consultation_changed
-from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed
+from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, valid_id
 from sv_platform.core.timeutil import as_utc, utcnow
 from sv_platform.enrollment import services as enrollment
 from sv_platform.enrollment import signals as enrollment_signals
@@ -173,9 +173,13 @@ def assign(
     now = now or utcnow()
     if actor is None or actor.role != "admin":
         raise NotAllowed("Solo un administrador/a puede reasignar consultas.")
+    if not valid_id(advisor_id):
+        raise InvalidInput(
+            "Elige un asesor/a activo/a del área de la consulta.", field="advisor_id"
+        )
     with write_transaction():
         consultation = lock_consultation(consultation_id)
-        advisor = db.session.get(User, int(advisor_id or 0))
+        advisor = db.session.get(User, advisor_id)
         if (
             advisor is None
             or advisor.role != "advisor"

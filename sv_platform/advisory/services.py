@@ -28,8 +28,10 @@ from sv_platform.advisory.models import (
     Attachment,
     Consultation,
     ConsultationEvent,
+    InternalNote,
     Message,
 )
+from sv_platform.core import redact
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed
 from sv_platform.core.text import render_markdown
 from sv_platform.core.timeutil import as_utc, utcnow
@@ -305,23 +307,28 @@ def _check_faq_author(consultation: Consultation, user) -> None:
 
 
 def faq_draft(consultation_id, user) -> dict:
-    """Question and answer pre-filled from the conversation (to be edited to remove
-    personal data before publishing). Raises NotFound, NotAllowed, InvalidTransition."""
+    """Question and answer pre-filled from the conversation, with personal data already
+    removed (rule: the advisor never starts from the person's data): RUTs, emails, phone
+    numbers, the names of the person and of every advisor who wrote, greetings and
+    sign-offs. Raises NotFound, NotAllowed, InvalidTransition."""
     consultation = get_consultation(consultation_id, user)
     _check_faq_author(consultation, user)
-    question = consultation.subject.strip().rstrip("?¿ ")
-    question = question if question.startswith("¿") else f"¿{question}"
-    answers = [
-        m.body for m in messages_after(consultation.id, user) if m.author_id != consultation.user_id
+    messages = [
+        m for m in messages_after(consultation.id, user) if m.author_id != consultation.user_id
     ]
+    authors = {consultation.user_id, *(m.author_id for m in messages)}
+    names = [u.name for u in db.session.scalars(select(User).where(User.id.in_(authors)))]
+    subject = redact.scrub(consultation.subject, names).strip().rstrip("?¿ .")
+    question = subject if subject.startswith("¿") else f"¿{subject}"
+    answers = [text for text in (redact.scrub(m.body, names) for m in messages) if text]
     return {"question": f"{question}?", "answer": "\n\n".join(answers), "area": consultation.area}
 
 
-def publish_to_faq(
-    consultation_id, user, *, question: str, answer: str, tags=(), published: bool = False
-):
-    """Create a FAQ entry linked to the consulta (the FAQ stores the consulta id).
-    Raises NotFound, NotAllowed, InvalidTransition and the FAQ's InvalidEntry."""
+def publish_to_faq(consultation_id, user, *, question: str, answer: str, tags=(), **_ignored):
+    """Propose a FAQ entry drafted from the consulta (the FAQ stores the consulta id). It
+    stays unpublished until a second person approves it (faq.approve_entry: another
+    advisor of the area or an admin). Raises NotFound, NotAllowed, InvalidTransition and
+    the FAQ's InvalidEntry."""
     from sv_platform.faq import services as faq
 
     consultation = get_consultation(consultation_id, user)
@@ -331,8 +338,8 @@ def publish_to_faq(
         answer=answer,
         area=consultation.area,
         tags=tuple(tags),
-        published=bool(published),
         source_consultation_id=consultation.id,
+        proposed_by_id=user.id,
         actor=user,
     )
 
@@ -353,7 +360,9 @@ def faq_suggestions(query: str | None, area: str | None = None) -> list[dict]:
 
 @data_exported.connect
 def export_user_data(user_id: int, **_extra) -> dict:
-    """The person's consultas and the messages they wrote."""
+    """The person's consultas and the messages they wrote; for advisors and admins also
+    every message they wrote in consultas they attended and their internal notes (their
+    own words only: what the other person wrote is that person's data)."""
     items = []
     for consultation in db.session.scalars(
         select(Consultation).where(Consultation.user_id == user_id).order_by(Consultation.id)
@@ -379,14 +388,42 @@ def export_user_data(user_id: int, **_extra) -> dict:
                 ],
             }
         )
-    return {"consultas": items}
+    written = [
+        {
+            "consulta": m.consultation_id,
+            "fecha": as_utc(m.created_at).isoformat(),
+            "texto": m.body,
+        }
+        for m in db.session.scalars(
+            select(Message)
+            .join(Consultation, Consultation.id == Message.consultation_id)
+            .where(Message.author_id == user_id, Consultation.user_id != user_id)
+            .order_by(Message.id)
+        )
+    ]
+    notes = [
+        {
+            "consulta": n.consultation_id,
+            "fecha": as_utc(n.created_at).isoformat(),
+            "texto": n.body,
+        }
+        for n in db.session.scalars(
+            select(InternalNote).where(InternalNote.author_id == user_id).order_by(InternalNote.id)
+        )
+    ]
+    return {
+        "consultas": items,
+        "mensajes_en_consultas_atendidas": written,
+        "notas_internas": notes,
+    }
 
 
 @user_anonymized.connect
 def anonymize_user(user_id: int, **_extra) -> None:
     """In the deletion's transaction: the account's consultas keep their numbers for
-    statistics, but the texts it wrote are erased and its attachments go (their files
-    once the deletion commits)."""
+    statistics, but the texts it wrote are erased, its name, RUT, emails and phone numbers
+    are replaced in what advisors wrote to it (messages and internal notes), and its
+    attachments go (their files once the deletion commits)."""
     ids = list(db.session.scalars(select(Consultation.id).where(Consultation.user_id == user_id)))
     stored = []
     for attachment in db.session.scalars(
@@ -403,3 +440,14 @@ def anonymize_user(user_id: int, **_extra) -> None:
     db.session.execute(
         update(Message).where(Message.author_id == user_id).values(body="(mensaje eliminado)")
     )
+    # What others wrote to the person names them: their name, RUT, email and phones go.
+    person = db.session.get(User, user_id)
+    names = [person.name] if person else []
+    for item in db.session.scalars(
+        select(Message).where(Message.consultation_id.in_(ids), Message.author_id != user_id)
+    ):
+        item.body = redact.replace_names(redact.scrub_identifiers(item.body), names)
+    for note in db.session.scalars(
+        select(InternalNote).where(InternalNote.consultation_id.in_(ids))
+    ):
+        note.body = redact.replace_names(redact.scrub_identifiers(note.body), names)

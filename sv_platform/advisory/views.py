@@ -244,10 +244,11 @@ def attachment(consultation_id: int, attachment_id: int):
         path,
         mimetype=item.content_type,
         as_attachment=True,
-        download_name=item.original_name,
+        download_name=attachments.download_name(item.original_name, item.content_type),
         max_age=0,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
 
 
@@ -269,13 +270,14 @@ def faq_draft(consultation_id: int):
             question=form.question.data,
             answer=form.answer.data,
             tags=tags,
-            published=form.published.data,
             form=form,
         )
         if outcome.ok:
-            entry = outcome.value
-            state = "publicada" if entry.published else "guardada como borrador"
-            flash(f"La pregunta frecuente quedó {state}.", "success")
+            flash(
+                "La pregunta frecuente quedó pendiente: se publicará cuando otro asesor/a "
+                "del área o un administrador/a la apruebe.",
+                "success",
+            )
             return redirect(url_for("advisory.consultation", consultation_id=consultation.id))
     return render_template("advisory/faq_draft.html", c=consultation, form=form)
 

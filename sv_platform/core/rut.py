@@ -7,20 +7,28 @@ from sv_platform.core.domain import InvalidInput
 
 
 def normalize_rut(value: str | None, *, field: str = "rut") -> str:
-    """RUT with or without dots/hyphen → `12345678-5`; raises InvalidInput if not valid."""
+    """RUT with or without dots/hyphen → `12345678-5`; raises InvalidInput if not valid.
+
+    The canonical form has no dots and no leading zeros (`09432867-5` and `9432867-5` are
+    one person) and an upper K; a body of zeros (`00000000-0`) is refused."""
     raw = (value or "").strip()
     if not raw:
         raise InvalidInput("Ingresa tu RUT.", field=field)
+    invalid = InvalidInput("El RUT no es válido. Escríbelo como 12.345.678-5.", field=field)
     try:
-        compact = stdnum_rut.validate(raw)
+        compact = stdnum_rut.compact(raw).lstrip("0")
+    except ValidationError as exc:
+        raise invalid from exc
+    if len(compact) < 2:  # nothing left but the check digit: a body of zeros
+        raise invalid
+    try:
+        compact = stdnum_rut.validate(compact)
     except ValidationError as exc:
         if "checksum" in type(exc).__name__.lower():
             raise InvalidInput(
                 "El dígito verificador del RUT no es correcto. Revísalo.", field=field
             ) from exc
-        raise InvalidInput(
-            "El RUT no es válido. Escríbelo como 12.345.678-5.", field=field
-        ) from exc
+        raise invalid from exc
     return f"{compact[:-1]}-{compact[-1]}"
 
 

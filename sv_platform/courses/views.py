@@ -111,7 +111,10 @@ def certificate(slug: str):
 @bp.get("/certificados/<code>/pdf")
 def certificate_pdf(code: str):
     cert = services.own_certificate(acting_user(), code)
-    pdf = build_pdf(cert, _verify_url(cert))
+    outcome = attempt(build_pdf, cert, _verify_url(cert))
+    if not outcome.ok:  # a name the PDF cannot print: said on the certificate page
+        return redirect(url_for("courses.certificate", slug=cert.course.slug))
+    pdf = outcome.value
     return Response(
         pdf,
         mimetype="application/pdf",

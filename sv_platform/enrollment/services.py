@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sv_platform.accounts import services as accounts
 from sv_platform.accounts import territory
 from sv_platform.accounts.signals import data_exported, user_anonymized
-from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
+from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound, valid_id
 from sv_platform.core.timeutil import CHILE, as_utc, chile_day_end, chile_day_start, utcnow
 from sv_platform.enrollment.models import (
     ADVISORY_OFFERINGS,
@@ -149,6 +149,32 @@ def _check_window_fields(name, capacity, region_code, opens_at, closes_at):
         )
 
 
+# Windows are planned for the program's life: a date outside these years is a typo.
+EARLIEST_WINDOW_DAY = date(2020, 1, 1)
+WINDOW_YEARS_AHEAD = 10
+
+
+def _check_window_dates(
+    opens_on: date | None, closes_on: date | None, today: date, *, past_ok: date | None = None
+) -> None:
+    """Rule: window dates lie between 2020 and ten years from today (a date like
+    9999-12-31 is refused before any arithmetic on it) and a window never lies entirely in
+    the past (`past_ok`: the closing date it already had, which an edit may keep).
+    Raises InvalidInput."""
+    latest = date(today.year + WINDOW_YEARS_AHEAD, 12, 31)
+    for field, day in (("opens_on", opens_on), ("closes_on", closes_on)):
+        if day is not None and not EARLIEST_WINDOW_DAY <= day <= latest:
+            raise InvalidInput(
+                f"Usa una fecha entre el {EARLIEST_WINDOW_DAY:%d-%m-%Y} y el {latest:%d-%m-%Y}.",
+                field=field,
+            )
+    if closes_on is not None and closes_on < today and closes_on != past_ok:
+        raise InvalidInput(
+            "La ventana ya habría cerrado: la fecha de cierre no puede ser anterior a hoy.",
+            field="closes_on",
+        )
+
+
 def _window_snapshot(window: EnrollmentWindow) -> dict:
     return {
         "name": window.name,
@@ -175,6 +201,7 @@ def create_window(
     now = now or utcnow()
     offering = get_offering(offering_slug)
     region_code = region_code or None
+    _check_window_dates(opens_on, closes_on, now.astimezone(CHILE).date())
     opens_at = chile_day_start(opens_on) if opens_on else now
     closes_at = chile_day_end(closes_on or _end_of_year(now))
     if not name:
@@ -205,9 +232,14 @@ def create_window(
     return window
 
 
+def _stored_closing_day(window_id) -> date | None:
+    window = db.session.get(EnrollmentWindow, window_id) if valid_id(window_id) else None
+    return window.closes_at.astimezone(CHILE).date() if window else None
+
+
 def get_window(window_id: int) -> EnrollmentWindow:
     """The window with this id. Raises NotFound."""
-    window = db.session.get(EnrollmentWindow, window_id)
+    window = db.session.get(EnrollmentWindow, window_id) if valid_id(window_id) else None
     if window is None:
         raise NotFound("Esa ventana no existe.")
     return window
@@ -227,6 +259,8 @@ def update_window(
     """Edit a window. Capacity can never go below the seats already used; raising it
     promotes from the waitlist. Raises NotFound, InvalidInput, CapacityBelowUsed."""
     region_code = region_code or None
+    today = (now or utcnow()).astimezone(CHILE).date()
+    _check_window_dates(opens_on, closes_on, today, past_ok=_stored_closing_day(window_id))
     opens_at, closes_at = chile_day_start(opens_on), chile_day_end(closes_on)
     with write_transaction():
         window = get_window(window_id)

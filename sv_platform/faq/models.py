@@ -32,6 +32,10 @@ class FaqEntry(db.Model):
     # The consulta an entry was drafted from. A plain integer on purpose: no foreign key,
     # the consultation table lives in another domain's migration.
     source_consultation_id: Mapped[int | None]
+    # An entry drafted from a consulta is published only once a second person approves it
+    # (user ids; plain integers like the consulta id, so the FTS table is never rebuilt).
+    proposed_by_id: Mapped[int | None]
+    approved_by_id: Mapped[int | None]
     # From the content files: when its facts were last checked and the official pages
     # behind them ([{"nombre", "url"}]). Entries written in the editor have none.
     reviewed_on: Mapped[date | None] = mapped_column(Date)
@@ -50,6 +54,10 @@ class FaqEntry(db.Model):
     @property
     def area_label(self) -> str:
         return AREAS.get(self.area, self.area)
+
+    @property
+    def awaiting_approval(self) -> bool:
+        return self.proposed_by_id is not None and self.approved_by_id is None
 
     @property
     def votes(self) -> int:

@@ -7,18 +7,20 @@ from datetime import datetime
 from pathlib import Path
 
 import yaml
+from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts.signals import data_exported, user_anonymized
+from sv_platform.core import throttle
 from sv_platform.core.content_review import (
     SOURCES_MESSAGE,
     read_sources,
     review_date,
     review_problems,
 )
-from sv_platform.core.domain import InvalidInput, NotFound
+from sv_platform.core.domain import DomainError, InvalidInput, NotFound
 from sv_platform.core.spanish import (
     STOPWORDS,
     Form,
@@ -302,17 +304,29 @@ def _find_vote(entry_id, user_id, session_key) -> FaqVote | None:
     return db.session.scalar(select(FaqVote).where(FaqVote.entry_id == entry_id, condition))
 
 
+class VoteLimited(DomainError):
+    code = "rate_limited"
+    status = 429
+    message = (
+        "Ya recibimos muchas respuestas a esta pregunta desde tu conexión. Ingresa con tu "
+        "cuenta para dar la tuya."
+    )
+
+
 def vote(
     entry_id: int,
     helpful: bool,
     *,
     user_id: int | None = None,
     session_key: str | None = None,
+    address: str | None = None,
     now: datetime | None = None,
 ) -> FaqEntry:
     """Record "¿Te sirvió?": one vote per entry per user (or per anonymous session key).
     Voting again with the other answer changes the vote; the same answer changes nothing.
-    Raises EntryNotFound (missing or unpublished entry) or InvalidInput (no voter)."""
+    A new anonymous vote also counts against FAQ_ANONYMOUS_VOTE_LIMIT per entry and
+    address (`address`), so fresh cookies cannot add votes without end. Raises
+    EntryNotFound (missing or unpublished entry), InvalidInput (no voter), VoteLimited."""
     if user_id is None and not session_key:
         raise InvalidInput("No pudimos registrar tu voto. Recarga la página e inténtalo de nuevo.")
     now = now or utcnow()
@@ -320,6 +334,11 @@ def vote(
     with write_transaction() as session:
         entry = get_entry(entry_id)
         existing = _find_vote(entry_id, user_id, session_key)
+        if existing is None and user_id is None:
+            rate = current_app.config.get("FAQ_ANONYMOUS_VOTE_LIMIT", "5 per day")
+            if not throttle.hit(rate, "faq-vote", str(entry_id), address or "-"):
+                session.rollback()
+                raise VoteLimited()
         if existing is None:
             session.add(
                 FaqVote(
@@ -462,6 +481,7 @@ def create_entry(
     tags=(),
     published: bool = False,
     source_consultation_id: int | None = None,
+    proposed_by_id: int | None = None,
     slug: str | None = None,
     actor=None,
     now: datetime | None = None,
@@ -487,7 +507,10 @@ def create_entry(
         created_at=now,
         updated_at=now,
         source_consultation_id=source_consultation_id,
+        proposed_by_id=proposed_by_id,
     )
+    if proposed_by_id is not None:
+        entry.published = False  # a proposal waits for a second person's approval
     _apply(entry, question, answer, area, tags)
     db.session.add(entry)
     try:
@@ -528,6 +551,9 @@ def update_entry(
     )
     _apply(entry, *values)
     if published is not _UNSET:
+        if published and entry.awaiting_approval:
+            _check_approver(entry, actor)
+            entry.approved_by_id = actor.id
         entry.published = bool(published)
     if source_consultation_id is not _UNSET:
         entry.source_consultation_id = source_consultation_id
@@ -540,6 +566,50 @@ def update_entry(
     _audit(actor, "faq.update", entry, before, after)
     db.session.commit()
     return entry
+
+
+class ApprovalNeeded(DomainError):
+    code = "forbidden"
+    status = 403
+    message = (
+        "Otra persona debe aprobar esta pregunta frecuente: un asesor/a del área o un "
+        "administrador/a."
+    )
+
+
+def _check_approver(entry: FaqEntry, actor) -> None:
+    """Rule: an entry drafted from a consulta is published by a second person, never by
+    the one who proposed it: another advisor of its area or an admin. Raises
+    ApprovalNeeded."""
+    if actor is None or actor.id == entry.proposed_by_id:
+        raise ApprovalNeeded()
+    if actor.role == "admin":
+        return
+    if actor.role == "advisor" and actor.specialty == entry.area:
+        return
+    raise ApprovalNeeded()
+
+
+def pending_approval(user) -> list[FaqEntry]:
+    """Proposals from consultas waiting for approval that `user` may approve (admins:
+    every area; advisors: their own area), oldest first, their own proposals excluded."""
+    stmt = select(FaqEntry).where(
+        FaqEntry.proposed_by_id.is_not(None),
+        FaqEntry.approved_by_id.is_(None),
+        FaqEntry.proposed_by_id != user.id,
+    )
+    if user.role != "admin":
+        stmt = stmt.where(FaqEntry.area == user.specialty)
+    return list(db.session.scalars(stmt.order_by(FaqEntry.id)))
+
+
+def approve_entry(entry_id: int, approver, *, now: datetime | None = None) -> FaqEntry:
+    """A second person approves a proposal drafted from a consulta: it is published.
+    Raises EntryNotFound, ApprovalNeeded (the proposer, another area's advisor)."""
+    entry = get_entry(entry_id, include_unpublished=True)
+    if not entry.awaiting_approval:
+        raise EntryNotFound()
+    return update_entry(entry_id, published=True, actor=approver, now=now)
 
 
 def set_published(entry_id: int, published: bool, *, actor=None) -> FaqEntry:

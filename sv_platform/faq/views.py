@@ -37,8 +37,16 @@ def _voter() -> dict:
     return {"session_key": session.get(VOTER_KEY)}
 
 
+def _not_a_search() -> bool:
+    return not (request.args.get("q") or "").strip()
+
+
 @bp.get("/preguntas-frecuentes")
 @public
+@limiter.limit(
+    lambda: current_app.config.get("FAQ_SUGGEST_LIMIT", "60 per minute"),
+    exempt_when=_not_a_search,
+)
 def index():
     query = (request.args.get("q") or "").strip()
     area = _area_arg()
@@ -93,8 +101,12 @@ def vote(entry_id: int):
         abort(400)
     if not current_user.is_authenticated and not session.get(VOTER_KEY):
         session[VOTER_KEY] = services.new_session_key()
-    item = services.vote(entry_id, choice == "si", **_voter())
-    flash("¡Gracias! Tu respuesta nos ayuda a mejorar estas preguntas.", "success")
+    outcome = attempt(
+        services.vote, entry_id, choice == "si", address=request.remote_addr, **_voter()
+    )
+    if outcome.ok:
+        flash("¡Gracias! Tu respuesta nos ayuda a mejorar estas preguntas.", "success")
+    item = services.get_entry(entry_id)
     return redirect(url_for("faq.entry", entry_id=item.id, slug=item.slug) + "#te-sirvio")
 
 
@@ -104,6 +116,27 @@ def vote(entry_id: int):
 def suggestions():
     query = request.args.get("q") or ""
     return jsonify({"results": services.suggest(query, area=_area_arg())})
+
+
+# --- approval of entries drafted from consultas ---------------------------------------
+
+
+@bp.get("/asesor/preguntas-frecuentes")
+@role_required("advisor", "admin")
+def pending():
+    items = [(e, render_markdown(e.answer)) for e in services.pending_approval(acting_user())]
+    return render_template("faq/pending.html", items=items, form=ConfirmForm())
+
+
+@bp.post("/asesor/preguntas-frecuentes/<int:entry_id>/aprobar")
+@role_required("advisor", "admin")
+def approve(entry_id: int):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    outcome = attempt(services.approve_entry, entry_id, acting_user())
+    if outcome.ok:
+        flash(f"«{outcome.value.question}» quedó publicada.", "success")
+    return redirect(url_for("faq.pending"))
 
 
 # --- admin -----------------------------------------------------------------------------

@@ -481,19 +481,18 @@ def test_a_resolved_consulta_becomes_a_faq_entry(in_progress, legal_advisor):
     lifecycle.resolve(in_progress.id, legal_advisor, now=NOW)
     draft = services.faq_draft(in_progress.id, legal_advisor)
     assert draft["question"] == "¿Cómo registro mi marca?"
-    assert "Hola, te ayudo." in draft["answer"]
+    assert "Te ayudo." in draft["answer"] and "Hola" not in draft["answer"]
     entry = services.publish_to_faq(
         in_progress.id,
         legal_advisor,
         question="¿Cómo registro la marca de mi pyme?",
         answer="Se solicita en INAPI, en línea.",
         tags=["marcas"],
-        published=True,
     )
     assert (entry.source_consultation_id, entry.area, entry.published) == (
         in_progress.id,
         "legal",
-        True,
+        False,
     )
     with pytest.raises(NotAllowed):
         services.publish_to_faq(

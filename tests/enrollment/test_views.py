@@ -38,8 +38,8 @@ def test_enrol_with_closed_window_shows_message(client, auth, user, app):
     services.create_window(
         offering_slug="asesoria-legal",
         capacity=5,
-        opens_on=date(2099, 3, 1),
-        closes_on=date(2099, 12, 31),
+        opens_on=date(date.today().year + 1, 3, 1),
+        closes_on=date(date.today().year + 1, 12, 31),
     )
     auth.login(user)
     response = client.post(
@@ -90,7 +90,7 @@ def test_admin_creates_and_edits_window_with_live_counts(client, auth, admin_use
             "capacity": "2",
             "region_code": "16",
             "opens_on": "2026-01-01",
-            "closes_on": "2026-12-31",
+            "closes_on": f"{date.today().year + 1}-12-31",
         },
     )
     assert response.status_code == 302
@@ -123,7 +123,7 @@ def test_admin_capacity_below_used_refused_with_message(
             "capacity": "0",
             "region_code": "",
             "opens_on": opens,
-            "closes_on": "2099-12-31",
+            "closes_on": f"{date.today().year + 2}-12-31",
         },
     )
     assert "No puedes dejar 0 cupos: ya hay 1 ocupados" in response.get_data(as_text=True)
@@ -174,9 +174,9 @@ def test_cli_window_create_and_list(runner):
             "--region",
             "08",
             "--opens",
-            "2026-03-01",
+            f"{date.today().year + 1}-03-01",
             "--closes",
-            "2026-06-30",
+            f"{date.today().year + 1}-06-30",
         ]
     )
     assert result.exit_code == 0, result.output

@@ -1,0 +1,38 @@
+"""Counted limits for work that must be bounded before it is done (logins, registrations,
+votes, searches): one atomic hit on the rate-limit storage (Redis in production, so every
+process shares it), taken before the expensive or state-changing step."""
+
+from flask import current_app
+from limits import parse as parse_limit
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+
+
+def _strategy() -> FixedWindowRateLimiter:
+    app = current_app._get_current_object()
+    strategy = app.extensions.get("sv_throttle")
+    if strategy is None:
+        strategy = FixedWindowRateLimiter(storage_from_string(app.config["RATELIMIT_STORAGE_URI"]))
+        app.extensions["sv_throttle"] = strategy
+    return strategy
+
+
+def hit(rate: str, *keys: str) -> bool:
+    """Count one use of `rate` (e.g. "5 per 15 minutes") for `keys`; False once the limit
+    is spent. The count is one atomic increment, so N parallel requests for a limit of L
+    let exactly L through."""
+    return _strategy().hit(parse_limit(rate), *keys)
+
+
+def refund(rate: str, *keys: str) -> None:
+    """Give back one use (a success that must not count, e.g. a correct password)."""
+    strategy = _strategy()
+    item = parse_limit(rate)
+    key = item.key_for(*keys)
+    if strategy.storage.get(key) > 0:
+        strategy.storage.incr(key, item.get_expiry(), amount=-1)
+
+
+def clear(rate: str, *keys: str) -> None:
+    """Forget every use of `rate` for `keys` (e.g. after a password reset)."""
+    _strategy().clear(parse_limit(rate), *keys)
