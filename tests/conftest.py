@@ -212,7 +212,7 @@ def make_user(app):
         )
         if role == "entrepreneur":
             values.update(
-                phone="+56 9 1111 2222",
+                phone="+56 9 6123 4567",
                 region_code="13",
                 comuna_code="13101",
                 sex="femenino",

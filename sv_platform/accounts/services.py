@@ -33,13 +33,14 @@ from sv_platform.accounts.signals import (
     data_exported,
     email_changed,
     password_changed,
+    registration_attempted,
     sessions_ended,
     user_anonymized,
 )
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from sv_platform.core.paging import Page, keyset_page
 from sv_platform.core.rut import normalize_rut
-from sv_platform.core.timeutil import utcnow
+from sv_platform.core.timeutil import CHILE, utcnow
 from sv_platform.extensions import db, write_transaction
 
 log = logging.getLogger("sv_platform.security")
@@ -238,9 +239,9 @@ def _owners_of(rut: str, email: str) -> list[int]:
 
 def registration_attempted_on_existing(user_ids: list[int], *, now: datetime) -> None:
     """Someone tried to register with the RUT or email of existing accounts: tell each
-    owner (never the person at the form). Today an in-app notice; this is the one place
-    where the email to the owner is to be queued in the mail outbox."""
-    when = now.strftime("%d-%m-%Y")
+    owner (never the person at the form) with an in-app notice and, through
+    `registration_attempted`, an email."""
+    when = now.astimezone(CHILE).strftime("%d-%m-%Y")
     for user_id in user_ids:
         notify(
             user_id,
@@ -248,6 +249,9 @@ def registration_attempted_on_existing(user_ids: list[int], *, now: datetime) ->
             "Si fuiste tú, ya tienes cuenta: ingresa o recupera tu contraseña.",
             commit=False,
         )
+        owner = db.session.get(User, user_id)
+        if owner is not None and owner.email:
+            registration_attempted.send(owner, now=now)
     db.session.commit()
     log.warning("registration with existing data users=%s", ",".join(map(str, user_ids)))
 

@@ -25,3 +25,6 @@ password_changed = _signals.signal("password-changed")
 # list of str). The domain owning that type returns {id: label}, a noun phrase naming each
 # object in Spanish ("«Asesoría Legal · Biobío»"). Read-only; sent while rendering the log.
 audit_labels = _signals.signal("audit-labels")
+# sender: the User whose RUT or email someone just tried to register with (the stranger at
+# the form is told nothing); kwargs: now. Sent inside the transaction that records it.
+registration_attempted = _signals.signal("registration-attempted")

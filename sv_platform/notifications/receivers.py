@@ -8,7 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts.models import User
-from sv_platform.accounts.signals import account_created, email_changed, password_changed
+from sv_platform.accounts.signals import (
+    account_created,
+    email_changed,
+    password_changed,
+    registration_attempted,
+)
 from sv_platform.advisory.models import AREAS, Consultation
 from sv_platform.advisory.signals import consultation_changed, message_posted
 from sv_platform.core.timeutil import CHILE, as_utc, utcnow
@@ -49,6 +54,29 @@ def confirm_new_address(user, *, now: datetime, **_extra) -> None:
 @password_changed.connect
 def tell_password_changed(user, *, now: datetime, **_extra) -> None:
     recovery.password_changed_notice(user, now=now)
+
+
+@registration_attempted.connect
+def tell_registration_attempt(user, *, now: datetime, **_extra) -> None:
+    """The owner of a RUT or email someone tried to register with hears of it by email."""
+    services.queue(
+        user,
+        "intento_registro",
+        {
+            "subject": "Alguien intentó crear una cuenta con tus datos",
+            "lines": [
+                "Alguien intentó crear una cuenta nueva en Servicios Virtuales con tu RUT o tu "
+                "correo. No creamos ninguna cuenta.",
+                "Si fuiste tú, ya tienes una cuenta: ingresa con tu RUT o tu correo, o crea una "
+                "nueva contraseña si no la recuerdas.",
+                "Si no fuiste tú, no necesitas hacer nada.",
+            ],
+            "action_url": services.absolute_url("/recuperar-contrasena"),
+            "action_label": "Crear una nueva contraseña",
+            "reason": "Recibes este correo porque alguien usó tus datos en el registro.",
+        },
+        now=now,
+    )
 
 
 # --- enrolment -----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import update
 
+from sv_platform.accounts import limits
 from sv_platform.accounts import services as accounts
 from sv_platform.accounts.models import User
 from sv_platform.accounts.signals import sessions_ended
@@ -183,6 +184,7 @@ def reset_password(token: str, new_password: str, *, now: datetime | None = None
         accounts.set_password(user, new_password, now=now)
         db.session.commit()
     log.info("password reset user=%s", user.id)
+    limits.clear_account_lock(user.id)  # proved who they are: no wait for the login limit
     sessions_ended.send(user.id)
     return user
 

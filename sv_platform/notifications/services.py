@@ -37,6 +37,7 @@ KINDS: dict[str, Kind] = {
     "recuperacion": Kind("Recuperar contraseña", (), security=True),
     "contrasena_cambiada": Kind("Tu contraseña cambió", (), security=True),
     "confirmacion": Kind("Confirmar tu correo", (), security=True),
+    "intento_registro": Kind("Alguien intentó registrarse con tus datos", (), security=True),
 }
 DIGEST_CHOICES = {0: "Al momento", 30: "Resumen cada 30 minutos", 120: "Resumen cada 2 horas"}
 DIGEST_KIND = "nueva_consulta"

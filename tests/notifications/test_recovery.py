@@ -245,3 +245,28 @@ def test_an_admin_sends_a_reset_link_and_a_confirmation_from_the_person_page(
         db.session.scalars(select(AuditEntry.action).where(AuditEntry.target_id == str(person.id)))
     )
     assert {"send_reset_link", "send_email_confirmation"} <= actions
+
+
+def test_the_owner_is_emailed_when_someone_registers_with_their_data(client, make_user, inbox):
+    from tests.accounts.test_registration import VALID
+
+    owner = make_user(rut="12345678-5")
+    response = client.post("/registro", data={**VALID, "email": "otra.persona@ejemplo.cl"})
+    assert "Revisa tu correo" in response.get_data(as_text=True)
+    deliver()
+    (message,) = inbox.to(owner.email)
+    assert "intentó crear una cuenta" in message.get_body(("plain",)).get_content()
+    assert not inbox.to("otra.persona@ejemplo.cl")
+
+
+def test_a_password_reset_lifts_the_login_lock(client, user, inbox):
+    for _ in range(5):
+        client.post("/ingresar", data={"identifier": user.email, "password": "equivocada-1"})
+    locked = client.post("/ingresar", data={"identifier": user.email, "password": PASSWORD})
+    assert locked.status_code == 429
+    _ask(client, user.email)
+    deliver()
+    path = _reset_link(inbox, user).removeprefix("https://sv.example.cl")
+    client.post(path, data={"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    ok = client.post("/ingresar", data={"identifier": user.email, "password": NEW_PASSWORD})
+    assert ok.status_code == 302

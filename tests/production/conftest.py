@@ -117,7 +117,7 @@ class Cluster:
             values["specialty"] = fields.pop("specialty", "legal")
         if role == "entrepreneur":
             values.update(
-                phone="+56 9 1111 2222",
+                phone="+56 9 6123 4567",
                 region_code="13",
                 comuna_code="13101",
                 sex="femenino",
