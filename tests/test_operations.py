@@ -113,9 +113,9 @@ def test_backup_restores_what_was_there(
     assert result.exit_code == 0, result.output
     assert f"Respaldo escrito en {backup}" in result.output
     make_user(email="despues@ejemplo.cl")
-    db.session.delete(db.session.get(User, kept.id))
+    db.session.get(User, kept.id).email = "cambiado@ejemplo.cl"
     db.session.commit()
-    assert emails() == {"despues@ejemplo.cl"}
+    assert emails() == {"cambiado@ejemplo.cl", "despues@ejemplo.cl"}
     db.session.remove()
     db.engine.dispose()
 

@@ -109,6 +109,7 @@ TARGET_TYPES = {
     "faq_entry": "la pregunta frecuente",
     "annual_survey": "la encuesta anual",
     "report": "el informe",
+    "outbox_mail": "el correo",
 }
 
 
@@ -264,6 +265,10 @@ ACTIONS = {
     "send_email_confirmation": (
         "Reenvió la confirmación de correo",
         _template("{actor} reenvió a {target} el correo para confirmar su dirección"),
+    ),
+    "retry_mail": (
+        "Reintentó un correo fallido",
+        _template("{actor} volvió a poner en la cola de envío {target}"),
     ),
     "open_annual_survey": ("Abrió la Encuesta anual", _annual_survey),
     "report_export": ("Descargó un informe", _report_export),

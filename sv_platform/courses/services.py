@@ -377,6 +377,28 @@ def resume_lesson(lessons: list[LessonItem], completed: set[int]) -> LessonItem 
     return next((x for x in lessons if x.id not in completed), None)
 
 
+_REVIEW_CACHE: OrderedDict[tuple[int, str], tuple] = OrderedDict()
+
+
+def _lesson_review(lesson) -> tuple:
+    """(revisado, fuentes) of a lesson, cached by (lesson id, content hash): the hash covers
+    both, so an edit can never be served stale."""
+    key = (lesson.id, lesson.content_hash)
+    with _HTML_LOCK:
+        found = _REVIEW_CACHE.get(key)
+    if found is not None:
+        return found
+    reviewed_on, sources = db.session.execute(
+        select(Lesson.reviewed_on, Lesson.sources).where(Lesson.id == lesson.id)
+    ).one()
+    found = (reviewed_on, list(sources or []))
+    with _HTML_LOCK:
+        _REVIEW_CACHE[key] = found
+        while len(_REVIEW_CACHE) > _HTML_CACHE_SIZE:
+            _REVIEW_CACHE.popitem(last=False)
+    return found
+
+
 _HTML_CACHE: OrderedDict[tuple[int, str], Markup] = OrderedDict()
 _HTML_LOCK = threading.Lock()
 _HTML_CACHE_SIZE = 512
@@ -625,9 +647,7 @@ def lesson_page(user, slug: str, lesson_slug: str, *, now: datetime | None = Non
         if not user_id:
             raise LoginRequired()
         raise NotEnrolled()
-    reviewed_on, sources = db.session.execute(
-        select(Lesson.reviewed_on, Lesson.sources).where(Lesson.id == lesson.id)
-    ).one()
+    reviewed_on, sources = _lesson_review(lesson)
     return LessonPage(
         reviewed_on=reviewed_on,
         sources=sources or [],

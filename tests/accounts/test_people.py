@@ -74,7 +74,7 @@ def test_keys_follow_profile_changes_and_anonymization(carolina):
         carolina,
         name="Carolina Soto",
         email="csoto@ejemplo.cl",
-        phone="",
+        phone=carolina.phone,
         region_code="08",
         comuna_code="08101",
         sex="femenino",

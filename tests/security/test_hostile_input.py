@@ -32,7 +32,8 @@ HOSTILE = [
 
 # Where a hostile-looking value is still valid input, or the action takes no input at all:
 # a chat message or note may say "9999-12-31"; enrolling, taking a consulta or deleting an
-# FAQ entry read no field. Everything else must store nothing.
+# FAQ entry read no field; a checkbox is on whatever its value. Everything else must store
+# nothing.
 LEGITIMATE = {
     "advisory.consultation": {"message", "consultation_read", "consultation_event", "notification"},
     "advisory.add_note": {"consultation_note"},
@@ -41,6 +42,13 @@ LEGITIMATE = {
     "faq.admin_delete": {"faq_entry", "audit_entry", "faq_term"},
     "accounts.consent": {"consent_event"},  # giving consent reads no field
     "enrollment.cancel": {"consultation_event", "audit_entry", "notification"},
+    # A button that reads no field: it sends the confirmation link again.
+    "notifications.resend_confirmation": {"account_token", "outbox_mail"},
+    "notifications.admin_send_reset": {"account_token", "audit_entry", "outbox_mail"},
+    "accounts.admin_person_reset": {"account_token", "audit_entry", "outbox_mail"},
+    "accounts.admin_person_confirmation": {"account_token", "audit_entry", "outbox_mail"},
+    # Checkboxes: any value sent for one means "checked", so preferences are stored.
+    "notifications.preferences": {"mail_preference"},
 }
 
 
