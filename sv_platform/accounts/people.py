@@ -272,10 +272,16 @@ class PersonFile:
 
 
 def _consents(person: User) -> list[dict]:
-    """The consents on record: the one given at registration (version and date)."""
-    rows = []
-    if person.consent_at:
-        rows.append({"at": person.consent_at, "version": person.consent_version})
+    """The consent history, oldest first: each time it was given (with the policy version)
+    or withdrawn."""
+    from sv_platform.accounts.services import consent_history
+
+    rows = [
+        {"at": e.created_at, "version": e.version, "action": e.action}
+        for e in consent_history(person.id)
+    ]
+    if not rows and person.consent_at:  # an account older than the history
+        rows.append({"at": person.consent_at, "version": person.consent_version, "action": "given"})
     return rows
 
 

@@ -225,3 +225,12 @@ def test_notices_page_by_fifty_newest_first(client, auth, user):
     rest = client.get("/notificaciones", query_string={"despues": after}).get_data(as_text=True)
     assert all(f"Aviso número {n}\n" in rest for n in (0, 1, 2))
     assert "Aviso número 3\n" not in rest
+
+
+def test_person_page_shows_the_consent_history(client, auth, admin_user, carolina):
+    accounts.withdraw_consent(carolina)
+    accounts.give_consent(carolina)
+    auth.login(admin_user)
+    html = client.get(f"/admin/personas/{carolina.id}").get_data(as_text=True)
+    withdrawn, given = html.find("Retiró su consentimiento"), html.rfind("Aceptó el uso")
+    assert withdrawn != -1 and given > withdrawn
