@@ -83,10 +83,26 @@ def test_check_passes_on_a_complete_production_setup(make_app, monkeypatch):
     redis_url = os.environ.get("SV_TEST_REDIS_URL")
     if not (redis_url and postgres_test_url()):
         pytest.skip("needs SV_TEST_DATABASE_URL (PostgreSQL) and SV_TEST_REDIS_URL")
+    import socket
+
+    smtp = socket.socket()  # something listening where the SMTP server is configured
+    smtp.bind(("127.0.0.1", 0))
+    smtp.listen()
+    monkeypatch.setenv("SV_BASE_URL", "https://sv.example.cl")
+    monkeypatch.setenv("SV_SMTP_HOST", "127.0.0.1")
     app = production_app(
-        make_app, monkeypatch, SOCKETIO_MESSAGE_QUEUE=redis_url, RATELIMIT_STORAGE_URI=redis_url
+        make_app,
+        monkeypatch,
+        SOCKETIO_MESSAGE_QUEUE=redis_url,
+        RATELIMIT_STORAGE_URI=redis_url,
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=smtp.getsockname()[1],
+        BASE_URL="https://sv.example.cl",
     )
-    result = run_check(app)
+    try:
+        result = run_check(app)
+    finally:
+        smtp.close()
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "✓ Configuración de producción correcta."
 

@@ -55,6 +55,15 @@ def _require_login():
     return None
 
 
+def _refuse_nul_bytes():
+    """A NUL byte is never text a person typed (PostgreSQL cannot even store it): such a
+    request is refused with the Spanish 400 page before any work is done."""
+    values = [*request.args.values(), *request.form.values()]
+    if any("\x00" in value for value in values):
+        abort(400)
+    return None
+
+
 def _security_headers(response):
     headers = response.headers
     headers.setdefault(
@@ -84,5 +93,6 @@ class BoundedIntConverter(IntegerConverter):
 
 def init_app(app) -> None:
     app.url_map.converters["int"] = BoundedIntConverter
+    app.before_request(_refuse_nul_bytes)
     app.before_request(_require_login)
     app.after_request(_security_headers)

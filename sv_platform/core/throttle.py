@@ -2,10 +2,14 @@
 votes, searches): one atomic hit on the rate-limit storage (Redis in production, so every
 process shares it), taken before the expensive or state-changing step."""
 
+import logging
+
 from flask import current_app
 from limits import parse as parse_limit
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
+
+log = logging.getLogger("sv_platform.security")
 
 
 def _strategy() -> FixedWindowRateLimiter:
@@ -21,7 +25,11 @@ def hit(rate: str, *keys: str) -> bool:
     """Count one use of `rate` (e.g. "5 per 15 minutes") for `keys`; False once the limit
     is spent. The count is one atomic increment, so N parallel requests for a limit of L
     let exactly L through."""
-    return _strategy().hit(parse_limit(rate), *keys)
+    try:
+        return _strategy().hit(parse_limit(rate), *keys)
+    except Exception:  # storage unreachable (Redis down): pages keep working, it is logged
+        log.exception("rate-limit storage unreachable; %s not counted", keys[:1])
+        return True
 
 
 def refund(rate: str, *keys: str) -> None:
@@ -29,10 +37,16 @@ def refund(rate: str, *keys: str) -> None:
     strategy = _strategy()
     item = parse_limit(rate)
     key = item.key_for(*keys)
-    if strategy.storage.get(key) > 0:
-        strategy.storage.incr(key, item.get_expiry(), amount=-1)
+    try:
+        if strategy.storage.get(key) > 0:
+            strategy.storage.incr(key, item.get_expiry(), amount=-1)
+    except Exception:  # storage unreachable: nothing was counted either
+        log.exception("rate-limit storage unreachable; refund skipped")
 
 
 def clear(rate: str, *keys: str) -> None:
     """Forget every use of `rate` for `keys` (e.g. after a password reset)."""
-    _strategy().clear(parse_limit(rate), *keys)
+    try:
+        _strategy().clear(parse_limit(rate), *keys)
+    except Exception:  # storage unreachable: nothing to clear
+        log.exception("rate-limit storage unreachable; clear skipped")

@@ -39,7 +39,11 @@ def _burst(app, attempts):
 def test_fifty_parallel_guesses_on_one_account_evaluate_at_most_the_limit(
     make_app, make_user, counted_checks
 ):
-    app = make_app(LOGIN_LIMIT_PER_ACCOUNT="5 per 15 minutes", LOGIN_LIMIT_PER_IP="500 per hour")
+    app = make_app(
+        RATELIMIT_STORAGE_URI="memory://",
+        LOGIN_LIMIT_PER_ACCOUNT="5 per 15 minutes",
+        LOGIN_LIMIT_PER_IP="500 per hour",
+    )
     with app.app_context():
         user = make_user(email="ana@ejemplo.cl")
         rut = user.rut
@@ -60,7 +64,9 @@ def test_fifty_parallel_guesses_from_one_address_evaluate_at_most_its_limit(
     make_app, make_user, counted_checks
 ):
     app = make_app(
-        LOGIN_LIMIT_PER_ACCOUNT="5 per 15 minutes", LOGIN_LIMIT_PER_IP="20 per 15 minutes"
+        RATELIMIT_STORAGE_URI="memory://",  # counts of this test only (no shared Redis)
+        LOGIN_LIMIT_PER_ACCOUNT="5 per 15 minutes",
+        LOGIN_LIMIT_PER_IP="20 per 15 minutes",
     )
     with app.app_context():
         emails = [make_user().email for _ in range(10)]
@@ -71,7 +77,11 @@ def test_fifty_parallel_guesses_from_one_address_evaluate_at_most_its_limit(
 
 
 def test_rut_and_email_of_one_account_share_one_limit(make_app, make_user):
-    app = make_app(LOGIN_LIMIT_PER_ACCOUNT="4 per 15 minutes", LOGIN_LIMIT_PER_IP="100 per hour")
+    app = make_app(
+        RATELIMIT_STORAGE_URI="memory://",
+        LOGIN_LIMIT_PER_ACCOUNT="4 per 15 minutes",
+        LOGIN_LIMIT_PER_IP="100 per hour",
+    )
     with app.app_context():
         user = make_user()
         identifiers = [user.email, user.email.upper(), user.rut, format_rut(user.rut)]
@@ -88,7 +98,7 @@ def test_rut_and_email_of_one_account_share_one_limit(make_app, make_user):
 def test_a_password_reset_can_lift_the_lock(make_app, make_user):
     from sv_platform.accounts import limits
 
-    app = make_app(LOGIN_LIMIT_PER_ACCOUNT="2 per 15 minutes")
+    app = make_app(RATELIMIT_STORAGE_URI="memory://", LOGIN_LIMIT_PER_ACCOUNT="2 per 15 minutes")
     with app.app_context():
         user = make_user()
         user_id, email = user.id, user.email
