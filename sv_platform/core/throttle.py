@@ -25,11 +25,22 @@ def hit(rate: str, *keys: str) -> bool:
     """Count one use of `rate` (e.g. "5 per 15 minutes") for `keys`; False once the limit
     is spent. The count is one atomic increment, so N parallel requests for a limit of L
     let exactly L through."""
+    strategy = _strategy()
     try:
-        return _strategy().hit(parse_limit(rate), *keys)
-    except Exception:  # storage unreachable (Redis down): pages keep working, it is logged
+        return strategy.hit(parse_limit(rate), *keys)
+    except Exception:
+        if _reachable(strategy):
+            raise
+        # Storage unreachable (Redis down): pages keep working, and it is logged.
         log.exception("rate-limit storage unreachable; %s not counted", keys[:1])
         return True
+
+
+def _reachable(strategy) -> bool:
+    try:
+        return bool(strategy.storage.check())
+    except Exception:  # noqa: BLE001 - a failing check means unreachable
+        return False
 
 
 def refund(rate: str, *keys: str) -> None:
