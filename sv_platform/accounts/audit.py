@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from sv_platform.accounts import territory
 from sv_platform.accounts.models import AuditEntry, User
+from sv_platform.accounts.people import parse_day
 from sv_platform.accounts.signals import audit_labels
 from sv_platform.core.domain import InvalidInput
 from sv_platform.core.formatting import datetime_cl
@@ -416,16 +417,6 @@ def _int(value, field_name: str) -> int | None:
     return int(value)
 
 
-def _day(value, field_name: str) -> date | None:
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInput("Escribe la fecha como AAAA-MM-DD.", field=field_name) from exc
-
-
 def audit_filters(args) -> AuditFilters:
     """Read and check the log's filters (quién, qué, objeto, período). Raises InvalidInput."""
     action = (args.get("accion") or "").strip() or None
@@ -437,7 +428,7 @@ def audit_filters(args) -> AuditFilters:
     target_id = (args.get("id") or "").strip() or None
     if target_id and (len(target_id) > 40 or not target_id.replace("_", "").isalnum()):
         raise InvalidInput("Ese identificador no es válido.", field="id")
-    since, until = _day(args.get("desde"), "desde"), _day(args.get("hasta"), "hasta")
+    since, until = parse_day(args.get("desde"), "desde"), parse_day(args.get("hasta"), "hasta")
     if since and until and until < since:
         raise InvalidInput("La fecha «hasta» no puede ser anterior a «desde».", field="hasta")
     return AuditFilters(

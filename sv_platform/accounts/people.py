@@ -150,7 +150,8 @@ class PeopleFilters:
         )
 
 
-def _parse_day(value: str | None, field_name: str) -> date | None:
+def parse_day(value: str | None, field_name: str) -> date | None:
+    """A YYYY-MM-DD filter value (None when empty). Raises InvalidInput."""
     value = (value or "").strip()
     if not value:
         return None
@@ -177,8 +178,8 @@ def people_filters(args) -> PeopleFilters:
         raise InvalidInput("Elige una opción de sexo de la lista.", field="sexo")
     if role and role not in ROLE_LABELS:
         raise InvalidInput("Elige un rol de la lista.", field="rol")
-    since = _parse_day(args.get("desde"), "desde")
-    until = _parse_day(args.get("hasta"), "hasta")
+    since = parse_day(args.get("desde"), "desde")
+    until = parse_day(args.get("hasta"), "hasta")
     if since and until and until < since:
         raise InvalidInput("La fecha «hasta» no puede ser anterior a «desde».", field="hasta")
     return PeopleFilters(
