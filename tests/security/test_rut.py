@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from sv_platform.accounts import services
 from sv_platform.accounts.models import AuditEntry, User
+from sv_platform.accounts.people import people_filters, search_people
 from sv_platform.core.domain import InvalidInput
 from sv_platform.core.rut import normalize_rut
 from sv_platform.extensions import db
@@ -120,5 +121,8 @@ def test_migration_normalizes_and_reports_existing_duplicates(make_app, tmp_path
         reports = {(e.action, e.target_id): e.after for e in db.session.scalars(select(AuditEntry))}
         assert reports[("duplicate_rut", "2")]["same_person_as_user"] == 1
         assert ("invalid_rut", "4") in reports
+        # The people search finds the rewritten RUT in any spelling.
+        found = search_people(people_filters({"q": "7.654.321-6"})).items
+        assert [person.id for person in found] == [3]
         db.session.remove()
         db.engine.dispose()
