@@ -49,8 +49,11 @@ def refund(rate: str, *keys: str) -> None:
     item = parse_limit(rate)
     key = item.key_for(*keys)
     try:
-        if strategy.storage.get(key) > 0:
-            strategy.storage.incr(key, item.get_expiry(), amount=-1)
+        # Two atomic steps instead of get-then-decrement: parallel refunds never take the
+        # count below zero for longer than their own correction (a window that expired in
+        # between leaves no credit behind).
+        if strategy.storage.incr(key, item.get_expiry(), amount=-1) < 0:
+            strategy.storage.incr(key, item.get_expiry(), amount=1)
     except Exception:  # storage unreachable: nothing was counted either
         log.exception("rate-limit storage unreachable; refund skipped")
 

@@ -115,3 +115,22 @@ def test_a_password_reset_can_lift_the_lock(make_app, make_user):
         client.post("/ingresar", data={"identifier": email, "password": PASSWORD}).status_code
         == 302
     )
+
+
+def test_parallel_refunds_never_leave_credit_behind(app):
+    """A refund gives back one counted use; refunds for uses already expired (or given back
+    by a parallel request) never let more than the limit through afterwards."""
+    from sv_platform.core import throttle
+
+    with app.app_context():
+        throttle.clear("2 per minute", "refund-test")
+        assert throttle.hit("2 per minute", "refund-test")
+
+        def refund(_):
+            with app.app_context():
+                throttle.refund("2 per minute", "refund-test")
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(refund, range(8)))
+        allowed = [throttle.hit("2 per minute", "refund-test") for _ in range(4)]
+        assert allowed == [True, True, False, False]
