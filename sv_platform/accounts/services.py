@@ -2,6 +2,7 @@
 
 import functools
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import phonenumbers
@@ -75,18 +76,28 @@ def normalize_email(value: str | None) -> str:
     return (value or "").strip().lower()
 
 
-def _clean_identity(name: str | None, email: str | None) -> tuple[str, str]:
-    """A full name with single spaces and a syntactically valid lowercase email."""
+def _clean_name(name: str | None) -> str:
+    """A full name with single spaces. Raises InvalidInput."""
     name = " ".join((name or "").split())
     if len(name) < 3:
         raise InvalidInput("Ingresa tu nombre completo.", field="name")
+    return name
+
+
+def _clean_email(email: str | None) -> str:
+    """A syntactically valid lowercase email. Raises InvalidInput."""
     try:
         email = validate_email(normalize_email(email), check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise InvalidInput(
             "Ingresa un correo electrónico válido, como nombre@dominio.cl.", field="email"
         ) from exc
-    return name, email.lower()
+    return email.lower()
+
+
+def _clean_identity(name: str | None, email: str | None) -> tuple[str, str]:
+    """A full name with single spaces and a syntactically valid lowercase email."""
+    return _clean_name(name), _clean_email(email)
 
 
 def normalize_phone(value: str | None) -> str:
@@ -137,14 +148,17 @@ def _check_unique(rut: str | None, email: str | None, *, exclude_id: int | None 
             )
 
 
-def _check_person(
-    sex: str | None, birth_date: date | None, education: str | None, *, today: date | None = None
-) -> None:
-    today = today or date.today()
+def _check_sex(sex: str | None) -> None:
     if sex not in SEXES:
         raise InvalidInput("Elige una opción de sexo.", field="sex")
+
+
+def _check_education(education: str | None) -> None:
     if education not in EDUCATION_LEVELS:
         raise InvalidInput("Elige tu nivel educacional.", field="education_level")
+
+
+def _check_birth_date(birth_date: date | None, today: date) -> None:
     if birth_date is None:
         raise InvalidInput("Ingresa tu fecha de nacimiento.", field="birth_date")
     age = (today - birth_date).days // 365
@@ -152,6 +166,98 @@ def _check_person(
         raise InvalidInput(
             "Revisa tu fecha de nacimiento: debes tener entre 15 y 110 años.", field="birth_date"
         )
+
+
+def _check_person(
+    sex: str | None, birth_date: date | None, education: str | None, *, today: date | None = None
+) -> None:
+    _check_sex(sex)
+    _check_education(education)
+    _check_birth_date(birth_date, today or date.today())
+
+
+class RegistrationInvalid(InvalidInput):
+    """Several registration fields are wrong: `problems` holds one InvalidInput per field,
+    so the form reports every one of them in one round."""
+
+    def __init__(self, problems: list[InvalidInput]):
+        count = len(problems)
+        super().__init__(
+            "Revisa el dato marcado." if count == 1 else f"Revisa los {count} datos marcados."
+        )
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class CleanRegistration:
+    """A registration's values as stored, once every check passed."""
+
+    rut: str
+    name: str
+    email: str
+    phone: str
+
+
+def _registration_checks(
+    *,
+    rut,
+    name,
+    email,
+    phone,
+    password,
+    region_code,
+    comuna_code,
+    sex,
+    birth_date,
+    education_level,
+    consent,
+    channels,
+    today: date,
+) -> tuple[CleanRegistration | None, list[InvalidInput]]:
+    """Every registration rule run on its own, so one wrong field never hides another:
+    the cleaned values (None when something is wrong) and one problem per wrong field."""
+    from sv_platform.reports import surveys
+
+    problems: list[InvalidInput] = []
+
+    def check(function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except InvalidInput as problem:
+            problems.append(problem)
+            return None
+
+    clean_rut = check(normalize_rut, rut)
+    clean_name = check(_clean_name, name)
+    clean_email = check(_clean_email, email)
+    clean_phone = check(normalize_phone, phone)
+    problem = password_problem(password or "", rut=clean_rut, email=clean_email or email)
+    if problem:
+        problems.append(InvalidInput(problem, field="password"))
+    check(_check_territory, region_code, comuna_code)
+    check(_check_sex, sex)
+    check(_check_birth_date, birth_date, today)
+    check(_check_education, education_level)
+    if channels is not None:
+        check(surveys.check_channels, channels)
+    if not consent:
+        problems.append(
+            InvalidInput(
+                "Para registrarte debes aceptar el uso de tus datos personales.", field="consent"
+            )
+        )
+    if problems:
+        return None, problems
+    return CleanRegistration(clean_rut, clean_name, clean_email, clean_phone), []
+
+
+def registration_problems(*, now: datetime | None = None, **fields) -> list[InvalidInput]:
+    """What is wrong in a registration form, one problem per field, without writing
+    anything (takes the same fields as `register_entrepreneur`). Whether the RUT or the
+    email already has an account is never said here: only registering answers that, and
+    neutrally."""
+    now = now or utcnow()
+    return _registration_checks(**fields, today=now.astimezone(CHILE).date())[1]
 
 
 def register_entrepreneur(
@@ -170,27 +276,32 @@ def register_entrepreneur(
     channels: list[str] | None = None,
     now: datetime | None = None,
 ) -> User:
-    """Self-registration. Enforces a valid unique RUT, unique email (any case), comuna in
-    región, a strong password and explicit consent; `channels` (the digital sales channels
-    question) is stored as the person's baseline by the reports domain.
-    Raises InvalidInput/DuplicateAccount."""
+    """Self-registration. Enforces a valid unique RUT, unique email (any case), a Chilean
+    phone, comuna in región, a strong password and explicit consent, each checked on its
+    own; `channels` (the digital sales channels question) is stored as the person's
+    baseline by the reports domain. Raises RegistrationInvalid (every wrong field at once)
+    or RegistrationNotPossible (the RUT or email already has an account; never says which)."""
     from sv_platform.reports import surveys
 
     now = now or utcnow()
-    rut = normalize_rut(rut)
-    name, email = _clean_identity(name, email)
-    if not consent:
-        raise InvalidInput(
-            "Para registrarte debes aceptar el uso de tus datos personales.", field="consent"
-        )
-    _check_territory(region_code, comuna_code)
-    _check_person(sex, birth_date, education_level, today=now.date())
-    problem = password_problem(password, rut=rut, email=email)
-    if problem:
-        raise InvalidInput(problem, field="password")
-    if channels is not None:
-        surveys.check_channels(channels)
-    phone = normalize_phone(phone)
+    clean, problems = _registration_checks(
+        rut=rut,
+        name=name,
+        email=email,
+        phone=phone,
+        password=password,
+        region_code=region_code,
+        comuna_code=comuna_code,
+        sex=sex,
+        birth_date=birth_date,
+        education_level=education_level,
+        consent=consent,
+        channels=channels,
+        today=now.astimezone(CHILE).date(),
+    )
+    if problems:
+        raise RegistrationInvalid(problems)
+    rut, name, email, phone = clean.rut, clean.name, clean.email, clean.phone
     owners = _owners_of(rut, email)
     if owners:
         registration_attempted_on_existing(owners, now=now)

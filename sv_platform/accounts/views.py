@@ -44,6 +44,30 @@ def home_for(user) -> str:
     return url_for("core.home")
 
 
+def _registration_fields(form: RegistrationForm) -> dict:
+    return {
+        "rut": form.rut.data,
+        "name": form.name.data,
+        "email": form.email.data,
+        "phone": form.phone.data,
+        "password": form.password.data,
+        "region_code": form.region_code.data,
+        "comuna_code": form.comuna_code.data,
+        "sex": form.sex.data,
+        "birth_date": form.birth_date.data,
+        "education_level": form.education_level.data,
+        "consent": form.consent.data,
+        "channels": form.channels.data,
+    }
+
+
+def _show_problems(form, problems) -> None:
+    """Each service problem next to its field, unless the form already marks that field."""
+    for problem in problems:
+        if problem.field in form and not form[problem.field].errors:
+            form[problem.field].errors = [*form[problem.field].errors, problem.message]
+
+
 @bp.route("/registro", methods=["GET", "POST"])
 @public
 def register():
@@ -52,32 +76,19 @@ def register():
     if request.method == "POST" and not limits.registration_allowed(request.remote_addr):
         abort(429)  # counted before the form is read: no password is hashed
     form = RegistrationForm()
-    if form.validate_on_submit():
-        outcome = attempt(
-            services.register_entrepreneur,
-            rut=form.rut.data,
-            name=form.name.data,
-            email=form.email.data,
-            phone=form.phone.data,
-            password=form.password.data,
-            region_code=form.region_code.data,
-            comuna_code=form.comuna_code.data,
-            sex=form.sex.data,
-            birth_date=form.birth_date.data,
-            education_level=form.education_level.data,
-            consent=form.consent.data,
-            channels=form.channels.data,
-            form=form,
-        )
-        if outcome.ok:
-            user = outcome.value
-            session.clear()
-            login_user(user)
-            flash(f"¡Bienvenida/o, {user.first_name}! Tu cuenta fue creada.", "success")
-            return redirect(url_for("core.home"))
-    elif request.method == "POST":
-        flash("Revisa los campos marcados.", "danger")
-    return render_template("accounts/register.html", form=form), 200 if not form.errors else 422
+    if form.is_submitted():
+        form.validate()
+        fields = _registration_fields(form)
+        _show_problems(form, services.registration_problems(**fields))  # every one at once
+        if not form.errors:
+            outcome = attempt(services.register_entrepreneur, **fields, form=form)
+            if outcome.ok:
+                user = outcome.value
+                session.clear()
+                login_user(user)
+                flash(f"¡Bienvenida/o, {user.first_name}! Tu cuenta fue creada.", "success")
+                return redirect(url_for("core.home"))
+    return render_template("accounts/register.html", form=form), 422 if form.errors else 200
 
 
 @bp.route("/ingresar", methods=["GET", "POST"])

@@ -1,5 +1,7 @@
 """Self-registration: RUT, uniqueness, territory, consent, password rules."""
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -124,4 +126,101 @@ def test_territory_data_is_complete():
 def test_malformed_email_rejected(client, email):
     response = client.post("/registro", data={**VALID, "email": email})
     assert response.status_code == 422
+    assert users() == 0
+
+
+def error_next_to(html: str, field_id: str) -> str:
+    """The text of the error shown under a field (linked by aria-describedby)."""
+    match = re.search(
+        rf'<div id="{field_id}-error" class="invalid-feedback[^"]*">([^<]*)</div>', html
+    )
+    assert match, f"no error next to {field_id}"
+    assert re.search(
+        rf'id="{field_id}"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*id="{field_id}"', html
+    )
+    return match.group(1)
+
+
+def test_every_error_is_reported_in_one_round(client):
+    response = client.post(
+        "/registro",
+        data={**VALID, "rut": "12.345.678-9", "password": "password1", "consent": ""},
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "dígito verificador del RUT no es correcto" in error_next_to(html, "rut")
+    assert "muy común" in error_next_to(html, "password")
+    assert "debes aceptar el uso de tus datos" in error_next_to(html, "consent")
+    summary = html[html.index('id="errores-registro"') : html.index("<form")]
+    assert "Hay 3 datos por corregir" in summary
+    assert summary.index('href="#rut"') < summary.index('href="#password"')
+    assert summary.index('href="#password"') < summary.index('href="#consent"')
+    assert "la contraseña: por seguridad no se guarda y debes escribirla de nuevo" in summary
+    # Everything else typed stays; the password is never sent back.
+    for kept in ('value="12.345.678-9"', 'value="María José Rojas"', 'value="maria@ejemplo.cl"'):
+        assert kept in html
+    assert 'value="+56 9 5555 1234"' in html
+    assert '<option selected value="13101">Santiago</option>' in html
+    assert 'value="1985-06-15"' in html
+    assert "password1" not in html
+    assert users() == 0
+
+
+def test_form_errors_and_rule_errors_come_together(client):
+    response = client.post(
+        "/registro",
+        data={**VALID, "name": "", "phone": "123", "birth_date": "", "channels": ["myspace"]},
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Este campo es obligatorio" in error_next_to(html, "name")
+    assert "teléfono de Chile válido" in error_next_to(html, "phone")
+    assert "Este campo es obligatorio" in error_next_to(html, "birth_date")
+    assert "Elige los canales de la lista" in html
+    assert "Hay 4 datos por corregir" in html
+    assert "Ingresa tu nombre completo" not in html  # one message per field, not two
+    assert users() == 0
+
+
+def test_a_single_error_is_said_in_the_singular(client):
+    html = client.post("/registro", data={**VALID, "consent": ""}).get_data(as_text=True)
+    assert "Hay 1 dato por corregir" in html
+
+
+def test_an_existing_rut_is_never_revealed_by_the_error_round(client, make_user):
+    from sv_platform.accounts.models import Notification
+
+    owner = make_user(rut="12345678-5")
+    html = client.post("/registro", data={**VALID, "password": "corta"}).get_data(as_text=True)
+    assert "al menos 8 caracteres" in error_next_to(html, "password")
+    assert "Hay 1 dato por corregir" in html  # the RUT is not one of them
+    assert NEUTRAL not in html and "Ya existe" not in html
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
+    # Once everything else is right, the answer is the neutral one and the owner is told.
+    html = client.post("/registro", data=VALID).get_data(as_text=True)
+    assert NEUTRAL in html and "Ya existe" not in html
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.user_id == owner.id)
+        )
+        == 1
+    )
+    assert users() == 1
+
+
+def test_registration_problems_service_writes_nothing(app):
+    from datetime import date
+
+    from sv_platform.accounts import services
+
+    problems = services.registration_problems(
+        **{
+            **VALID,
+            "rut": "12.345.678-9",
+            "password": "password1",
+            "consent": False,
+            "birth_date": date(1985, 6, 15),
+        }
+    )
+    assert [p.field for p in problems] == ["rut", "password", "consent"]
     assert users() == 0
