@@ -498,6 +498,27 @@ def waitlist_position(enrollment: Enrollment) -> int | None:
     )
 
 
+def waitlist_positions(user_id: int) -> dict[int, int]:
+    """The place in line (1 = next) of each of the person's waitlisted enrolments, by
+    enrolment id, in one query (the rule of `waitlist_position`)."""
+    mine = (
+        select(Enrollment.id, Enrollment.window_id)
+        .where(Enrollment.user_id == user_id, Enrollment.status == "waitlisted")
+        .subquery()
+    )
+    ahead = db.session.execute(
+        select(mine.c.id, func.count(Enrollment.id))
+        .join(
+            Enrollment,
+            (Enrollment.window_id == mine.c.window_id)
+            & (Enrollment.status == "waitlisted")
+            & (Enrollment.id <= mine.c.id),
+        )
+        .group_by(mine.c.id)
+    )
+    return dict(ahead.all())
+
+
 def _promote_locked(window_id: int, *, now: datetime) -> list[Enrollment]:
     """Inside a write transaction: give free seats to the waitlist, first come first. Each
     promoted person gets a notice and `enrollment_promoted` is sent, in this transaction."""
@@ -672,6 +693,15 @@ def cancel_in_transaction(enrollment: Enrollment, *, actor=None, now: datetime) 
     return enrollment
 
 
+def _own_open_enrollment(enrollment_id: int, actor) -> Enrollment:
+    """The enrolment, when `actor` may cancel it (its owner or an admin; no actor is the
+    system). Raises NotFound, NotAllowed."""
+    enrollment = get_enrollment(enrollment_id)
+    if actor is not None and actor.role != "admin" and actor.id != enrollment.user_id:
+        raise NotAllowed("Esa inscripción no es tuya.")
+    return enrollment
+
+
 def cancel(enrollment_id: int, *, actor=None, now: datetime | None = None) -> Enrollment:
     """Cancel an active or waitlisted enrolment. A freed seat goes to the first person on
     the waitlist; what depends on the enrolment (its consulta) is withdrawn in the same
@@ -679,12 +709,42 @@ def cancel(enrollment_id: int, *, actor=None, now: datetime | None = None) -> En
     InvalidTransition."""
     now = now or utcnow()
     with write_transaction():
-        enrollment = get_enrollment(enrollment_id)
-        if actor is not None and actor.role != "admin" and actor.id != enrollment.user_id:
-            raise NotAllowed()
+        enrollment = _own_open_enrollment(enrollment_id, actor)
         cancel_in_transaction(enrollment, actor=actor, now=now)
         db.session.commit()
     return enrollment
+
+
+@dataclass(frozen=True)
+class CancelPreview:
+    """What cancelling an enrolment would do, said before the person confirms."""
+
+    enrollment: Enrollment
+    position: int | None  # the place given up on the waitlist (waitlisted only)
+    waiting: int  # people waiting in its window: the first one gets a freed cupo at once
+
+    @property
+    def holds_seat(self) -> bool:
+        return self.enrollment.status == "active"
+
+    @property
+    def is_course(self) -> bool:
+        return self.enrollment.offering.kind == "course"
+
+
+def cancel_preview(enrollment_id: int, *, actor) -> CancelPreview:
+    """The confirmation page of a cancellation: the offering, the waitlist place given up
+    or whether the freed cupo passes to someone waiting. Same rules as `cancel`; writes
+    nothing. Raises NotFound, NotAllowed, InvalidTransition."""
+    enrollment = _own_open_enrollment(enrollment_id, actor)
+    if enrollment.status not in OPEN_STATUSES:
+        raise InvalidTransition("Esta inscripción ya no está vigente.")
+    waiting = db.session.scalar(
+        select(func.count())
+        .select_from(Enrollment)
+        .where(Enrollment.window_id == enrollment.window_id, Enrollment.status == "waitlisted")
+    )
+    return CancelPreview(enrollment, waitlist_position(enrollment), waiting or 0)
 
 
 def mark_graduated(enrollment_id: int, *, now: datetime) -> bool:

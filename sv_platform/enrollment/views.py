@@ -46,8 +46,19 @@ def enroll(slug: str):
 
 @bp.get("/mis-inscripciones")
 def my_enrollments():
-    items = [(e, services.waitlist_position(e)) for e in services.enrollments_for(current_user.id)]
-    return render_template("enrollment/my_enrollments.html", items=items, form=ConfirmForm())
+    positions = services.waitlist_positions(current_user.id)
+    items = [(e, positions.get(e.id)) for e in services.enrollments_for(current_user.id)]
+    return render_template("enrollment/my_enrollments.html", items=items)
+
+
+@bp.get("/inscripciones/<int:enrollment_id>/cancelar")
+def confirm_cancel(enrollment_id: int):
+    outcome = attempt(services.cancel_preview, enrollment_id, actor=acting_user())
+    if not outcome.ok:  # already cancelled or finished: said on "Mis inscripciones"
+        return redirect(url_for("enrollment.my_enrollments"))
+    return render_template(
+        "enrollment/confirm_cancel.html", preview=outcome.value, form=ConfirmForm()
+    )
 
 
 @bp.post("/inscripciones/<int:enrollment_id>/cancelar")
@@ -58,7 +69,7 @@ def cancel(enrollment_id: int):
     outcome = attempt(services.cancel, enrollment_id, actor=acting_user())
     if outcome.ok:
         enrollment = outcome.value
-        flash(f"Cancelaste tu inscripción en «{enrollment.offering.title}».", "info")
+        flash(f"Cancelaste la inscripción en «{enrollment.offering.title}».", "info")
     if current_user.role == "admin":
         return redirect(
             safe_next(request.form.get("next")) or url_for("enrollment.admin_offerings")

@@ -3,11 +3,15 @@
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from sv_platform.courses import services as courses
+from sv_platform.courses.models import LessonProgress
 from sv_platform.enrollment import services
 from sv_platform.enrollment.models import Enrollment, EnrollmentWindow
 from sv_platform.extensions import db
+from tests.conftest import csrf_from
+from tests.courses.conftest import SLUG, content_root, course  # noqa: F401 - fixtures
 
 
 @pytest.fixture
@@ -201,3 +205,121 @@ def test_cli_window_create_and_list(runner):
         ]
     )
     assert bad_date.exit_code != 0 and "AAAA-MM-DD" in bad_date.output
+
+
+def _text(response) -> str:
+    return " ".join(response.get_data(as_text=True).split())
+
+
+def test_cancelling_asks_first_and_says_the_cupo_goes_to_the_waitlist(
+    client, auth, make_user, legal_window
+):
+    legal = services.get_offering("asesoria-legal")
+    owner, waiting = make_user(), make_user()
+    seat = services.enroll(owner, legal)
+    queued = services.enroll(waiting, legal)
+    assert queued.status == "waitlisted"
+    auth.login(owner)
+    mine = client.get("/mis-inscripciones").get_data(as_text=True)
+    assert f'href="/inscripciones/{seat.id}/cancelar"' in mine
+    assert f'<form method="post" action="/inscripciones/{seat.id}/cancelar"' not in mine
+    page = client.get(f"/inscripciones/{seat.id}/cancelar")
+    assert page.status_code == 200
+    text = _text(page)
+    assert "¿Cancelar tu inscripción en «Asesoría Legal Virtual»?" in text
+    assert "Tu cupo pasará de inmediato a la persona que está en la lista de espera" in text
+    assert "consulta sin terminar en esta asesoría, se cerrará" in text
+    assert f'action="/inscripciones/{seat.id}/cancelar"' in page.get_data(as_text=True)
+    assert "No, mantener mi inscripción" in text
+    # Looking at the page changed nothing.
+    db.session.refresh(seat)
+    db.session.refresh(queued)
+    assert (seat.status, queued.status) == ("active", "waitlisted")
+    done = client.post(f"/inscripciones/{seat.id}/cancelar", follow_redirects=True)
+    assert "Cancelaste la inscripción en «Asesoría Legal Virtual»." in _text(done)
+    db.session.refresh(seat)
+    db.session.refresh(queued)
+    assert (seat.status, queued.status) == ("cancelled", "active")
+
+
+def test_cancel_page_of_a_free_seat_and_of_a_waitlist_place(client, auth, make_user, legal_window):
+    legal = services.get_offering("asesoria-legal")
+    owner, second, third = make_user(), make_user(), make_user()
+    seat = services.enroll(owner, legal)
+    auth.login(owner)
+    alone = _text(client.get(f"/inscripciones/{seat.id}/cancelar"))
+    assert "Tu cupo quedará libre para otra persona." in alone
+    auth.logout()
+    ahead = services.enroll(second, legal)
+    last = services.enroll(third, legal)
+    auth.login(second)
+    text = _text(client.get(f"/inscripciones/{ahead.id}/cancelar"))
+    assert (
+        "Dejarás tu lugar 1 en la lista de espera y avanzará la persona que está después de ti."
+        in text
+    )
+    auth.logout()
+    auth.login(third)
+    text = _text(client.get(f"/inscripciones/{last.id}/cancelar"))
+    assert "Dejarás tu lugar 2 en la lista de espera." in text
+    assert "Tu cupo" not in text
+
+
+def test_nobody_else_sees_or_confirms_my_cancellation(client, auth, make_user, legal_window):
+    owner, other = make_user(), make_user()
+    seat = services.enroll(owner, services.get_offering("asesoria-legal"))
+    auth.login(other)
+    refused = client.get(f"/inscripciones/{seat.id}/cancelar")
+    assert refused.status_code == 403
+    assert "Esa inscripción no es tuya." in _text(refused)
+    assert client.post(f"/inscripciones/{seat.id}/cancelar").status_code == 403
+    assert client.get("/inscripciones/999999/cancelar").status_code == 404
+    db.session.refresh(seat)
+    assert seat.status == "active"
+
+
+def test_an_ended_enrolment_has_no_cancel_page(client, auth, make_user, legal_window):
+    owner = make_user()
+    seat = services.enroll(owner, services.get_offering("asesoria-legal"))
+    services.cancel(seat.id, actor=owner)
+    auth.login(owner)
+    response = client.get(f"/inscripciones/{seat.id}/cancelar", follow_redirects=True)
+    assert "Esta inscripción ya no está vigente." in _text(response)
+    assert "¿Cancelar tu inscripción" not in _text(response)
+
+
+def test_cancelling_needs_the_csrf_token(app, client, auth, make_user, legal_window):
+    owner = make_user()
+    seat = services.enroll(owner, services.get_offering("asesoria-legal"))
+    auth.login(owner)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        assert client.post(f"/inscripciones/{seat.id}/cancelar").status_code == 400
+        db.session.refresh(seat)
+        assert seat.status == "active"
+        token = csrf_from(client.get(f"/inscripciones/{seat.id}/cancelar").get_data(as_text=True))
+        ok = client.post(f"/inscripciones/{seat.id}/cancelar", data={"csrf_token": token})
+        assert ok.status_code == 302
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    db.session.refresh(seat)
+    assert seat.status == "cancelled"
+
+
+@pytest.mark.usefixtures("course")
+def test_cancelling_a_course_keeps_its_progress_as_the_page_says(client, auth, make_user):
+    services.create_window(offering_slug=SLUG, capacity=5)
+    student = make_user()
+    seat = services.enroll(student, services.get_offering(SLUG))
+    courses.complete_lesson(student, SLUG, "bienvenida")
+    auth.login(student)
+    text = _text(client.get(f"/inscripciones/{seat.id}/cancelar"))
+    assert "Tu avance en el curso (lecciones completadas y evaluaciones) se conserva" in text
+    client.post(f"/inscripciones/{seat.id}/cancelar")
+    db.session.refresh(seat)
+    assert seat.status == "cancelled"
+    client.post(f"/inscripciones/{SLUG}")
+    lesson = client.get(f"/cursos/{SLUG}/tu-cliente")
+    assert lesson.status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(LessonProgress)) == 1
+    assert "33 %" in _text(client.get("/mis-cursos"))
