@@ -8,6 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from sv_platform.core.domain import DomainError
+from sv_platform.core.rut import format_rut
 
 sv = AppGroup("sv", help="Servicios Virtuales: comandos de administración.")
 
@@ -41,7 +42,7 @@ def create_admin(rut, email, name, password):
         )
     except DomainError as error:
         _fail(error)
-    click.echo(f"Administrador/a creado/a: {user.name} ({user.rut})")
+    click.echo(f"Administrador/a creado/a: {user.name} ({format_rut(user.rut)})")
 
 
 @sv.command("create-advisor")
@@ -57,7 +58,7 @@ def create_advisor(rut, email, name, password, specialty):
         )
     except DomainError as error:
         _fail(error)
-    click.echo(f"Asesor/a creado/a: {user.name} ({user.rut}, {specialty})")
+    click.echo(f"Asesor/a creado/a: {user.name} ({format_rut(user.rut)}, {specialty})")
 
 
 @sv.command("demo")
@@ -67,7 +68,7 @@ def demo():
     from sv_platform.enrollment import services as enrollment
 
     for user in services.ensure_demo_accounts():
-        click.echo(f"{user.role:<13} {user.rut:<11} {user.email}")
+        click.echo(f"{user.role:<13} {format_rut(user.rut):<12} {user.email}")
     enrollment.ensure_demo_data()
     click.echo(f"Contraseña de todas las cuentas demo: {services.DEMO_PASSWORD}")
 

@@ -26,6 +26,7 @@ from sv_platform.accounts.forms import (
 )
 from sv_platform.core.forms import ConfirmForm
 from sv_platform.core.paging import parse_cursor
+from sv_platform.core.rut import format_rut
 from sv_platform.core.security import public, role_required
 from sv_platform.core.web import acting_user, attempt, safe_next
 from sv_platform.extensions import login_manager
@@ -154,7 +155,8 @@ def _profile_forms() -> dict:
             data={
                 field: getattr(company, attr, None) or (None if field == "started_on" else "")
                 for field, attr in COMPANY_FIELDS.items()
-            },
+            }
+            | {"company_rut": format_rut(company.rut) if company and company.rut else ""},
         ),
         "password_form": PasswordChangeForm(prefix="w"),
     }

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from sv_platform.accounts.models import User
 from sv_platform.extensions import db
+from tests.courses.conftest import content_root, course, window  # noqa: F401 - fixtures
 
 VALID = {
     "rut": "12.345.678-5",
@@ -224,3 +225,46 @@ def test_registration_problems_service_writes_nothing(app):
     )
     assert [p.field for p in problems] == ["rut", "password", "consent"]
     assert users() == 0
+
+
+@pytest.mark.usefixtures("course", "window")
+def test_the_rut_reads_the_same_on_every_page(client, auth, make_user, runner):
+    from sv_platform.accounts.models import Company
+    from sv_platform.enrollment import services as enrollment
+    from tests.courses.conftest import SLUG, finish_course
+
+    client.post("/registro", data=VALID)
+    me = db.session.scalar(select(User))
+    db.session.add(Company(user_id=me.id, rut="76086428-5"))
+    db.session.commit()
+    profile = client.get("/perfil").get_data(as_text=True)
+    assert "RUT: 12.345.678-5" in profile and "12345678-5" not in profile
+    assert 'value="76.086.428-5"' in profile  # the company's, ready to edit
+    enrollment.enroll(me, enrollment.get_offering(SLUG))
+    finish_course(me)
+    certificate = client.get(f"/cursos/{SLUG}/certificado").get_data(as_text=True)
+    assert "12.345.678-5" in certificate and "12345678-5" not in certificate
+    auth.logout()
+    auth.login(make_user("admin"))
+    make_user("advisor", rut="13333333-9")
+    staff = client.get("/admin/asesores").get_data(as_text=True)
+    assert "13.333.333-9" in staff and "13333333-9" not in staff
+    person = client.get(f"/admin/personas/{me.id}").get_data(as_text=True)
+    assert "12.345.678-5" in person and "12345678-5" not in person
+    created = runner.invoke(
+        args=[
+            "sv",
+            "create-advisor",
+            "--rut",
+            "14444444-2",
+            "--email",
+            "asesora@ejemplo.cl",
+            "--name",
+            "Asesora Nueva",
+            "--password",
+            "una-clave-bien-larga-2026",
+            "--specialty",
+            "legal",
+        ]
+    )
+    assert "(14.444.444-2, legal)" in created.output, created.output
