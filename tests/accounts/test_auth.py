@@ -18,7 +18,7 @@ def test_login_by_rut_any_spelling(client, auth, make_user):
         assert response.status_code == 302
         assert "Hola, Marta." in client.get(response.headers["Location"]).get_data(as_text=True)
         page = client.get("/perfil").get_data(as_text=True)
-        assert "RUT: 12345678-5" in page
+        assert "RUT: 12.345.678-5" in page
         auth.logout()
     db.session.refresh(user)
     assert user.last_login_at is not None
