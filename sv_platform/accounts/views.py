@@ -28,6 +28,7 @@ from sv_platform.core.forms import ConfirmForm
 from sv_platform.core.paging import parse_cursor
 from sv_platform.core.rut import format_rut
 from sv_platform.core.security import public, role_required
+from sv_platform.core.views import STAFF_HOMES
 from sv_platform.core.web import acting_user, attempt, safe_next
 from sv_platform.extensions import login_manager
 
@@ -38,11 +39,8 @@ def load_user(session_id: str):
 
 
 def home_for(user) -> str:
-    if user.role == "admin":
-        return url_for("reports.dashboard")
-    if user.role == "advisor":
-        return url_for("advisory.advisor_queue")
-    return url_for("core.home")
+    """Where a person lands after logging in: the same place "/" takes them."""
+    return url_for(STAFF_HOMES.get(user.role, "core.home"))
 
 
 def _registration_fields(form: RegistrationForm) -> dict:

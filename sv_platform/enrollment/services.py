@@ -7,6 +7,7 @@ from datetime import date, datetime
 from flask_babel import format_date
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from sv_platform.accounts import services as accounts
 from sv_platform.accounts import territory
@@ -848,10 +849,13 @@ def active_user_ids(offering_id: int) -> list[int]:
 
 
 def enrollments_for(user_id: int) -> list[Enrollment]:
-    """The person's enrolments, newest first."""
+    """The person's enrolments, newest first, with their offering and window."""
     return list(
         db.session.scalars(
-            select(Enrollment).where(Enrollment.user_id == user_id).order_by(Enrollment.id.desc())
+            select(Enrollment)
+            .options(joinedload(Enrollment.offering), joinedload(Enrollment.window))
+            .where(Enrollment.user_id == user_id)
+            .order_by(Enrollment.id.desc())
         )
     )
 
