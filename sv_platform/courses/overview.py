@@ -4,7 +4,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, func, select
 
 from sv_platform.core.timeutil import as_utc
 from sv_platform.courses.models import Course, Lesson, LessonProgress, QuizAttempt
@@ -72,7 +72,7 @@ def courses_to_continue(user_id: int, offering_ids: list[int]) -> list[CourseToC
     for course_id, any_passed, last_try in db.session.execute(
         select(
             QuizAttempt.course_id,
-            func.max(QuizAttempt.passed.cast(db.Integer)),
+            func.max(QuizAttempt.passed.cast(Integer)),
             func.max(QuizAttempt.created_at),
         )
         .where(QuizAttempt.user_id == user_id, QuizAttempt.course_id.in_(course_ids))
