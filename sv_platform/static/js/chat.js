@@ -145,7 +145,8 @@
     var time = document.createElement("time");
     time.className = "text-muted ms-1";
     time.dateTime = msg.created_at;
-    time.textContent = " " + formatTime(msg);
+    time.textContent = formatTime(msg);
+    meta.appendChild(document.createTextNode(" "));
     meta.appendChild(time);
     if (mine) {
       var mark = document.createElement("span");
