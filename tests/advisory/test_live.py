@@ -124,6 +124,8 @@ def test_a_stale_no_js_post_keeps_the_text_and_says_why(in_progress, login, lega
     page = _text(response)
     assert response.status_code == 409
     assert "reábrela" in page and "Mi texto largo" in page
+    # Her text stays in a visible box (the form is not hidden this time).
+    assert re.search(r'<form[^>]*id="chat-form"[^>]*novalidate>', page)
 
 
 def test_a_rolled_back_change_announces_nothing(chat, make_consultation, legal_advisor):
