@@ -1,7 +1,7 @@
 """advisor availability and attachments in the chat
 
 Revision ID: 0012_advisor_availability
-Revises: 0008_hardening
+Revises: 0013_person_key_ruts
 Create Date: 2026-12-01 13:00:00
 
 `advisor_availability` keeps each advisor's "Disponible"/"No disponible" mark;
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0012_advisor_availability"
-down_revision = "0008_hardening"
+down_revision = "0013_person_key_ruts"
 branch_labels = None
 depends_on = None
 
