@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("advisory", __name__)
 
-from sv_platform.advisory import events, models, views  # noqa: E402,F401
+from sv_platform.advisory import availability, events, models, views  # noqa: E402,F401

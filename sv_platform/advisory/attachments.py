@@ -14,7 +14,8 @@ from sv_platform.advisory.models import Attachment, Consultation
 from sv_platform.core.domain import InvalidInput, NotFound
 from sv_platform.extensions import db
 
-MAX_FILES = 3
+MAX_FILES = 3  # per upload: the opening of a consulta or one chat message
+MAX_PER_CONSULTATION = 20
 # Magic bytes → (content type, extension). The file name is never trusted.
 SIGNATURES = (
     (b"%PDF-", "application/pdf", "pdf"),
@@ -111,6 +112,25 @@ def store(upload_dir: str, checked: CheckedFile) -> str:
     return stored_name
 
 
+def record(consultation, uploader, checked: CheckedFile, stored_name: str, now, message=None):
+    """The row of a stored file, of the consulta's opening or of one chat message."""
+    return Attachment(
+        consultation_id=consultation.id,
+        message_id=message.id if message is not None else None,
+        uploaded_by=uploader.id,
+        original_name=checked.original_name,
+        stored_name=stored_name,
+        content_type=checked.content_type,
+        size=checked.size,
+        created_at=now,
+    )
+
+
+def url_for_attachment(attachment: Attachment) -> str:
+    """The path that serves a file after the access check."""
+    return f"/consultas/{attachment.consultation_id}/adjuntos/{attachment.id}"
+
+
 def path_of(upload_dir: str, stored_name: str) -> Path:
     """Where a stored file lives (only its base name is used: no path escapes)."""
     return Path(upload_dir) / Path(stored_name).name
@@ -141,11 +161,12 @@ def remove_after_commit(upload_dir: str, stored_names: list[str]) -> None:
 
 
 def attachments_for(consultation: Consultation) -> list[Attachment]:
-    """The consulta's attachments in upload order (the caller checked access)."""
+    """The files sent with the consulta's opening, in upload order (those of chat messages
+    show with their message; the caller checked access)."""
     return list(
         db.session.scalars(
             select(Attachment)
-            .where(Attachment.consultation_id == consultation.id)
+            .where(Attachment.consultation_id == consultation.id, Attachment.message_id.is_(None))
             .order_by(Attachment.id)
         )
     )

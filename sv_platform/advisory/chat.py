@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sv_platform.accounts import services as accounts
 from sv_platform.accounts.models import Notification
+from sv_platform.advisory import attachments
 from sv_platform.advisory.access import (
     get_consultation,
     is_staff,
@@ -23,9 +24,10 @@ from sv_platform.advisory.access import (
     url_for_consultation,
 )
 from sv_platform.advisory.lifecycle import InvalidTransition, apply_transition
-from sv_platform.advisory.models import Consultation, InternalNote, Message, ReadMark
+from sv_platform.advisory.models import Attachment, Consultation, InternalNote, Message, ReadMark
 from sv_platform.advisory.signals import message_posted
 from sv_platform.core.domain import MAX_ID, DomainError, InvalidInput, NotAllowed
+from sv_platform.core.formatting import datetime_cl
 from sv_platform.core.text import render_markdown
 from sv_platform.core.timeutil import as_utc, utcnow
 from sv_platform.extensions import db, write_transaction
@@ -42,6 +44,9 @@ CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 DEFAULT_CHAT_RATE = "20 per 10 seconds"
+
+# How a message's time reads on the page and in live messages alike.
+MESSAGE_TIME = "d MMM, HH:mm"
 
 
 class ConsultationClosed(DomainError):
@@ -123,9 +128,21 @@ def can_post(consultation: Consultation, user) -> bool:
     return True
 
 
+def takes_by_answering(consultation: Consultation, author) -> bool:
+    """Whether `author`'s message takes the consulta (rule: as in a help desk, an advisor
+    of the area who answers a new, unassigned consulta takes it)."""
+    return (
+        consultation.status == "nueva"
+        and consultation.advisor_id is None
+        and author.role == "advisor"
+        and author.specialty == consultation.area
+    )
+
+
 def check_can_post(consultation: Consultation, author) -> None:
     """The chat accepts `author`'s message in this state. Raises ConsultationClosed,
-    NotAllowed, InvalidTransition (staff must take or be assigned the consulta first)."""
+    NotAllowed, InvalidTransition (a waiting consulta, or an admin's answer to an
+    unassigned one: it must be assigned first)."""
     status = consultation.status
     if status == "cerrada":
         raise ConsultationClosed()
@@ -137,8 +154,14 @@ def check_can_post(consultation: Consultation, author) -> None:
         if author.id != consultation.user_id:
             raise NotAllowed("No tienes acceso a esta consulta.")
         return
-    if status in ("nueva", "en_espera"):
-        raise InvalidTransition("Toma la consulta (o asígnala) antes de responder.")
+    if takes_by_answering(consultation, author):
+        return
+    if status == "en_espera":
+        raise InvalidTransition(
+            "Esta consulta está en lista de espera: se podrá responder cuando tenga cupo."
+        )
+    if status == "nueva":
+        raise InvalidTransition("Asigna la consulta a un asesor/a antes de responder.")
     if author.role == "advisor" and consultation.advisor_id != author.id:
         raise NotAllowed("Esta consulta está asignada a otra persona.")
 
@@ -191,19 +214,47 @@ def _notify_recipient(consultation: Consultation, author, message: Message) -> N
         )
 
 
+def _check_room_for_files(consultation: Consultation, count: int) -> None:
+    if not count:
+        return
+    stored = db.session.scalar(
+        select(func.count())
+        .select_from(Attachment)
+        .where(Attachment.consultation_id == consultation.id)
+    )
+    if stored + count > attachments.MAX_PER_CONSULTATION:
+        left = max(0, attachments.MAX_PER_CONSULTATION - stored)
+        raise InvalidInput(
+            f"Una consulta admite hasta {attachments.MAX_PER_CONSULTATION} archivos en total"
+            + (f"; puedes adjuntar {left} más." if left else " y ya los tiene."),
+            field="attachments",
+        )
+
+
 def post_message(
-    consultation_id, author, body, client_msg_id, *, now: datetime | None = None
+    consultation_id,
+    author,
+    body,
+    client_msg_id,
+    *,
+    files=(),
+    now: datetime | None = None,
 ) -> PostResult:
-    """Store a chat message (the socket event and the HTML form both call this). The same
-    (author, client_msg_id) returns the stored message instead of a new one. The advisor's
-    first message starts the conversation (asignada → en_curso); the entrepreneur's reply
-    ends a wait (esperando_emprendedor → en_curso). Rate-limited per user.
+    """Store a chat message with its attachments (the socket event, the JS upload and the
+    HTML form all call this). The same (author, client_msg_id) returns the stored message
+    instead of a new one. An advisor of the area answering a new consulta takes it
+    (nueva → asignada → en_curso); the advisor's first message starts the conversation
+    (asignada → en_curso); the entrepreneur's reply ends a wait (esperando_emprendedor →
+    en_curso). Files: up to 3 per message and 20 per consulta, PDF/JPG/PNG checked by
+    content. Message, files and state change commit together. Rate-limited per user.
     Raises NotFound, NotAllowed, InvalidInput, ConsultationClosed, InvalidTransition,
     RateLimited."""
     consultation = get_consultation(consultation_id, author)
     if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID.match(client_msg_id):
         raise InvalidInput("El mensaje no trae un identificador válido.", field="body")
-    if not isinstance(body, str) or not body.strip():
+    if body is None and files:
+        body = ""
+    if not isinstance(body, str):
         raise InvalidInput("Escribe un mensaje antes de enviarlo.", field="body")
     body = body.strip()
     if len(body) > BODY_MAX:
@@ -211,16 +262,25 @@ def post_message(
     existing = _find_message(consultation.id, author.id, client_msg_id)
     if existing is not None:
         return PostResult(existing, False)
+    checked = attachments.check_files(files, max_mb=current_app.config["MAX_UPLOAD_MB"])
+    if not body and not checked:
+        raise InvalidInput("Escribe un mensaje antes de enviarlo.", field="body")
     check_can_post(consultation, author)
     _hit_rate_limit(author.id)
     now = now or utcnow()
+    upload_dir = current_app.config["UPLOAD_DIR"]
+    stored: list[str] = []
     with write_transaction():
         consultation = lock_consultation(consultation.id)
         existing = _find_message(consultation.id, author.id, client_msg_id)
         if existing is not None:
             return PostResult(existing, False)
         check_can_post(consultation, author)
+        _check_room_for_files(consultation, len(checked))
         if author.role != "entrepreneur":
+            if takes_by_answering(consultation, author):
+                apply_transition(consultation, "take", author, now, note="al responder")
+                consultation.advisor_id, consultation.assigned_at = author.id, now
             if consultation.status == "asignada":
                 apply_transition(consultation, "respond", author, now)
             if consultation.first_response_at is None:
@@ -238,16 +298,25 @@ def post_message(
         consultation.last_message_at = now
         try:
             db.session.flush()
+            for item in checked:
+                name = attachments.store(upload_dir, item)
+                stored.append(name)
+                db.session.add(attachments.record(consultation, author, item, name, now, message))
             _mark_read_in_transaction(consultation.id, author.id, message.id, now)
             _notify_recipient(consultation, author, message)
             message_posted.send(message, consultation=consultation, author=author, now=now)
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
+            attachments.remove(upload_dir, stored)
             existing = _find_message(consultation.id, author.id, client_msg_id)
             if existing is None:
                 raise
             return PostResult(existing, False)
+        except BaseException:
+            attachments.remove(upload_dir, stored)
+            raise
+    db.session.refresh(message)
     return PostResult(message, True)
 
 
@@ -261,8 +330,20 @@ def messages_after(consultation_id, user, after_id=None) -> list[Message]:
     return list(db.session.scalars(query.order_by(Message.id)))
 
 
+def attachment_payload(item: Attachment) -> dict:
+    """A file as the page lists it: its safe download name, size and authorized URL."""
+    return {
+        "id": item.id,
+        "name": attachments.download_name(item.original_name, item.content_type),
+        "content_type": item.content_type,
+        "size_kb": max(1, round(item.size / 1024)),
+        "url": attachments.url_for_attachment(item),
+    }
+
+
 def message_payload(message: Message) -> dict:
-    """The protocol's message object; body_html is sanitized Markdown."""
+    """The protocol's message object; body_html is sanitized Markdown, `created_label` the
+    time as every page shows it (24-hour es-CL, America/Santiago), `attachments` its files."""
     author = message.author
     return {
         "id": message.id,
@@ -272,7 +353,9 @@ def message_payload(message: Message) -> dict:
         "author_role": author.role if author else "entrepreneur",
         "body_html": str(render_markdown(message.body, hard_breaks=True, images=False)),
         "created_at": as_utc(message.created_at).isoformat(),
+        "created_label": datetime_cl(message.created_at, MESSAGE_TIME),
         "client_msg_id": message.client_msg_id,
+        "attachments": [attachment_payload(a) for a in message.attachments],
     }
 
 

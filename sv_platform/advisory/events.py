@@ -8,10 +8,13 @@ from flask import g, request
 from flask_login import current_user
 from flask_socketio import join_room
 from flask_wtf.csrf import validate_csrf
+from sqlalchemy import event
 from wtforms.validators import ValidationError
 
 from sv_platform.accounts.signals import sessions_ended
 from sv_platform.advisory import chat
+from sv_platform.advisory.models import STAFF_STATUSES, STATUSES
+from sv_platform.advisory.signals import consultation_changed
 from sv_platform.core.domain import DomainError, valid_id
 from sv_platform.extensions import db, socketio
 
@@ -45,8 +48,64 @@ def broadcast_message(payload: dict, *, skip_sid=None) -> None:
     )
 
 
-def _fail(code: str) -> dict:
-    return {"ok": False, "error": code}
+def status_payload(consultation_id: int, status: str) -> dict:
+    """The `status` event: the new state, its label for the entrepreneur (`status_label`)
+    and for staff, and where each page fetches the actions now open to its own viewer
+    (actions differ per viewer, so they are never broadcast to the room)."""
+    return {
+        "consultation_id": consultation_id,
+        "status": status,
+        "status_label": STATUSES.get(status, status),
+        "staff_status_label": STAFF_STATUSES.get(status, status),
+        "state_url": f"/consultas/{consultation_id}/estado",
+    }
+
+
+def broadcast_status(consultation_id: int, status: str) -> None:
+    socketio.emit(
+        "status",
+        status_payload(consultation_id, status),
+        to=room(consultation_id),
+        namespace=NAMESPACE,
+    )
+
+
+_PENDING = "sv_advisory_status_changes"
+
+
+@consultation_changed.connect
+def status_after_commit(consultation, **_extra) -> None:
+    """Every change of state (from a page, a socket, a job or another domain's
+    transaction) is announced to the consulta's room once its transaction commits; a
+    rollback announces nothing."""
+    session = db.session()
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = {}
+
+        def on_commit(_session):
+            event.remove(session, "after_rollback", on_rollback)
+            changes = session.info.pop(_PENDING, {})
+            for consultation_id, status in changes.items():
+                try:
+                    broadcast_status(consultation_id, status)
+                except Exception:  # noqa: BLE001 - the change is stored; pages catch up on join
+                    log.warning("status broadcast failed", exc_info=True)
+
+        def on_rollback(_session):
+            event.remove(session, "after_commit", on_commit)
+            session.info.pop(_PENDING, None)
+
+        event.listen(session, "after_commit", on_commit, once=True)
+        event.listen(session, "after_rollback", on_rollback, once=True)
+    pending[consultation.id] = consultation.status
+
+
+def _fail(code: str, error: DomainError | None = None) -> dict:
+    """A refusal ack; a domain error also says in Spanish what happened."""
+    if error is None:
+        return {"ok": False, "error": code}
+    return {"ok": False, "error": code, "message": error.message}
 
 
 def _active_user():
@@ -82,7 +141,7 @@ def chat_event(handler):
                 return _fail("invalid")
             return handler(user, consultation_id, data)
         except DomainError as error:
-            return _fail(error.code)
+            return _fail(error.code, error)
         except Exception:  # every event gets an ack, even when something unexpected fails
             log.exception("chat event %s failed", handler.__name__)
             db.session.rollback()

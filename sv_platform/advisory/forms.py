@@ -30,13 +30,13 @@ class ConsultationForm(FlaskForm):
     subject = StringField(
         "Asunto",
         validators=[InputRequired(REQUIRED), Length(max=200)],
-        description="En una frase: ¿qué necesitas saber?",
+        description="En una frase (al menos 8 caracteres): ¿qué necesitas saber?",
     )
     description = TextAreaField(
         "Describe tu consulta",
         validators=[InputRequired(REQUIRED)],
-        description="Cuéntanos el contexto. Puedes usar Markdown (**negrita**, listas). "
-        "No incluyas claves ni datos bancarios.",
+        description="Al menos 20 caracteres. Cuéntanos el contexto; puedes usar **negrita** "
+        "y listas. No incluyas claves ni datos bancarios.",
     )
     attachments = MultipleFileField(
         "Archivos adjuntos (opcional)", description="Hasta 3 archivos PDF, JPG o PNG."
@@ -46,19 +46,26 @@ class ConsultationForm(FlaskForm):
 
 
 class MessageForm(FlaskForm):
-    body = TextAreaField(
-        "Tu mensaje", validators=[InputRequired("Escribe un mensaje antes de enviarlo.")]
-    )
+    # Text or files: the service says what is missing (a message may be only a file).
+    body = TextAreaField("Tu mensaje", validators=[Optional()])
+    attachments = MultipleFileField("Adjuntar archivos (opcional)")
     client_msg_id = HiddenField()
     submit = SubmitField("Enviar mensaje")
 
 
 class NoteForm(FlaskForm):
+    """Used with prefix "nota": its field is `nota-body`, never the chat's `body`."""
+
     body = TextAreaField(
         "Nota interna (solo la ve el equipo asesor)",
         validators=[InputRequired("Escribe la nota antes de guardarla.")],
     )
     submit = SubmitField("Guardar nota")
+
+
+class AvailabilityForm(FlaskForm):
+    available = HiddenField()
+    submit = SubmitField("Cambiar")
 
 
 class CloseForm(FlaskForm):

@@ -25,7 +25,6 @@ from sv_platform.advisory.access import (
 from sv_platform.advisory.models import (
     AREAS,
     OPEN_STATUSES,
-    Attachment,
     Consultation,
     ConsultationEvent,
 )
@@ -432,17 +431,7 @@ def open_consultation(
             for item in checked:
                 name = attachments.store(upload_dir, item)
                 stored.append(name)
-                db.session.add(
-                    Attachment(
-                        consultation_id=consultation.id,
-                        uploaded_by=user.id,
-                        original_name=item.original_name,
-                        stored_name=name,
-                        content_type=item.content_type,
-                        size=item.size,
-                        created_at=now,
-                    )
-                )
+                db.session.add(attachments.record(consultation, user, item, name, now))
             db.session.flush()
             consultation_changed.send(
                 consultation, action="create", old_status=None, actor=user, now=now

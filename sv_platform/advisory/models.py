@@ -97,6 +97,9 @@ class Message(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     author = relationship("User")
+    attachments = relationship(
+        "Attachment", lazy="selectin", order_by="Attachment.id", viewonly=True
+    )
 
     __table_args__ = (
         UniqueConstraint(
@@ -140,18 +143,31 @@ class InternalNote(db.Model):
 
 
 class Attachment(db.Model):
-    """A file uploaded with a consulta, stored outside static/ under a random name."""
+    """A file uploaded with a consulta (`message_id` None) or with one of its chat messages,
+    stored outside static/ under a random name."""
 
     __tablename__ = "consultation_attachment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultation.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"), index=True)
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("user.id"))
     original_name: Mapped[str] = mapped_column(String(200))
     stored_name: Mapped[str] = mapped_column(String(80), unique=True)
     content_type: Mapped[str] = mapped_column(String(50))
     size: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AdvisorAvailability(db.Model):
+    """Whether an advisor said they are attending the chat now ("Disponible"). A mark older
+    than AVAILABILITY_HOURS, or ended by a logout, counts as not available."""
+
+    __tablename__ = "advisor_availability"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
+    available: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ServiceLevel(db.Model):

@@ -16,7 +16,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sv_platform.accounts import people
 from sv_platform.accounts.models import User
 from sv_platform.accounts.signals import data_exported, user_anonymized
-from sv_platform.advisory import attachments, chat, lifecycle, sla
+from sv_platform.advisory import attachments, availability, chat, lifecycle, sla
 from sv_platform.advisory.access import get_consultation, is_staff
 from sv_platform.advisory.chat import messages_after
 from sv_platform.advisory.lifecycle import InvalidTransition
@@ -99,8 +99,9 @@ def _post_notice(consultation: Consultation, user) -> str | None:
 
 
 def waiting_time(consultation: Consultation, now: datetime) -> str | None:
-    """ "hace 3 horas" since the consulta opened; None once it is no longer open."""
-    if consultation.status not in OPEN_STATUSES:
+    """ "hace 3 horas" since the consulta opened, while it waits for the team (new or
+    ongoing); None when it waits for the entrepreneur, is resolved or closed."""
+    if consultation.status not in OPEN_STATUSES or consultation.status == "esperando_emprendedor":
         return None
     start = consultation.opened_at or consultation.created_at
     return format_timedelta(as_utc(start) - now, granularity="minute", add_direction=True)
@@ -127,6 +128,7 @@ class ConsultationPage:
     description_html: str
     status_labels: dict
     advisors: list = field(default_factory=list)
+    attending: "availability.Availability | None" = None
 
     @property
     def is_staff(self) -> bool:
@@ -139,6 +141,25 @@ class ConsultationPage:
     @property
     def action_names(self) -> set[str]:
         return {a.name for a in self.actions}
+
+    @property
+    def may_ever_post(self) -> bool:
+        """The chat form belongs on the page (shown when `can_post`; a reopened consulta
+        shows it again without a reload)."""
+        return self.consultation.status != "cerrada"
+
+    @property
+    def attachments_payload(self) -> list[dict]:
+        return [chat.attachment_payload(a) for a in self.attachments]
+
+    @property
+    def takes_by_answering(self) -> bool:
+        """The viewer's first message takes the consulta (help-desk rule in chat)."""
+        return chat.takes_by_answering(self.consultation, self.viewer)
+
+    @property
+    def status_label(self) -> str:
+        return self.status_labels.get(self.consultation.status, self.consultation.status)
 
     @property
     def buttons(self) -> list[Action]:
@@ -173,6 +194,7 @@ def consultation_page(consultation_id, user, *, now: datetime | None = None) -> 
         advisors=advisors_for(consultation.area)
         if any(a.name == "assign" for a in actions)
         else [],
+        attending=None if staff else availability.for_entrepreneur(consultation, now=now),
     )
 
 

@@ -3,13 +3,33 @@ attachments, FAQ drafts and the admin page for service levels."""
 
 import uuid
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    abort,
+    flash,
+    get_template_attribute,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
-from sv_platform.advisory import attachments, bp, chat, lifecycle, services, sla, workload
+from sv_platform.advisory import (
+    attachments,
+    availability,
+    bp,
+    chat,
+    lifecycle,
+    services,
+    sla,
+    workload,
+)
 from sv_platform.advisory.access import OFFERING_SLUGS, get_consultation
 from sv_platform.advisory.events import broadcast_message
 from sv_platform.advisory.forms import (
     AssignForm,
+    AvailabilityForm,
     CloseForm,
     ConsultationForm,
     FaqForm,
@@ -93,8 +113,17 @@ def new_consultation():
         flash("Revisa los campos marcados.", "danger")
     status = 422 if request.method == "POST" and form.errors else 200
     return render_template(
-        "advisory/new.html", form=form, suggestions=suggestions, states=_area_states(), areas=AREAS
+        "advisory/new.html",
+        form=form,
+        suggestions=suggestions,
+        states=_area_states(),
+        areas=AREAS,
+        attending={area: availability.area_summary(area) for area in AREAS},
     ), status
+
+
+def _note_form(**kwargs) -> NoteForm:
+    return NoteForm(prefix="nota", **kwargs)
 
 
 def _page(consultation, *, message_form=None, note_form=None, close_form=None, status=200):
@@ -112,11 +141,24 @@ def _page(consultation, *, message_form=None, note_form=None, close_form=None, s
         page=page,
         c=page.consultation,
         message_form=message_form,
-        note_form=note_form or NoteForm(formdata=None),
+        note_form=note_form or _note_form(formdata=None),
         close_form=close_form or CloseForm(formdata=None),
         assign_form=assign_form,
         action_form=ConfirmForm(),
+        max_files=attachments.MAX_FILES,
     ), status
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def _uploads(form) -> list:
+    return [
+        (f.filename, f.stream)
+        for f in request.files.getlist(form.attachments.name)
+        if f and f.filename
+    ]
 
 
 @bp.route("/consultas/<int:consultation_id>", methods=["GET", "POST"])
@@ -128,29 +170,76 @@ def consultation(consultation_id: int):
             chat.mark_read(consultation.id, acting_user(), messages[-1].id)
         return _page(consultation)
     form = MessageForm()
-    if form.validate_on_submit():
-        outcome = attempt(
-            chat.post_message,
-            consultation.id,
-            acting_user(),
-            form.body.data,
-            form.client_msg_id.data or uuid.uuid4().hex,
-            form=form,
-        )
-        if not outcome.ok:
-            return _page(consultation, message_form=form, status=outcome.error.status)
-        posted = outcome.value
+    if not form.validate_on_submit():  # only the CSRF token can fail here
+        if _wants_json():
+            return jsonify(ok=False, error="forbidden", message="La página expiró: recárgala."), 400
+        flash("La página expiró: vuelve a enviar tu mensaje.", "danger")
+        return _page(consultation, message_form=form, status=400)
+    if _wants_json():  # the chat's upload of a message with files (chat.js)
+        try:
+            posted = chat.post_message(
+                consultation.id,
+                acting_user(),
+                form.body.data,
+                form.client_msg_id.data or uuid.uuid4().hex,
+                files=_uploads(form),
+            )
+        except DomainError as error:
+            return jsonify(ok=False, error=error.code, message=error.message), error.status
+        payload = chat.message_payload(posted.message)
         if posted.created:
-            broadcast_message(chat.message_payload(posted.message))
-        return redirect(
-            url_for(
-                "advisory.consultation",
-                consultation_id=consultation.id,
-                _anchor=f"m{posted.message.id}",
+            broadcast_message(payload)
+        return jsonify(ok=True, message=payload)
+    outcome = attempt(
+        chat.post_message,
+        consultation.id,
+        acting_user(),
+        form.body.data,
+        form.client_msg_id.data or uuid.uuid4().hex,
+        files=_uploads(form),
+        form=form,
+    )
+    if not outcome.ok:
+        return _page(consultation, message_form=form, status=outcome.error.status)
+    posted = outcome.value
+    if posted.created:
+        broadcast_message(chat.message_payload(posted.message))
+    return redirect(
+        url_for(
+            "advisory.consultation",
+            consultation_id=consultation.id,
+            _anchor=f"m{posted.message.id}",
+        )
+    )
+
+
+# The parts of the consulta page that change with its state, by their element id.
+LIVE_REGIONS = ("estado", "aviso-estado", "acciones", "cierre", "chat-aviso")
+
+
+@bp.get("/consultas/<int:consultation_id>/estado")
+def consultation_state(consultation_id: int):
+    """The consulta's state as its viewer sees it: label, actions and the page's parts."""
+    page = services.consultation_page(consultation_id, acting_user())
+    regions = {
+        name: str(
+            get_template_attribute("advisory/_live.html", name.replace("-", "_"))(
+                page, ConfirmForm(), CloseForm(formdata=None)
             )
         )
-    flash("Escribe un mensaje antes de enviarlo.", "danger")
-    return _page(consultation, message_form=form, status=422)
+        for name in LIVE_REGIONS
+    }
+    response = jsonify(
+        consultation_id=page.consultation.id,
+        status=page.consultation.status,
+        status_label=page.status_labels.get(page.consultation.status),
+        actions=[{"name": a.name, "label": a.label} for a in page.actions],
+        can_post=page.can_post,
+        post_notice=page.post_notice,
+        regions=regions,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 ACTIONS = {
@@ -197,7 +286,7 @@ def close_consultation(consultation_id: int):
 @role_required("advisor", "admin")
 def add_note(consultation_id: int):
     consultation = _load(consultation_id)
-    form = NoteForm()
+    form = _note_form()
     if form.validate_on_submit():
         if attempt(chat.add_note, consultation.id, acting_user(), form.body.data, form=form).ok:
             flash("Nota interna guardada.", "success")
@@ -309,7 +398,23 @@ def advisor_queue():
         filters=services.QUEUE_FILTERS,
         areas=AREAS,
         take_form=ConfirmForm(),
+        availability_form=AvailabilityForm(formdata=None),
+        available=availability.is_available(user.id) if user.role == "advisor" else None,
     )
+
+
+@bp.post("/asesor/disponibilidad")
+@role_required("advisor")
+def set_availability():
+    form = AvailabilityForm()
+    if not form.validate_on_submit() or form.available.data not in ("1", "0"):
+        abort(400)
+    if attempt(availability.set_available, acting_user(), form.available.data == "1").ok:
+        if form.available.data == "1":
+            flash("Quedaste «Disponible»: las personas de tu área lo verán.", "success")
+        else:
+            flash("Quedaste «No disponible»: se avisará por correo a quien espere.", "success")
+    return redirect(safe_next(request.form.get("next")) or url_for("advisory.advisor_queue"))
 
 
 @bp.route("/admin/niveles-de-servicio", methods=["GET", "POST"])

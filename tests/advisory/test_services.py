@@ -388,9 +388,14 @@ def test_payload_has_the_protocol_fields(in_progress):
         "author_role",
         "body_html",
         "created_at",
+        "created_label",
         "client_msg_id",
+        "attachments",
     }
     assert payload["author_role"] == "advisor"
+    # 13:00 UTC is 10:00 in Santiago: the same 24-hour text the page renders.
+    assert payload["created_label"] == "17 sep, 10:00"
+    assert payload["attachments"] == []
     assert datetime.fromisoformat(payload["created_at"]).utcoffset() == timedelta(0)
 
 
@@ -405,10 +410,43 @@ def test_closed_and_resolved_consultas_refuse_messages(in_progress, legal_adviso
     assert error.value.code == "closed"
 
 
-def test_advisor_must_take_before_answering(make_consultation, legal_advisor):
+def test_answering_an_unassigned_consulta_takes_it_in_the_same_transaction(
+    make_consultation, legal_advisor
+):
     c = make_consultation()
-    with pytest.raises(lifecycle.InvalidTransition, match="Toma la consulta"):
-        chat.post_message(c.id, legal_advisor, "Hola", "early-1")
+    posted = chat.post_message(c.id, legal_advisor, "Hola, la tomo yo.", "early-1", now=NOW)
+    db.session.expire_all()
+    c = db.session.get(Consultation, c.id)
+    assert posted.created and c.advisor_id == legal_advisor.id and c.status == "en_curso"
+    assert c.assigned_at == NOW and c.first_response_at == NOW
+    assert [(e.action, e.to_status) for e in services.events_for(c)] == [
+        ("create", "nueva"),
+        ("take", "asignada"),
+        ("respond", "en_curso"),
+    ]
+
+
+def test_answering_by_another_area_or_after_someone_took_it_is_refused(
+    make_consultation, legal_advisor, green_advisor, make_user
+):
+    c = make_consultation()
+    with pytest.raises(NotAllowed):
+        chat.post_message(c.id, green_advisor, "Hola", "green-1")
+    chat.post_message(c.id, legal_advisor, "Hola", "first-1")
+    colleague = make_user("advisor", specialty="legal")
+    with pytest.raises(NotAllowed, match="asignada a otra persona"):
+        chat.post_message(c.id, colleague, "Yo también", "second-1")
+    db.session.expire_all()
+    assert db.session.get(Consultation, c.id).advisor_id == legal_advisor.id
+    assert [m.author_id for m in chat.messages_after(c.id, legal_advisor)] == [legal_advisor.id]
+
+
+def test_an_admin_must_assign_before_answering(make_consultation, make_user, legal_advisor):
+    c = make_consultation()
+    with pytest.raises(lifecycle.InvalidTransition, match="Asigna la consulta"):
+        chat.post_message(c.id, make_user("admin"), "Hola", "admin-1")
+    db.session.expire_all()
+    assert db.session.get(Consultation, c.id).status == "nueva"
 
 
 def test_one_notice_while_away_cleared_when_read(in_progress, legal_advisor):

@@ -226,7 +226,8 @@ def test_no_js_rate_limit_keeps_the_text(limited_chat):
 def test_internal_notes_are_only_for_staff(in_progress, login, legal_advisor):
     advisor = login(legal_advisor)
     response = advisor.post(
-        f"/consultas/{in_progress.id}/notas", data={"body": "Revisar si la marca es descriptiva."}
+        f"/consultas/{in_progress.id}/notas",
+        data={"nota-body": "Revisar si la marca es descriptiva."},
     )
     assert response.status_code == 302
     assert "Revisar si la marca es descriptiva." in _text(
@@ -236,7 +237,7 @@ def test_internal_notes_are_only_for_staff(in_progress, login, legal_advisor):
     assert "Revisar si la marca" not in _text(owner.get(f"/consultas/{in_progress.id}"))
     assert (
         owner.post(
-            f"/consultas/{in_progress.id}/notas", data={"body": "Nota de la emprendedora"}
+            f"/consultas/{in_progress.id}/notas", data={"nota-body": "Nota de la emprendedora"}
         ).status_code
         == 403
     )
@@ -273,7 +274,9 @@ def test_queue_lists_unassigned_first_oldest_first_and_marks_overdue(
     order = [page.index(c.subject) for c in (old, newer, taken)]
     assert order == sorted(order)
     assert green.subject not in page
-    assert re.search(rf'<tr class="overdue">\s*<td><a href="/consultas/{old.id}">', page)
+    assert re.search(
+        rf'<tr class="overdue">\s*<td class="sv-wrap-anywhere"><a href="/consultas/{old.id}">', page
+    )
     assert "Primera respuesta: atrasada" in page
     admin_page = _text(login(admin_user).get("/asesor/consultas"))
     assert green.subject in admin_page

@@ -1,7 +1,10 @@
 // Real-time chat of a consulta (Socket.IO namespace /chat). The page works without this
 // file: the form posts to the server. With it, messages arrive live, unacknowledged ones
 // wait in an outbox (keyed by client_msg_id) and are resent after a reconnect, and the
-// join after a reconnect asks only for what was missed (after_id).
+// join after a reconnect asks only for what was missed (after_id). A `status` event makes
+// the page fetch its viewer's state (/consultas/<id>/estado) and redraw the badge, the
+// actions and the chat form; a message with files is posted as the form (multipart) with
+// fetch, and the server broadcasts it like any other.
 (function () {
   "use strict";
 
@@ -17,6 +20,7 @@
   var typingEl = document.getElementById("escribiendo");
   var form = document.getElementById("chat-form");
   var textarea = form ? form.querySelector("textarea") : null;
+  var fileInput = form ? form.querySelector('input[type="file"]') : null;
   var errorEl = document.getElementById("chat-error");
   var csrfMeta = document.querySelector('meta[name="csrf-token"]');
   var storageKey = "sv-chat-outbox-" + consultationId;
@@ -77,13 +81,35 @@
     return max;
   }
 
-  function formatTime(iso) {
+  // The server sends the label the page itself renders (created_label); this fallback
+  // keeps the same 24-hour clock in Santiago time.
+  function formatTime(msg) {
+    if (msg.created_label) { return msg.created_label; }
     try {
-      return new Date(iso).toLocaleString("es-CL", {
+      return new Date(msg.created_at).toLocaleString("es-CL", {
         day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
-        timeZone: "America/Santiago"
+        hourCycle: "h23", timeZone: "America/Santiago"
       });
     } catch (e) { return ""; }
+  }
+
+  function renderFiles(items) {
+    var ul = document.createElement("ul");
+    ul.className = "chat-files list-unstyled small mb-0";
+    items.forEach(function (item) {
+      var li = document.createElement("li");
+      var a = document.createElement("a");
+      a.href = item.url;
+      a.setAttribute("download", "");
+      a.textContent = "📎 " + item.name;
+      var size = document.createElement("span");
+      size.className = "text-muted";
+      size.textContent = " (" + item.size_kb.toLocaleString("es-CL") + " KB)";
+      li.appendChild(a);
+      li.appendChild(size);
+      ul.appendChild(li);
+    });
+    return ul;
   }
 
   function bubble(mine) {
@@ -119,7 +145,8 @@
     var time = document.createElement("time");
     time.className = "text-muted ms-1";
     time.dateTime = msg.created_at;
-    time.textContent = " " + formatTime(msg.created_at);
+    time.textContent = formatTime(msg);
+    meta.appendChild(document.createTextNode(" "));
     meta.appendChild(time);
     if (mine) {
       var mark = document.createElement("span");
@@ -129,10 +156,13 @@
       meta.appendChild(mark);
     }
     var text = document.createElement("div");
-    text.className = "chat-body";
+    text.className = "chat-body sv-wrap-anywhere";
     text.innerHTML = msg.body_html;
     parts.body.appendChild(meta);
     parts.body.appendChild(text);
+    if (msg.attachments && msg.attachments.length) {
+      parts.body.appendChild(renderFiles(msg.attachments));
+    }
     return parts.li;
   }
 
@@ -143,7 +173,7 @@
     meta.className = "small mb-1 text-muted";
     meta.textContent = "Tú · enviando…";
     var text = document.createElement("div");
-    text.className = "chat-body text-break";
+    text.className = "chat-body sv-wrap-anywhere";
     text.textContent = body;
     parts.body.appendChild(meta);
     parts.body.appendChild(text);
@@ -189,13 +219,47 @@
     socket.emit("read", { consultation_id: consultationId, up_to_id: upTo });
   }
 
-  function fail(id, code) {
+  // A refused message goes back into the box, with the server's reason in Spanish; a
+  // state that changed meanwhile (resolved, closed, taken by someone else) is redrawn.
+  function fail(id, code, message) {
     var item = outbox.get(id);
     outbox.delete(id);
     saveOutbox();
     if (item && item.element) { item.element.remove(); }
     if (item && textarea && !textarea.value.trim()) { textarea.value = item.body; }
-    setError(ERRORS[code] || ERRORS.invalid);
+    setError(message || ERRORS[code] || ERRORS.invalid);
+    if (code === "closed" || code === "forbidden" || code === "invalid") { refreshState(); }
+  }
+
+  // The viewer's state: the server renders each changing part, so the page shows exactly
+  // what a reload would (and never builds buttons from what the broadcast says).
+  var stateUrl = "/consultas/" + consultationId + "/estado";
+  var stateRequest = 0;
+  function refreshState() {
+    if (!window.fetch) { return; }
+    var ticket = ++stateRequest;
+    fetch(stateUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (state) {
+        if (!state || ticket !== stateRequest) { return; }
+        Object.keys(state.regions || {}).forEach(function (name) {
+          var region = document.getElementById(name);
+          if (region && region.innerHTML !== state.regions[name]) {
+            region.innerHTML = state.regions[name];
+          }
+        });
+        section.dataset.status = state.status;
+        section.dataset.canPost = state.can_post ? "true" : "false";
+        if (form) {
+          // Keep a half-written text visible: sending it then says why it cannot go.
+          var typing = textarea && textarea.value.trim();
+          form.hidden = !state.can_post && !typing;
+          var hint = document.getElementById("tomar-al-responder");
+          if (hint && state.status !== "nueva") { hint.remove(); }
+        }
+        setStatus("Estado de la consulta: " + state.status_label + ".");
+      })
+      .catch(function () { /* the next status event or a reload will tell */ });
   }
 
   function send(id) {
@@ -208,7 +272,12 @@
         setStatus("La conexión está lenta; reintentaremos el envío.");
         return;
       }
-      if (ack && ack.ok) { upsert(ack.message); setError(""); } else { fail(id, ack && ack.error); }
+      if (ack && ack.ok) {
+        upsert(ack.message);
+        setError("");
+      } else {
+        fail(id, ack && ack.error, ack && ack.message);
+      }
     });
   }
 
@@ -232,6 +301,7 @@
       ack.messages.forEach(upsert);
       outbox.forEach(function (_item, id) { send(id); });
       markRead();
+      refreshState();  // a change missed while disconnected
     });
   });
 
@@ -253,6 +323,47 @@
 
   socket.on("message", upsert);
 
+  socket.on("status", function (data) {
+    if (!data || data.consultation_id !== consultationId) { return; }
+    if (data.state_url) { stateUrl = data.state_url; }
+    refreshState();
+  });
+
+  // A message with files: the form itself goes by fetch (multipart, its CSRF token), the
+  // server stores message and files together and broadcasts the message to the room.
+  function upload(body) {
+    var data = new FormData(form);
+    var id = newId();
+    data.set("client_msg_id", id);
+    data.set("body", body);
+    var pending = renderPending(body || "Enviando archivos…");
+    var button = form.querySelector('[type="submit"]');
+    if (button) { button.disabled = true; }
+    setError("");
+    fetch(form.action, {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: { Accept: "application/json" }
+    }).then(function (response) {
+      return response.json().catch(function () { return { ok: false, error: "invalid" }; });
+    }).then(function (ack) {
+      pending.remove();
+      if (ack.ok) {
+        upsert(ack.message);
+        textarea.value = "";
+        fileInput.value = "";
+      } else {
+        setError(ack.message || ERRORS[ack.error] || ERRORS.invalid);
+        if (ack.error === "closed" || ack.error === "forbidden") { refreshState(); }
+      }
+    }).catch(function () {
+      pending.remove();
+      setError("No pudimos subir el archivo: revisa tu conexión e inténtalo de nuevo.");
+    }).then(function () {
+      if (button) { button.disabled = false; }
+      textarea.focus();
+    });
+  }
+
   socket.on("typing", function (data) {
     if (!typingEl || data.consultation_id !== consultationId) { return; }
     typingEl.textContent = data.name + " está escribiendo…";
@@ -270,9 +381,11 @@
   if (form && textarea) {
     loadOutbox();
     form.addEventListener("submit", function (event) {
+      var hasFiles = fileInput && fileInput.files && fileInput.files.length > 0;
       if (!live) { return; }  // no live chat: the plain form posts
       event.preventDefault();
       var body = textarea.value.trim();
+      if (hasFiles && window.fetch && window.FormData) { upload(body); return; }
       if (!body) { setError("Escribe un mensaje antes de enviarlo."); textarea.focus(); return; }
       setError("");
       var id = newId();
