@@ -19,10 +19,11 @@ def create_app(config=None) -> Flask:
 
     assets.init_app(app)
 
-    from sv_platform.core import errors, formatting, security
+    from sv_platform.core import errors, formatting, security, urls
 
     security.init_app(app)
     formatting.init_app(app)
+    urls.init_app(app)
     _register_blueprints(app)
     errors.init_app(app)
 

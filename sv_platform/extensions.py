@@ -73,7 +73,9 @@ def _sqlite_begin(conn):
     if conn.dialect.name == "sqlite":
         immediate = _IMMEDIATE.get()
         conn.info["sv_immediate"] = immediate
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Straight to the driver: every request begins one, and SQLAlchemy's statement
+        # machinery (events, result set up) costs more than the BEGIN itself.
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @contextmanager
@@ -144,6 +146,23 @@ def _view_without_limits() -> bool:
     return view is None or get_qualified_name(view) not in limiter._marked_for_limiting
 
 
+def _check_limits_only_where_declared(app) -> None:
+    """Flask-Limiter's before-request hook resolves limits for every request before its
+    request filter says there are none; call it only for views that declare a limit."""
+    hooks = app.before_request_funcs.setdefault(None, [])
+    original = next(
+        (f for f in hooks if getattr(f, "__func__", None) is Limiter._check_request_limit), None
+    )
+    if original is None:
+        return
+
+    def check_declared_limits():
+        if not _view_without_limits():
+            original()
+
+    hooks[hooks.index(original)] = check_declared_limits
+
+
 def init_app(app) -> None:
     db.init_app(app)
     app.before_request(_choose_transaction_mode)
@@ -158,6 +177,7 @@ def init_app(app) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     limiter.request_filter(_view_without_limits)
+    _check_limits_only_where_declared(app)
     babel.init_app(app)
     compress.init_app(app)
     from sv_platform.core.sockets import session_dropping_manager

@@ -14,16 +14,18 @@ def transactions(app):
         pytest.skip("the write lock is SQLite's")
     seen = []
 
-    def record(_conn, _cursor, statement, *_args):
-        words = statement.split()
-        if words[0].upper() == "BEGIN":
-            seen.append((statement.strip().upper(), []))
-        elif seen:
-            seen[-1][1].append(" ".join(words).upper())
+    def begin(conn):  # runs after the app's own listener, which sends BEGIN to the driver
+        seen.append(("BEGIN IMMEDIATE" if conn.info.get("sv_immediate") else "BEGIN", []))
 
+    def record(_conn, _cursor, statement, *_args):
+        if seen:
+            seen[-1][1].append(" ".join(statement.split()).upper())
+
+    event.listen(db.engine, "begin", begin)
     event.listen(db.engine, "before_cursor_execute", record)
     yield seen
     event.remove(db.engine, "before_cursor_execute", record)
+    event.remove(db.engine, "begin", begin)
 
 
 def test_enrolment_post_takes_the_write_lock_after_loading_the_user(

@@ -1,6 +1,8 @@
 """Jinja filters: dates in America/Santiago, numbers in es-CL, RUTs with dots."""
 
-from flask_babel import format_date, format_datetime, format_decimal
+import functools
+
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
 from sv_platform.core.rut import format_rut
 from sv_platform.core.timeutil import as_utc
@@ -17,6 +19,12 @@ def date_cl(value, fmt: str = "d 'de' MMMM 'de' y") -> str:
         return ""
     if hasattr(value, "hour"):
         return format_datetime(as_utc(value), fmt)
+    return _format_day(value, fmt, str(get_locale()))
+
+
+@functools.lru_cache(maxsize=2048)
+def _format_day(value, fmt: str, _locale: str) -> str:
+    """A calendar date in words depends only on the date, the pattern and the locale."""
     return format_date(value, fmt)
 
 

@@ -588,22 +588,27 @@ def course_structure(course_id: int, content_hash: str) -> CourseItem:
     return item
 
 
-_VERSION_AND_PROGRESS = text(
-    "SELECT course.id, course.content_hash, lesson_progress.lesson_id FROM course "
+_VERSION_PROGRESS_AND_SEAT = text(
+    "SELECT course.id, course.content_hash, lesson_progress.lesson_id, "
+    f"{enrollment.latest_status_sql('course.offering_id')} FROM course "
     "LEFT OUTER JOIN lesson_progress ON lesson_progress.course_id = course.id "
     "AND lesson_progress.user_id = :user_id "
     "WHERE course.slug = :slug AND course.retired_at IS NULL"
 )
 
 
-def _course_version_and_progress(slug: str, user_id: int | None):
-    """(course id, content hash, ids of the lessons the person completed), in one query
-    (textual SQL: this runs on every lesson page); None when there is no such course."""
-    rows = db.session.execute(_VERSION_AND_PROGRESS, {"slug": slug, "user_id": user_id or 0})
-    rows = rows.all()
+def _course_version_progress_and_seat(slug: str, user_id: int | None):
+    """(course id, content hash, ids of the lessons the person completed, whether they have
+    a seat), in one query (textual SQL: this runs on every lesson page); None when there is
+    no such course."""
+    rows = db.session.execute(
+        _VERSION_PROGRESS_AND_SEAT, {"slug": slug, "user_id": user_id or 0}
+    ).all()
     if not rows:
         return None
-    return rows[0][0], rows[0][1], {row[2] for row in rows if row[2] is not None}
+    first = rows[0]
+    seat = user_id is not None and first[3] in SEAT_STATUSES
+    return first[0], first[1], {row[2] for row in rows if row[2] is not None}, seat
 
 
 @dataclass
@@ -628,10 +633,10 @@ def lesson_page(user, slug: str, lesson_slug: str, *, now: datetime | None = Non
     a seat (enrolment active or graduated). Raises NotFound, LoginRequired (anonymous),
     NotEnrolled (logged in without a seat).
 
-    Two queries: the course's content version with the person's progress, and the seat;
-    the structure and the lesson's HTML come from caches keyed by content version."""
+    One query: the course's content version with the person's progress and seat; the
+    structure and the lesson's HTML come from caches keyed by content version."""
     user_id = _user_id(user)
-    found = _course_version_and_progress(slug, user_id)
+    found = _course_version_progress_and_seat(slug, user_id)
     if found is None:
         raise NotFound("Ese curso no existe o ya no está disponible.")
     course = course_structure(found[0], found[1])
@@ -641,7 +646,7 @@ def lesson_page(user, slug: str, lesson_slug: str, *, now: datetime | None = Non
     if index is None:
         raise NotFound("Esa lección no existe o ya no forma parte del curso.")
     lesson = lessons[index]
-    seat = has_seat(user, course)
+    seat = found[3]
     is_preview = index == 0
     if not is_preview and not seat:
         if not user_id:

@@ -55,9 +55,7 @@ def course(slug: str):
 @public
 def lesson(slug: str, lesson_slug: str):
     page = services.lesson_page(acting_user(), slug, lesson_slug)
-    return render_template(
-        "courses/lesson.html", page=page, course=page.course, form=CompleteLessonForm()
-    )
+    return render_template("courses/lesson.html", page=page, course=page.course)
 
 
 @bp.post("/cursos/<slug>/<lesson_slug>/completar")

@@ -388,10 +388,18 @@ def latest_enrollment(user_id: int, offering_id: int) -> Enrollment | None:
     ).first()
 
 
-_LATEST_STATUS = text(
-    "SELECT status FROM enrollment WHERE user_id = :user_id AND offering_id = :offering_id "
-    "ORDER BY id DESC LIMIT 1"
+_LATEST_STATUS_OF = (
+    "SELECT enrollment.status FROM enrollment WHERE enrollment.user_id = :user_id "
+    "AND enrollment.offering_id = {offering} ORDER BY enrollment.id DESC LIMIT 1"
 )
+_LATEST_STATUS = text(_LATEST_STATUS_OF.format(offering=":offering_id"))
+
+
+def latest_status_sql(offering_column: str) -> str:
+    """latest_status() as a scalar subquery for the offering in `offering_column` and the
+    person in the `:user_id` parameter, for a page's query that needs the seat beside other
+    things (one statement instead of two)."""
+    return f"({_LATEST_STATUS_OF.format(offering=offering_column)})"
 
 
 def latest_status(user_id: int, offering_id: int) -> str | None:
