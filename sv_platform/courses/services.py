@@ -588,9 +588,11 @@ def course_structure(course_id: int, content_hash: str) -> CourseItem:
     return item
 
 
+_SEAT_STATUS = enrollment.latest_status_sql("course.offering_id")
 _VERSION_PROGRESS_AND_SEAT = text(
-    "SELECT course.id, course.content_hash, lesson_progress.lesson_id, "
-    f"{enrollment.latest_status_sql('course.offering_id')} FROM course "
+    "SELECT course.id, course.content_hash, lesson_progress.lesson_id, "  # noqa: S608 - constants
+    + _SEAT_STATUS
+    + " FROM course "
     "LEFT OUTER JOIN lesson_progress ON lesson_progress.course_id = course.id "
     "AND lesson_progress.user_id = :user_id "
     "WHERE course.slug = :slug AND course.retired_at IS NULL"
