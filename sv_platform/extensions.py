@@ -103,8 +103,17 @@ def write_transaction():
         raise
 
 
+def reads_without_lock(view):
+    """Mark a POST view whose every write runs inside write_transaction(): on SQLite its
+    reads (the session user, the rules it checks) then take no write lock at all, and the
+    lock is held only for the short write transaction. Without the mark a POST's first
+    transaction takes the lock at BEGIN, so code that reads and then writes cannot fail."""
+    view.sv_reads_without_lock = True
+    return view
+
+
 def _choose_transaction_mode():
-    from flask import request
+    from flask import current_app, request
     from flask_login import current_user
 
     if request.method in ("GET", "HEAD", "OPTIONS"):
@@ -112,6 +121,10 @@ def _choose_transaction_mode():
         return
     _IMMEDIATE.set(False)
     current_user._get_current_object()  # the session user, read without the write lock
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "sv_reads_without_lock", False):
+        _WRITE_REQUEST.set(True)  # reads stay deferred; write_transaction() takes the lock
+        return
     session = db.session()
     if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
         expire, session.expire_on_commit = session.expire_on_commit, False

@@ -47,6 +47,9 @@ def test_enrolment_post_takes_the_write_lock_after_loading_the_user(
     assert first_read[0] == "BEGIN" and any("FROM USER" in s for s in first_read[1])
     assert write_kind == "BEGIN IMMEDIATE"
     assert any(s.startswith("UPDATE ENROLLMENT_WINDOW") for s in write_sql)
+    # The rules were read before: the lock is held for the seat and the row only.
+    assert all(s.startswith(("UPDATE", "INSERT")) for s in write_sql), write_sql
+    assert any("FROM OFFERING" in s for s in first_read[1])
     assert kinds.count("BEGIN IMMEDIATE") == 1, kinds  # reads after the commit take no lock
 
 

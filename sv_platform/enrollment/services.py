@@ -442,6 +442,23 @@ def claim_seat(user, offering: Offering, *, now: datetime) -> Enrollment:
     """Inside the caller's write transaction (the caller commits): take a cupo in the open
     window that fits the user, or join that window's waitlist. Raises NotAllowed,
     ProfileIncomplete, AlreadyEnrolled, WindowClosed."""
+    plan = _seat_plan(user, offering, now=now)
+    return _claim_planned(plan, now=now)
+
+
+@dataclass(frozen=True)
+class _SeatPlan:
+    """What a claim needs, read before the write: who, where, and the windows to try."""
+
+    user_id: int
+    offering_id: int
+    window_ids: tuple[int, ...]
+
+
+def _seat_plan(user, offering: Offering, *, now: datetime) -> _SeatPlan:
+    """The read part of a claim (no write, no lock): the rules the person must meet and
+    the open windows that fit them, their región's first. Raises NotAllowed,
+    ProfileIncomplete, AlreadyEnrolled, WindowClosed."""
     _check_can_enroll(user, offering)
     user_id, region_code, offering_id = user.id, user.region_code, offering.id
     if open_enrollment(user_id, offering_id):
@@ -457,18 +474,26 @@ def claim_seat(user, offering: Offering, *, now: datetime) -> Enrollment:
     windows = _candidate_windows(offering_id, region_code, now)
     if not windows:
         raise WindowClosed(_closed_message(_next_window(offering_id, region_code, now)))
-    chosen, status = windows[0], "waitlisted"
-    for window in windows:
-        if _take_seat(window.id):
-            chosen, status = window, "active"
+    return _SeatPlan(user_id, offering_id, tuple(window.id for window in windows))
+
+
+def _claim_planned(plan: _SeatPlan, *, now: datetime) -> Enrollment:
+    """The write part of a claim, inside the caller's write transaction: one conditional
+    UPDATE per window until one gives a seat (the row count decides, so cupos are never
+    exceeded), else the first window's waitlist; the open-enrolment unique constraint turns
+    a racing double submit into AlreadyEnrolled."""
+    chosen, status = plan.window_ids[0], "waitlisted"
+    for window_id in plan.window_ids:
+        if _take_seat(window_id):
+            chosen, status = window_id, "active"
             break
     enrollment = Enrollment(
-        user_id=user_id,
-        window_id=chosen.id,
-        offering_id=offering_id,
+        user_id=plan.user_id,
+        window_id=chosen,
+        offering_id=plan.offering_id,
         status=status,
         created_at=now,
-        open_slot=offering_id,
+        open_slot=plan.offering_id,
     )
     db.session.add(enrollment)
     try:
@@ -482,13 +507,18 @@ def enroll(user, offering: Offering, *, now: datetime | None = None) -> Enrollme
     """Take a cupo in the open window that fits the user (their región's before the
     national one) or join that window's waitlist in arrival order. One open enrolment per
     offering at a time; a graduated course cannot be taken again, advisory areas can.
-    Raises NotAllowed, ProfileIncomplete, AlreadyEnrolled, WindowClosed."""
+    Raises NotAllowed, ProfileIncomplete, AlreadyEnrolled, WindowClosed.
+
+    The rules are read first without the write lock; the write transaction holds it only
+    for the conditional UPDATE, the INSERT and the commit (SQLite has one write lock, so a
+    burst of enrolments is serialized only by that short part)."""
     now = now or utcnow()
-    _check_can_enroll(user, offering)
+    plan = _seat_plan(user, offering, now=now)
+    slug = offering.slug
     with write_transaction():
-        enrollment = claim_seat(user, offering, now=now)
+        enrollment = _claim_planned(plan, now=now)
         db.session.commit()
-    log.info("enrol user=%s offering=%s status=%s", user.id, offering.slug, enrollment.status)
+    log.info("enrol user=%s offering=%s status=%s", plan.user_id, slug, enrollment.status)
     return enrollment
 
 

@@ -11,6 +11,7 @@ from sv_platform.core.timeutil import CHILE, utcnow
 from sv_platform.core.web import acting_user, attempt, safe_next
 from sv_platform.enrollment import bp, roster, services
 from sv_platform.enrollment.forms import WindowForm
+from sv_platform.extensions import reads_without_lock
 
 
 def offering_url(offering) -> str:
@@ -20,6 +21,7 @@ def offering_url(offering) -> str:
 
 
 @bp.post("/inscripciones/<slug>")
+@reads_without_lock
 def enroll(slug: str):
     form = ConfirmForm()
     if not form.validate_on_submit():
