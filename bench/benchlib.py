@@ -44,6 +44,10 @@ def start_gunicorn(
     proc = subprocess.Popen(
         [
             str(BIN / "gunicorn"),
+            # The production settings (access log included) for the app and the
+            # hello-world baseline alike; the flags below override the thread count.
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
             "--worker-class",
             "gthread",
             "-w",

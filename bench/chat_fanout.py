@@ -67,7 +67,7 @@ with app.app_context():
     for i in range({k}):
         owner = accounts.register_entrepreneur(
             rut=valid_rut(30000000 + i), name=f"Emprendedora Bench {{i}}",
-            email=f"e{{i}}@bench.cl", phone="+56 9 1111 2222", password="{PASSWORD}",
+            email=f"e{{i}}@bench.cl", phone="+56 9 6123 4567", password="{PASSWORD}",
             region_code="13", comuna_code="13101", sex="femenino",
             birth_date=datetime.date(1990, 1, 1), education_level="media", consent=True)
         advisor = accounts.create_staff(

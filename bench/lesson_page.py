@@ -46,6 +46,7 @@ from benchlib import (
 COURSE, LESSON = "vende-en-linea", "catalogo-y-fotos"
 DEMO_EMAIL, DEMO_PASSWORD = "emprendedora@demo.serviciosvirtuales.cl", "Servicios-Demo-2026"
 THREADS = int(os.environ.get("BENCH_THREADS", "20"))
+USER_AGENT = requests.utils.default_user_agent()
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
   io.write(string.format(
@@ -91,7 +92,9 @@ def run_wrk(url: str, cookie: str | None, seconds: int, connections: int, tmp: P
         str(script),
     ]
     if cookie:
-        command += ["-H", f"Cookie: {cookie}"]
+        # The browser that logged in: Flask-Login's session protection compares the
+        # User-Agent, and a different one would rewrite the session cookie every request.
+        command += ["-H", f"Cookie: {cookie}", "-H", f"User-Agent: {USER_AGENT}"]
     output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
     line = next(x for x in output.splitlines() if x.startswith("WRKJSON "))
     raw = json.loads(line[len("WRKJSON ") :])
