@@ -223,6 +223,17 @@ def _report_group() -> AppGroup:
         except DomainError as error:
             _fail(error)
 
+    @report.command("rebuild")
+    def rebuild():
+        """Recalcula desde cero la tabla resumen de beneficiarios (report_beneficiary_year)."""
+        from sv_platform.extensions import db, write_transaction
+        from sv_platform.reports import summary
+
+        with write_transaction():
+            rows = summary.rebuild()
+            db.session.commit()
+        click.echo(f"Resumen de beneficiarios recalculado: {rows} filas (persona y año).")
+
     return report
 
 

@@ -30,6 +30,12 @@ def _pending_egresos(now: datetime) -> int:
     return courses.graduate_completed(now=now)
 
 
+def _report_summary(now: datetime) -> int:
+    from sv_platform.reports import summary
+
+    return summary.job(now)
+
+
 def _send_mail(now: datetime) -> int:
     from sv_platform.notifications import sender
 
@@ -47,6 +53,7 @@ JOBS: dict[str, Callable[[datetime], int]] = {
     "cierre_automatico": _auto_close,
     "egresos_pendientes": _pending_egresos,
     "avisos_de_plazo": _deadline_warnings,
+    "resumen_de_reportes": _report_summary,
     # Last: mail queued by the jobs above goes out in the same run.
     "correo": _send_mail,
 }

@@ -122,7 +122,7 @@ def _enrolment_query(f: services.Filters, *conditions):
         )
         .join(Offering, Offering.id == Enrollment.offering_id)
         .join(User, User.id == Enrollment.user_id)
-        .where(*conditions, *services._person_conditions(f))
+        .where(*conditions, *services.person_conditions(f))
         .order_by(Enrollment.id)
     )
     if f.service == "course":
@@ -188,7 +188,7 @@ def consultas(f: services.Filters, full: bool):
         .join(User, User.id == Consultation.user_id)
         .where(
             and_(Consultation.created_at >= start, Consultation.created_at < end),
-            *services._person_conditions(f),
+            *services.person_conditions(f),
         )
         .order_by(Consultation.id)
     )
@@ -253,7 +253,7 @@ def encuestas(f: services.Filters, full: bool):
         q = (
             select(model, *_PERSON_COLUMNS)
             .join(User, User.id == model.user_id)
-            .where(model.year == f.year, *services._person_conditions(f))
+            .where(model.year == f.year, *services.person_conditions(f))
             .order_by(model.id)
         )
         if f.service and kind == "Egreso":

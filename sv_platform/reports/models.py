@@ -194,3 +194,62 @@ Index(
     Consultation.resolution_due_at,
     Consultation.user_id,
 )
+
+
+class BeneficiaryYear(db.Model):
+    """The beneficiaries' summary: one row per person and year t in which the person held a
+    seat (see `summary.py`), with what the program characterizes them by, the services they
+    used and their egresos in t, and their latest survey answer of t. Derived data: kept
+    exact in the transaction of every change that affects it and rebuilt from scratch by
+    `flask sv report rebuild`."""
+
+    __tablename__ = "report_beneficiary_year"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    region: Mapped[str | None] = mapped_column(String(2))
+    comuna: Mapped[str | None] = mapped_column(String(5))
+    sex: Mapped[str | None] = mapped_column(String(20))
+    birth_year: Mapped[int | None]
+    education: Mapped[str | None] = mapped_column(String(20))
+    company_rut: Mapped[str | None] = mapped_column(String(12))
+    baseline: Mapped[bool | None]  # first answer to the channel question: sells online?
+    course_seats: Mapped[int] = mapped_column(default=0)
+    legal_seats: Mapped[int] = mapped_column(default=0)
+    sustainability_seats: Mapped[int] = mapped_column(default=0)
+    course_egresos: Mapped[int] = mapped_column(default=0)
+    legal_egresos: Mapped[int] = mapped_column(default=0)
+    sustainability_egresos: Mapped[int] = mapped_column(default=0)
+    # Course seats created in t, and those of them already graduated (completion rate).
+    courses_started: Mapped[int] = mapped_column(default=0)
+    courses_started_graduated: Mapped[int] = mapped_column(default=0)
+    # The latest answer of t (exit survey of an egreso of t, or the annual survey t).
+    answered: Mapped[bool] = mapped_column(default=False)
+    sells_digital: Mapped[bool] = mapped_column(default=False)
+    sold_last_3_months: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (
+        Index("ix_report_beneficiary_year_user", "user_id"),
+        Index("ix_report_beneficiary_year_region", "year", "region", "sex"),
+        {"sqlite_with_rowid": False},
+    )
+
+
+class SummaryState(db.Model):
+    """One row: the summary holds the years up to `horizon` (later years, reached when the
+    calendar turns, are computed from the source tables until the summary is extended)."""
+
+    __tablename__ = "report_summary_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    horizon: Mapped[int]
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+Index(
+    "ix_exit_survey_report_satisfaction",
+    ExitSurvey.year,
+    ExitSurvey.service,
+    ExitSurvey.satisfaction,
+    ExitSurvey.user_id,
+)

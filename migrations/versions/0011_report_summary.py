@@ -1,0 +1,95 @@
+"""report summary: the beneficiaries' summary per person and year, backfilled
+
+Revision ID: 0011_report_summary
+Revises: 0008_hardening
+Create Date: 2026-12-01 13:00:00
+
+`report_beneficiary_year` holds one row per person and year t in which the person was a
+beneficiary (see sv_platform/reports/summary.py); `report_summary_state` the last year it
+holds. Both are filled here from the existing data by the same query
+`flask sv report rebuild` runs. Also an index covering the satisfaction figure.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = "0011_report_summary"
+down_revision = "0008_hardening"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    counts = [
+        sa.Column(name, sa.Integer(), nullable=False, server_default="0")
+        for name in (
+            "course_seats",
+            "legal_seats",
+            "sustainability_seats",
+            "course_egresos",
+            "legal_egresos",
+            "sustainability_egresos",
+            "courses_started",
+            "courses_started_graduated",
+        )
+    ]
+    op.create_table(
+        "report_beneficiary_year",
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("region", sa.String(length=2), nullable=True),
+        sa.Column("comuna", sa.String(length=5), nullable=True),
+        sa.Column("sex", sa.String(length=20), nullable=True),
+        sa.Column("birth_year", sa.Integer(), nullable=True),
+        sa.Column("education", sa.String(length=20), nullable=True),
+        sa.Column("company_rut", sa.String(length=12), nullable=True),
+        sa.Column("baseline", sa.Boolean(), nullable=True),
+        *counts,
+        sa.Column("answered", sa.Boolean(), nullable=False),
+        sa.Column("sells_digital", sa.Boolean(), nullable=False),
+        sa.Column("sold_last_3_months", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("year", "user_id", name=op.f("pk_report_beneficiary_year")),
+        sqlite_with_rowid=False,
+    )
+    op.create_index(
+        "ix_report_beneficiary_year_user", "report_beneficiary_year", ["user_id"], unique=False
+    )
+    op.create_index(
+        "ix_report_beneficiary_year_region",
+        "report_beneficiary_year",
+        ["year", "region", "sex"],
+        unique=False,
+    )
+    op.create_table(
+        "report_summary_state",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("horizon", sa.Integer(), nullable=False),
+        sa.Column("built_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_summary_state")),
+    )
+    op.create_index(
+        "ix_exit_survey_report_satisfaction",
+        "exit_survey",
+        ["year", "service", "satisfaction", "user_id"],
+        unique=False,
+    )
+
+    from sqlalchemy.orm import Session
+
+    from sv_platform.reports import summary
+
+    session = Session(bind=op.get_bind())
+    try:
+        rows = summary.rebuild(session)
+        print(f"report_beneficiary_year: {rows} rows")  # noqa: T201 - migration output
+    finally:
+        session.close()
+
+
+def downgrade():
+    op.drop_index("ix_exit_survey_report_satisfaction", table_name="exit_survey")
+    op.drop_table("report_summary_state")
+    op.drop_index("ix_report_beneficiary_year_region", table_name="report_beneficiary_year")
+    op.drop_index("ix_report_beneficiary_year_user", table_name="report_beneficiary_year")
+    op.drop_table("report_beneficiary_year")

@@ -1,0 +1,270 @@
+"""Figures read straight from the source tables, the same for both computations: cupos per
+window, the waitlist, consultas and their service levels in business days, the course
+completion times, satisfaction and coverage."""
+
+import statistics
+from collections import Counter, defaultdict
+from datetime import date, datetime
+from functools import lru_cache
+
+import holidays
+from flask import current_app
+from sqlalchemy import extract, func, or_, select
+
+from sv_platform.accounts.models import User
+from sv_platform.advisory.models import AREAS, STATUSES, Consultation
+from sv_platform.core.timeutil import CHILE, as_utc
+from sv_platform.enrollment.models import Enrollment, EnrollmentWindow
+from sv_platform.extensions import db
+from sv_platform.reports.indicators import (
+    Consultations,
+    Coverage,
+    Filters,
+    Satisfaction,
+    Waitlist,
+    WindowUse,
+    month_of,
+    offering_services,
+    person_conditions,
+    service_condition,
+    with_person,
+    year_bounds,
+)
+from sv_platform.reports.models import SERVICES, ExitSurvey
+
+
+def cupos(f: Filters) -> list[WindowUse]:
+    """Cupos usados versus capacidad por ventana: las ventanas abiertas en algún momento
+    del año t, con su capacidad, los cupos ocupados hoy (inscripciones vigentes o
+    egresadas) y las personas en lista de espera hoy. Con región: las ventanas de esa
+    región y las nacionales."""
+    start, end = year_bounds(f.year)
+    services = offering_services()
+    query = select(EnrollmentWindow).where(
+        EnrollmentWindow.opens_at < end, EnrollmentWindow.closes_at > start
+    )
+    if f.service:
+        ids = [oid for oid, svc in services.items() if svc == f.service]
+        query = query.where(EnrollmentWindow.offering_id.in_(ids or [-1]))
+    if f.region:
+        query = query.where(
+            or_(EnrollmentWindow.region_code.is_(None), EnrollmentWindow.region_code == f.region)
+        )
+    windows = list(db.session.scalars(query.order_by(EnrollmentWindow.opens_at)))
+    waiting = dict(
+        db.session.execute(
+            select(Enrollment.window_id, func.count())
+            .where(
+                Enrollment.window_id.in_([w.id for w in windows] or [-1]),
+                Enrollment.status == "waitlisted",
+            )
+            .group_by(Enrollment.window_id)
+        ).all()
+    )
+    return [
+        WindowUse(
+            w.name,
+            services.get(w.offering_id, "course"),
+            w.region_code,
+            w.capacity,
+            w.used,
+            waiting.get(w.id, 0),
+        )
+        for w in windows
+    ]
+
+
+def waitlist(f: Filters) -> Waitlist:
+    """Lista de espera: personas esperando un cupo hoy, y por mes del año t las entradas a
+    la lista (inscripciones creadas ese mes que siguen esperando o ya fueron promovidas) y
+    las promociones (cupo liberado y asignado ese mes)."""
+    start, end = year_bounds(f.year)
+    services = offering_services()
+    extra = []
+    service = service_condition(f, services)
+    if service is not None:
+        extra.append(service)
+
+    def grouped(column, *conditions) -> Counter:
+        month = month_of(column, f.year)
+        query = with_person(select(month, func.count()), f, Enrollment.user_id)
+        return Counter(
+            dict(db.session.execute(query.where(*conditions, *extra).group_by(month)).all())
+        )
+
+    in_year = (Enrollment.created_at >= start, Enrollment.created_at < end)
+    entered = grouped(Enrollment.created_at, Enrollment.status == "waitlisted", *in_year)
+    entered += grouped(Enrollment.created_at, Enrollment.promoted_at >= start, *in_year)
+    promoted = grouped(
+        Enrollment.promoted_at, Enrollment.promoted_at >= start, Enrollment.promoted_at < end
+    )
+    now_query = with_person(
+        select(func.count()).select_from(Enrollment), f, Enrollment.user_id
+    ).where(Enrollment.status == "waitlisted", *extra)
+    now = db.session.scalar(now_query) or 0
+    return Waitlist(now, [(m, entered[m], promoted[m]) for m in range(1, 13)])
+
+
+# Business days: the calendar of the service levels (Monday–Friday, Chilean holidays off).
+
+_EPOCH_YEAR = 2000
+
+
+@lru_cache(maxsize=128)
+def _year_prefix(year: int) -> tuple[int, ...]:
+    """prefix[i] = business days among the year's first i days."""
+    off = holidays.country_holidays("CL", years=year)
+    prefix, day, count = [0], date(year, 1, 1), 0
+    while day.year == year:
+        if day.weekday() < 5 and day not in off:
+            count += 1
+        prefix.append(count)
+        day = date.fromordinal(day.toordinal() + 1)
+    return tuple(prefix)
+
+
+@lru_cache(maxsize=128)
+def _before_year(year: int) -> int:
+    if year <= _EPOCH_YEAR:
+        return 0
+    return _before_year(year - 1) + _year_prefix(year - 1)[-1]
+
+
+def _business_ordinal(day: date) -> int:
+    return _before_year(day.year) + _year_prefix(day.year)[day.timetuple().tm_yday]
+
+
+def business_days(start: datetime, end: datetime) -> int:
+    """Business days in (start day, end day], both days taken in Chile."""
+    a = as_utc(start).astimezone(CHILE).date()
+    b = as_utc(end).astimezone(CHILE).date()
+    return _business_ordinal(b) - _business_ordinal(a)
+
+
+def consultations(f: Filters) -> Consultations:
+    """Consultas creadas en el año t por estado y área; mediana de días hábiles (lunes a
+    viernes sin feriados de Chile) desde que se abrió hasta la primera respuesta y hasta la
+    resolución; cumplimiento del nivel de servicio: respuestas (resoluciones) hechas a más
+    tardar en su plazo, sobre las consultas que ya tienen respuesta (resolución)."""
+    start, end = year_bounds(f.year)
+    by_status = {status: {area: 0 for area in AREAS} for status in STATUSES}
+    if f.service == "course":
+        return Consultations(0, by_status, None, None, (0, 0), (0, 0))
+    query = (
+        select(
+            Consultation.area,
+            Consultation.status,
+            Consultation.opened_at,
+            Consultation.first_response_at,
+            Consultation.first_response_due_at,
+            Consultation.resolved_at,
+            Consultation.resolution_due_at,
+        )
+        .join(User, User.id == Consultation.user_id)
+        .where(
+            Consultation.created_at >= start,
+            Consultation.created_at < end,
+            *person_conditions(f),
+        )
+    )
+    if f.service:
+        query = query.where(Consultation.area == f.service)
+    first, resolution, total = [], [], 0
+    first_ok = first_n = resolved_ok = resolved_n = 0
+    for area, status, opened, answered, answer_due, resolved, resolve_due in db.session.execute(
+        query
+    ):
+        total += 1
+        cell = by_status.setdefault(status, {a: 0 for a in AREAS})
+        cell[area] = cell.get(area, 0) + 1
+        if opened and answered:
+            first.append(business_days(opened, answered))
+            first_n += 1
+            first_ok += answer_due is None or as_utc(answered) <= as_utc(answer_due)
+        if opened and resolved:
+            resolution.append(business_days(opened, resolved))
+            resolved_n += 1
+            resolved_ok += resolve_due is None or as_utc(resolved) <= as_utc(resolve_due)
+    return Consultations(
+        total,
+        by_status,
+        statistics.median(first) if first else None,
+        statistics.median(resolution) if resolution else None,
+        (first_ok, first_n),
+        (resolved_ok, resolved_n),
+    )
+
+
+def _days_between(start, end):
+    """Days (with decimals) from `start` to `end`, in SQL."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return func.julianday(end) - func.julianday(start)
+    return extract("epoch", end - start) / 86400
+
+
+def course_durations(f: Filters) -> list[float]:
+    """Days from enrolment to egreso of every course egreso of year t (filters applied)."""
+    start, end = year_bounds(f.year)
+    ids = [oid for oid, svc in offering_services().items() if svc == "course"]
+    if f.service and f.service != "course" or not ids:
+        return []
+    days = with_person(
+        select(_days_between(Enrollment.created_at, Enrollment.graduated_at)),
+        f,
+        Enrollment.user_id,
+    )
+    return [
+        float(d)
+        for d in db.session.scalars(
+            days.where(
+                Enrollment.offering_id.in_(ids),
+                Enrollment.status == "graduated",
+                Enrollment.graduated_at >= start,
+                Enrollment.graduated_at < end,
+            )
+        )
+    ]
+
+
+def satisfaction(f: Filters) -> Satisfaction:
+    """Satisfacción: nota de 1 a 7 (escala de notas chilena) de las encuestas de egreso de
+    los egresos del año t; promedio, distribución y porcentaje de notas 6 y 7."""
+    query = (
+        with_person(
+            select(ExitSurvey.service, ExitSurvey.satisfaction, func.count()),
+            f,
+            ExitSurvey.user_id,
+        )
+        .where(ExitSurvey.year == f.year)
+        .group_by(ExitSurvey.service, ExitSurvey.satisfaction)
+    )
+    if f.service:
+        query = query.where(ExitSurvey.service == f.service)
+    grades, per_service = Counter(), defaultdict(Counter)
+    for service, grade, n in db.session.execute(query):
+        grades[grade] += n
+        per_service[service][grade] += n
+
+    def mean(counter: Counter) -> float | None:
+        n = sum(counter.values())
+        return sum(g * c for g, c in counter.items()) / n if n else None
+
+    return Satisfaction(
+        sum(grades.values()),
+        mean(grades),
+        [(g, grades.get(g, 0)) for g in range(1, 8)],
+        [(s, sum(per_service[s].values()), mean(per_service[s])) for s in SERVICES],
+    )
+
+
+def coverage(persons: int) -> Coverage:
+    """The year's beneficiaries against the configured populations and plan."""
+    config = current_app.config
+    return Coverage(
+        persons,
+        int(config["REPORT_TARGET_POPULATION"]),
+        int(config["REPORT_POTENTIAL_POPULATION"]),
+        int(config["REPORT_PLANNED_BENEFICIARIES"]),
+    )
+
+
