@@ -7,7 +7,7 @@ Create Date: 2026-12-01 13:00:00
 `report_beneficiary_year` holds one row per person and year t in which the person was a
 beneficiary (see sv_platform/reports/summary.py); `report_summary_state` the last year it
 holds. Both are filled here from the existing data by the same query
-`flask sv report rebuild` runs. Also an index covering the satisfaction figure.
+`flask sv report rebuild` runs. Also indexes covering the satisfaction figure, the waitlist promotions and the first year.
 """
 
 import sqlalchemy as sa
@@ -74,6 +74,14 @@ def upgrade():
         ["year", "service", "satisfaction", "user_id"],
         unique=False,
     )
+    with op.batch_alter_table("enrollment") as batch:
+        batch.drop_index("ix_enrollment_report_promoted")
+        batch.create_index(
+            "ix_enrollment_report_promoted",
+            ["promoted_at", "created_at", "offering_id", "user_id"],
+            unique=False,
+        )
+        batch.create_index("ix_enrollment_report_first", ["created_at"], unique=False)
 
     from sqlalchemy.orm import Session
 
@@ -88,6 +96,10 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table("enrollment") as batch:
+        batch.drop_index("ix_enrollment_report_first")
+        batch.drop_index("ix_enrollment_report_promoted")
+        batch.create_index("ix_enrollment_report_promoted", ["promoted_at"], unique=False)
     op.drop_index("ix_exit_survey_report_satisfaction", table_name="exit_survey")
     op.drop_table("report_summary_state")
     op.drop_index("ix_report_beneficiary_year_region", table_name="report_beneficiary_year")

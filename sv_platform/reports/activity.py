@@ -4,14 +4,13 @@ completion times, satisfaction and coverage."""
 
 import statistics
 from collections import Counter, defaultdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 
 import holidays
 from flask import current_app
-from sqlalchemy import extract, func, or_, select
+from sqlalchemy import DateTime, String, extract, func, or_, select, type_coerce
 
-from sv_platform.accounts.models import User
 from sv_platform.advisory.models import AREAS, STATUSES, Consultation
 from sv_platform.core.timeutil import CHILE, as_utc
 from sv_platform.enrollment.models import Enrollment, EnrollmentWindow
@@ -25,7 +24,7 @@ from sv_platform.reports.indicators import (
     WindowUse,
     month_of,
     offering_services,
-    person_conditions,
+    person_filter,
     service_condition,
     with_person,
     year_bounds,
@@ -75,22 +74,20 @@ def cupos(f: Filters) -> list[WindowUse]:
 
 
 def waitlist(f: Filters) -> Waitlist:
-    """Lista de espera: personas esperando un cupo hoy, y por mes del año t las entradas a
-    la lista (inscripciones creadas ese mes que siguen esperando o ya fueron promovidas) y
-    las promociones (cupo liberado y asignado ese mes)."""
+    """The waitlist now and per month of year t (definition in `services.waitlist`)."""
     start, end = year_bounds(f.year)
-    services = offering_services()
     extra = []
-    service = service_condition(f, services)
+    service = service_condition(f, offering_services())
     if service is not None:
         extra.append(service)
+    person = person_filter(f, Enrollment.user_id)
+    if person is not None:
+        extra.append(person)
 
     def grouped(column, *conditions) -> Counter:
         month = month_of(column, f.year)
-        query = with_person(select(month, func.count()), f, Enrollment.user_id)
-        return Counter(
-            dict(db.session.execute(query.where(*conditions, *extra).group_by(month)).all())
-        )
+        query = select(month, func.count()).where(*conditions, *extra).group_by(month)
+        return Counter(dict(db.session.execute(query).all()))
 
     in_year = (Enrollment.created_at >= start, Enrollment.created_at < end)
     entered = grouped(Enrollment.created_at, Enrollment.status == "waitlisted", *in_year)
@@ -98,10 +95,8 @@ def waitlist(f: Filters) -> Waitlist:
     promoted = grouped(
         Enrollment.promoted_at, Enrollment.promoted_at >= start, Enrollment.promoted_at < end
     )
-    now_query = with_person(
-        select(func.count()).select_from(Enrollment), f, Enrollment.user_id
-    ).where(Enrollment.status == "waitlisted", *extra)
-    now = db.session.scalar(now_query) or 0
+    now_query = select(func.count()).where(Enrollment.status == "waitlisted", *extra)
+    now = db.session.scalar(now_query.select_from(Enrollment)) or 0
     return Waitlist(now, [(m, entered[m], promoted[m]) for m in range(1, 13)])
 
 
@@ -141,50 +136,72 @@ def business_days(start: datetime, end: datetime) -> int:
     return _business_ordinal(b) - _business_ordinal(a)
 
 
+def _raw(column):
+    """A timestamp column read without its type's processing: SQLite hands back its stored
+    text (parsed by `_moment`, much faster), PostgreSQL a naive UTC datetime."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return type_coerce(column, String)
+    return type_coerce(column, DateTime())
+
+
+def _moment(value) -> datetime | None:
+    """Naive UTC datetime from what `_raw` returned."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+@lru_cache(maxsize=65_536)
+def _ordinal_at_hour(year: int, month: int, day: int, hour: int) -> int:
+    # Chile's offset is whole hours and changes on whole UTC hours: the Chilean day of a
+    # moment is that of its UTC hour.
+    moment = datetime(year, month, day, hour, tzinfo=UTC)
+    return _business_ordinal(moment.astimezone(CHILE).date())
+
+
+def _business_days_utc(start: datetime, end: datetime) -> int:
+    """`business_days` for naive UTC datetimes, cached by hour."""
+    return _ordinal_at_hour(end.year, end.month, end.day, end.hour) - _ordinal_at_hour(
+        start.year, start.month, start.day, start.hour
+    )
+
+
 def consultations(f: Filters) -> Consultations:
-    """Consultas creadas en el año t por estado y área; mediana de días hábiles (lunes a
-    viernes sin feriados de Chile) desde que se abrió hasta la primera respuesta y hasta la
-    resolución; cumplimiento del nivel de servicio: respuestas (resoluciones) hechas a más
-    tardar en su plazo, sobre las consultas que ya tienen respuesta (resolución)."""
+    """Consultas of year t with their service levels (definition in
+    `services.consultations`)."""
     start, end = year_bounds(f.year)
     by_status = {status: {area: 0 for area in AREAS} for status in STATUSES}
     if f.service == "course":
         return Consultations(0, by_status, None, None, (0, 0), (0, 0))
-    query = (
-        select(
-            Consultation.area,
-            Consultation.status,
-            Consultation.opened_at,
-            Consultation.first_response_at,
-            Consultation.first_response_due_at,
-            Consultation.resolved_at,
-            Consultation.resolution_due_at,
-        )
-        .join(User, User.id == Consultation.user_id)
-        .where(
-            Consultation.created_at >= start,
-            Consultation.created_at < end,
-            *person_conditions(f),
-        )
-    )
+    query = select(
+        Consultation.area,
+        Consultation.status,
+        _raw(Consultation.opened_at),
+        _raw(Consultation.first_response_at),
+        _raw(Consultation.first_response_due_at),
+        _raw(Consultation.resolved_at),
+        _raw(Consultation.resolution_due_at),
+    ).where(Consultation.created_at >= start, Consultation.created_at < end)
+    person = person_filter(f, Consultation.user_id)
+    if person is not None:
+        query = query.where(person)
     if f.service:
         query = query.where(Consultation.area == f.service)
     first, resolution, total = [], [], 0
     first_ok = first_n = resolved_ok = resolved_n = 0
-    for area, status, opened, answered, answer_due, resolved, resolve_due in db.session.execute(
-        query
-    ):
+    for area, status, *moments in db.session.execute(query):
+        opened, answered, answer_due, resolved, resolve_due = map(_moment, moments)
         total += 1
         cell = by_status.setdefault(status, {a: 0 for a in AREAS})
         cell[area] = cell.get(area, 0) + 1
         if opened and answered:
-            first.append(business_days(opened, answered))
+            first.append(_business_days_utc(opened, answered))
             first_n += 1
-            first_ok += answer_due is None or as_utc(answered) <= as_utc(answer_due)
+            first_ok += answer_due is None or answered <= answer_due
         if opened and resolved:
-            resolution.append(business_days(opened, resolved))
+            resolution.append(_business_days_utc(opened, resolved))
             resolved_n += 1
-            resolved_ok += resolve_due is None or as_utc(resolved) <= as_utc(resolve_due)
+            resolved_ok += resolve_due is None or resolved <= resolve_due
     return Consultations(
         total,
         by_status,
@@ -200,6 +217,33 @@ def _days_between(start, end):
     if db.session.get_bind().dialect.name == "sqlite":
         return func.julianday(end) - func.julianday(start)
     return extract("epoch", end - start) / 86400
+
+
+def course_duration_median(f: Filters) -> tuple[int, float | None]:
+    """(course egresos of year t, median days from enrolment to egreso), the median taken
+    in the database (the middle one or two values of the sorted durations)."""
+    start, end = year_bounds(f.year)
+    ids = [oid for oid, svc in offering_services().items() if svc == "course"]
+    if f.service and f.service != "course" or not ids:
+        return 0, None
+    conditions = [
+        Enrollment.offering_id.in_(ids),
+        Enrollment.status == "graduated",
+        Enrollment.graduated_at >= start,
+        Enrollment.graduated_at < end,
+    ]
+    person = person_filter(f, Enrollment.user_id)
+    if person is not None:
+        conditions.append(person)
+    n = db.session.scalar(select(func.count()).select_from(Enrollment).where(*conditions))
+    if not n:
+        return 0, None
+    days = _days_between(Enrollment.created_at, Enrollment.graduated_at)
+    middle = db.session.scalars(
+        select(days).where(*conditions).order_by(days).limit(2 - n % 2).offset((n - 1) // 2)
+    ).all()
+    values = [float(d) for d in middle]
+    return n, values[0] if n % 2 else (values[0] + values[1]) / 2
 
 
 def course_durations(f: Filters) -> list[float]:

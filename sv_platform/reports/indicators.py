@@ -85,6 +85,15 @@ def service_condition(f: Filters, services: dict[int, str]):
 
 
 
+def person_filter(f: Filters, column):
+    """`column IN (the people of the región / sexo filter)`, or None without such filter
+    (a semi-join: the database starts from the rows of the year, not from the people)."""
+    conditions = person_conditions(f)
+    if not conditions:
+        return None
+    return column.in_(select(User.id).where(*conditions))
+
+
 def with_person(query, f: Filters, column):
     """Join the person behind `column` only when a región or sexo filter needs it."""
     if f.region or f.sex:

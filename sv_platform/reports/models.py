@@ -181,7 +181,14 @@ Index(
     Enrollment.offering_id,
     Enrollment.user_id,
 )
-Index("ix_enrollment_report_promoted", Enrollment.promoted_at)
+Index(
+    "ix_enrollment_report_promoted",
+    Enrollment.promoted_at,
+    Enrollment.created_at,
+    Enrollment.offering_id,
+    Enrollment.user_id,
+)
+Index("ix_enrollment_report_first", Enrollment.created_at)  # the first year with enrolments
 Index(
     "ix_consultation_report_created",
     Consultation.created_at,

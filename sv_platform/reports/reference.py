@@ -32,6 +32,8 @@ from sqlalchemy.orm import aliased
 
 from sv_platform.accounts import territory
 from sv_platform.accounts.models import EDUCATION_LEVELS, SEXES, Company, User
+from sv_platform.advisory.models import AREAS, STATUSES, Consultation
+from sv_platform.core.timeutil import as_utc
 from sv_platform.enrollment.models import Enrollment
 from sv_platform.extensions import db
 from sv_platform.reports import activity
@@ -40,15 +42,19 @@ from sv_platform.reports.indicators import (
     SEAT_STATUSES,
     Beneficiaries,
     Completion,
+    Consultations,
     Dashboard,
     Filters,
     Purpose,
     PurposeCell,
     ServiceCounts,
+    Waitlist,
     age_band,
     grouped,
+    month_of,
     offering_services,
     ordered,
+    person_conditions,
     service_column,
     service_condition,
     with_person,
@@ -344,6 +350,91 @@ def purpose_indicator(f: Filters, table=None) -> Purpose:
     return Purpose(total, list(by_region.values()), list(by_sex.values()))
 
 
+def waitlist(f: Filters) -> Waitlist:
+    """Lista de espera: personas esperando un cupo hoy, y por mes del año t las entradas a
+    la lista (inscripciones creadas ese mes que siguen esperando o ya fueron promovidas) y
+    las promociones (cupo liberado y asignado ese mes)."""
+    start, end = year_bounds(f.year)
+    services = offering_services()
+    extra = []
+    service = service_condition(f, services)
+    if service is not None:
+        extra.append(service)
+
+    def grouped(column, *conditions) -> Counter:
+        month = month_of(column, f.year)
+        query = with_person(select(month, func.count()), f, Enrollment.user_id)
+        return Counter(
+            dict(db.session.execute(query.where(*conditions, *extra).group_by(month)).all())
+        )
+
+    in_year = (Enrollment.created_at >= start, Enrollment.created_at < end)
+    entered = grouped(Enrollment.created_at, Enrollment.status == "waitlisted", *in_year)
+    entered += grouped(Enrollment.created_at, Enrollment.promoted_at >= start, *in_year)
+    promoted = grouped(
+        Enrollment.promoted_at, Enrollment.promoted_at >= start, Enrollment.promoted_at < end
+    )
+    now_query = with_person(
+        select(func.count()).select_from(Enrollment), f, Enrollment.user_id
+    ).where(Enrollment.status == "waitlisted", *extra)
+    now = db.session.scalar(now_query) or 0
+    return Waitlist(now, [(m, entered[m], promoted[m]) for m in range(1, 13)])
+
+
+def consultations(f: Filters) -> Consultations:
+    """Consultas creadas en el año t por estado y área; mediana de días hábiles (lunes a
+    viernes sin feriados de Chile) desde que se abrió hasta la primera respuesta y hasta la
+    resolución; cumplimiento del nivel de servicio: respuestas (resoluciones) hechas a más
+    tardar en su plazo, sobre las consultas que ya tienen respuesta (resolución)."""
+    start, end = year_bounds(f.year)
+    by_status = {status: {area: 0 for area in AREAS} for status in STATUSES}
+    if f.service == "course":
+        return Consultations(0, by_status, None, None, (0, 0), (0, 0))
+    query = (
+        select(
+            Consultation.area,
+            Consultation.status,
+            Consultation.opened_at,
+            Consultation.first_response_at,
+            Consultation.first_response_due_at,
+            Consultation.resolved_at,
+            Consultation.resolution_due_at,
+        )
+        .join(User, User.id == Consultation.user_id)
+        .where(
+            Consultation.created_at >= start,
+            Consultation.created_at < end,
+            *person_conditions(f),
+        )
+    )
+    if f.service:
+        query = query.where(Consultation.area == f.service)
+    first, resolution, total = [], [], 0
+    first_ok = first_n = resolved_ok = resolved_n = 0
+    for area, status, opened, answered, answer_due, resolved, resolve_due in db.session.execute(
+        query
+    ):
+        total += 1
+        cell = by_status.setdefault(status, {a: 0 for a in AREAS})
+        cell[area] = cell.get(area, 0) + 1
+        if opened and answered:
+            first.append(activity.business_days(opened, answered))
+            first_n += 1
+            first_ok += answer_due is None or as_utc(answered) <= as_utc(answer_due)
+        if opened and resolved:
+            resolution.append(activity.business_days(opened, resolved))
+            resolved_n += 1
+            resolved_ok += resolve_due is None or as_utc(resolved) <= as_utc(resolve_due)
+    return Consultations(
+        total,
+        by_status,
+        statistics.median(first) if first else None,
+        statistics.median(resolution) if resolution else None,
+        (first_ok, first_n),
+        (resolved_ok, resolved_n),
+    )
+
+
 def dashboard(f: Filters) -> Dashboard:
     """Every indicator for the filters (what /admin/reportes and the CLI show)."""
     usage = _service_usage(f)
@@ -356,8 +447,8 @@ def dashboard(f: Filters) -> Dashboard:
         services=services_delivered(f, usage),
         egresos=egresos(f),
         cupos=activity.cupos(f),
-        waitlist=activity.waitlist(f),
-        consultations=activity.consultations(f),
+        waitlist=waitlist(f),
+        consultations=consultations(f),
         completion=course_completion(f),
         satisfaction=activity.satisfaction(f),
         coverage=activity.coverage(counted.persons),

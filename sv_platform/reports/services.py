@@ -9,7 +9,6 @@ computed from the source tables (`reference.py`, identical figures) for the othe
 remaining figures are read from the source tables (`activity.py`).
 """
 
-import statistics
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -153,13 +152,8 @@ def _completion(f: Filters, found: summary.Figures | None) -> Completion:
         return reference.course_completion(f)
     if f.service and f.service != "course":
         return Completion(0, 0, None, 0)
-    durations = activity.course_durations(f)
-    return Completion(
-        found.courses_started,
-        found.courses_started_graduated,
-        statistics.median(durations) if durations else None,
-        len(durations),
-    )
+    n, median = activity.course_duration_median(f)
+    return Completion(found.courses_started, found.courses_started_graduated, median, n)
 
 
 def course_completion(f: Filters) -> Completion:

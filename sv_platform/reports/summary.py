@@ -327,20 +327,44 @@ def figures(f: Filters) -> Figures:
     n = len(keys)
     users, seats, egresos = rest[:n], rest[n : 2 * n], rest[2 * n : 3 * n]
     egreso_persons, started, started_graduated = rest[3 * n :]
-    ages = Counter()
-    for birth_year, count in _by(f, c.birth_year).items():
-        ages[age_band(birth_year, f.year)] += count
     comunas = _by(f, c.comuna)
     comunas.pop(None, None)
+    regions, sexes, ages, education = Counter(), Counter(), Counter(), Counter()
+    total = PurposeCell("Total")
+    by_region = {code: PurposeCell(name) for code, name in territory.region_names().items()}
+    by_sex = {code: PurposeCell(name) for code, name in SEXES.items()}
+    # One pass over the year's rows, grouped finely; every breakdown is summed from it.
+    cells = _rows(
+        f,
+        c.region,
+        c.sex,
+        c.education,
+        c.birth_year,
+        func.count(),
+        _count(c.answered),
+        _count(c.sells_digital),
+        _count(c.sold_last_3_months),
+        func.count(c.baseline),
+        _count(c.baseline),
+    ).group_by(c.region, c.sex, c.education, c.birth_year)
+    for region, sex, level, birth_year, *counts in db.session.execute(cells):
+        counts = [int(n or 0) for n in counts]
+        regions[region] += counts[0]
+        sexes[sex] += counts[0]
+        education[level] += counts[0]
+        ages[age_band(birth_year, f.year)] += counts[0]
+        for cell in (total, by_region.get(region), by_sex.get(sex)):
+            if cell is not None:
+                cell.add(*counts)
     counted = Beneficiaries(
         persons=persons,
         companies=companies,
         by_service=ordered(Counter(dict(zip(keys, users, strict=True))), SERVICES),
-        by_region=ordered(_by(f, c.region), territory.region_names()),
+        by_region=ordered(regions, territory.region_names()),
         by_comuna=sorted(comunas.items(), key=lambda kv: (-kv[1], kv[0])),
-        by_sex=ordered(_by(f, c.sex), SEXES),
+        by_sex=ordered(sexes, SEXES),
         by_age=ordered(ages, AGE_BANDS),
-        by_education=ordered(_by(f, c.education), EDUCATION_LEVELS),
+        by_education=ordered(education, EDUCATION_LEVELS),
     )
     delivered = Counter(dict(zip(keys, seats, strict=True)))
     graduated = Counter(dict(zip(keys, egresos, strict=True)))
@@ -352,31 +376,8 @@ def figures(f: Filters) -> Figures:
         ),
         courses_started=started,
         courses_started_graduated=started_graduated,
-        purpose=_purpose(f),
+        purpose=Purpose(total, list(by_region.values()), list(by_sex.values())),
     )
-
-
-def _purpose(f: Filters) -> Purpose:
-    c = TABLE.c
-    query = _rows(
-        f,
-        c.region,
-        c.sex,
-        func.count(),
-        _count(c.answered),
-        _count(c.sells_digital),
-        _count(c.sold_last_3_months),
-        func.count(c.baseline),
-        _count(c.baseline),
-    ).group_by(c.region, c.sex)
-    total = PurposeCell("Total")
-    by_region = {code: PurposeCell(name) for code, name in territory.region_names().items()}
-    by_sex = {code: PurposeCell(name) for code, name in SEXES.items()}
-    for region, sex, *counts in db.session.execute(query):
-        for cell in (total, by_region.get(region), by_sex.get(sex)):
-            if cell is not None:
-                cell.add(*(int(n or 0) for n in counts))
-    return Purpose(total, list(by_region.values()), list(by_sex.values()))
 
 
 def beneficiary_ids(f: Filters) -> list[int]:
