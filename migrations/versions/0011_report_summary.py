@@ -7,7 +7,8 @@ Create Date: 2026-12-01 13:00:00
 `report_beneficiary_year` holds one row per person and year t in which the person was a
 beneficiary (see sv_platform/reports/summary.py); `report_summary_state` the last year it
 holds. Both are filled here from the existing data by the same query
-`flask sv report rebuild` runs. Also indexes covering the satisfaction figure, the waitlist promotions and the first year.
+`flask sv report rebuild` runs. Also indexes covering the satisfaction figure and the
+waitlist promotions.
 """
 
 import sqlalchemy as sa
@@ -55,12 +56,6 @@ def upgrade():
     op.create_index(
         "ix_report_beneficiary_year_user", "report_beneficiary_year", ["user_id"], unique=False
     )
-    op.create_index(
-        "ix_report_beneficiary_year_region",
-        "report_beneficiary_year",
-        ["year", "region", "sex"],
-        unique=False,
-    )
     op.create_table(
         "report_summary_state",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -81,7 +76,6 @@ def upgrade():
             ["promoted_at", "created_at", "offering_id", "user_id"],
             unique=False,
         )
-        batch.create_index("ix_enrollment_report_first", ["created_at"], unique=False)
 
     from sqlalchemy.orm import Session
 
@@ -97,11 +91,9 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table("enrollment") as batch:
-        batch.drop_index("ix_enrollment_report_first")
         batch.drop_index("ix_enrollment_report_promoted")
         batch.create_index("ix_enrollment_report_promoted", ["promoted_at"], unique=False)
     op.drop_index("ix_exit_survey_report_satisfaction", table_name="exit_survey")
     op.drop_table("report_summary_state")
-    op.drop_index("ix_report_beneficiary_year_region", table_name="report_beneficiary_year")
     op.drop_index("ix_report_beneficiary_year_user", table_name="report_beneficiary_year")
     op.drop_table("report_beneficiary_year")

@@ -86,12 +86,13 @@ def service_condition(f: Filters, services: dict[int, str]):
 
 
 def person_filter(f: Filters, column):
-    """`column IN (the people of the región / sexo filter)`, or None without such filter
-    (a semi-join: the database starts from the rows of the year, not from the people)."""
+    """`column IN (the people of the región / sexo filter)`, or None without such filter.
+    A semi-join on `column + 0`, which no index matches: the database starts from the
+    year's rows (few) and probes the people, never the other way round."""
     conditions = person_conditions(f)
     if not conditions:
         return None
-    return column.in_(select(User.id).where(*conditions))
+    return (column + 0).in_(select(User.id).where(*conditions))
 
 
 def with_person(query, f: Filters, column):

@@ -188,7 +188,6 @@ Index(
     Enrollment.offering_id,
     Enrollment.user_id,
 )
-Index("ix_enrollment_report_first", Enrollment.created_at)  # the first year with enrolments
 Index(
     "ix_consultation_report_created",
     Consultation.created_at,
@@ -237,7 +236,6 @@ class BeneficiaryYear(db.Model):
 
     __table_args__ = (
         Index("ix_report_beneficiary_year_user", "user_id"),
-        Index("ix_report_beneficiary_year_region", "year", "region", "sex"),
         {"sqlite_with_rowid": False},
     )
 

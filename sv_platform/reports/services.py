@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from sv_platform.core.timeutil import CHILE, as_utc
+from sv_platform.enrollment.models import STATUSES as ENROLLMENT_STATUSES
 from sv_platform.enrollment.models import Enrollment
 from sv_platform.extensions import db
 from sv_platform.reports import activity, reference, summary
@@ -237,6 +238,11 @@ def available_years(*, now: datetime | None = None) -> list[int]:
     from sv_platform.core.timeutil import utcnow
 
     current = as_utc(now or utcnow()).astimezone(CHILE).year
-    first = db.session.scalar(select(func.min(Enrollment.created_at)))
+    # The earliest creation per status: one seek each on the (status, created_at) index.
+    firsts = [
+        db.session.scalar(select(func.min(Enrollment.created_at)).where(Enrollment.status == s))
+        for s in ENROLLMENT_STATUSES
+    ]
+    first = min((moment for moment in firsts if moment is not None), default=None)
     start = as_utc(first).astimezone(CHILE).year if first else current
     return list(range(current, min(start, current) - 1, -1))
