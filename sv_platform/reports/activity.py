@@ -310,5 +310,3 @@ def coverage(persons: int) -> Coverage:
         int(config["REPORT_POTENTIAL_POPULATION"]),
         int(config["REPORT_PLANNED_BENEFICIARIES"]),
     )
-
-

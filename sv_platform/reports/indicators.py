@@ -57,7 +57,6 @@ def rate(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-
 def offering_services() -> dict[int, str]:
     """offering id → course | legal | sustainability."""
     rows = db.session.execute(select(Offering.id, Offering.kind, Offering.reference))
@@ -84,7 +83,6 @@ def service_condition(f: Filters, services: dict[int, str]):
     return Enrollment.offering_id.in_(ids or [-1])
 
 
-
 def person_filter(f: Filters, column):
     """`column IN (the people of the región / sexo filter)`, or None without such filter.
     A semi-join on `column + 0`, which no index matches: the database starts from the
@@ -104,9 +102,9 @@ def with_person(query, f: Filters, column):
 
 # The beneficiaries of the year, built once per figure set in a temporary table (one pass
 
+
 def grouped(column) -> Counter:
     return Counter(dict(db.session.execute(select(column, func.count()).group_by(column)).all()))
-
 
 
 def age_band(birth_year: int | None, year: int) -> str:
@@ -124,8 +122,8 @@ def ordered(counter: Counter, keys) -> list[tuple[str, int]]:
     return [(key, counter.get(key, 0)) for key in keys]
 
 
-
 # --- what the figures are ------------------------------------------------------------
+
 
 @dataclass
 class Beneficiaries:
@@ -139,13 +137,11 @@ class Beneficiaries:
     by_education: list[tuple[str, int]]
 
 
-
 @dataclass
 class ServiceCounts:
     total: int
     by_service: list[tuple[str, int]]
     persons: int = 0
-
 
 
 @dataclass
@@ -166,12 +162,10 @@ class WindowUse:
         return rate(self.used, self.capacity)
 
 
-
 @dataclass
 class Waitlist:
     now: int
     by_month: list[tuple[int, int, int]]  # (month, entered, promoted)
-
 
 
 @dataclass
@@ -192,7 +186,6 @@ class Consultations:
         return rate(*self.resolution_on_time)
 
 
-
 @dataclass
 class Completion:
     started: int
@@ -209,7 +202,6 @@ class Completion:
         return None if self.median_days is None else self.median_days / 30.44
 
 
-
 @dataclass
 class Satisfaction:
     answers: int
@@ -222,7 +214,6 @@ class Satisfaction:
         """Share of grades 6 and 7."""
         top = sum(n for grade, n in self.distribution if grade >= 6)
         return rate(top, self.answers)
-
 
 
 @dataclass
@@ -243,7 +234,6 @@ class Coverage:
     @property
     def planned_rate(self) -> float | None:
         return rate(self.beneficiaries, self.planned)
-
 
 
 @dataclass
@@ -289,7 +279,6 @@ class Purpose:
     target: float = 0.70
 
 
-
 @dataclass
 class Dashboard:
     filters: Filters
@@ -309,7 +298,6 @@ class Dashboard:
         from sv_platform.reports.services import DEFINITIONS
 
         return DEFINITIONS
-
 
 
 def chile_year(value: datetime) -> int:

@@ -182,12 +182,7 @@ def _service_usage(f: Filters) -> dict[str, tuple[int, int]]:
 
 
 def beneficiaries(f: Filters, usage: dict | None = None, table=None) -> Beneficiaries:
-    """Beneficiarios del año t: personas distintas (y empresas distintas, por RUT de
-    empresa cuando se informó) con al menos una inscripción vigente o egresada en el año t
-    en cualquiera de los tres servicios. Una inscripción cuenta en t si su período —desde
-    que se creó hasta su egreso, o hasta hoy si sigue vigente— toca el año t. Las
-    inscripciones canceladas y las listas de espera no cuentan. Por servicio, una persona
-    cuenta una vez en cada servicio que usó (la suma puede superar el total)."""
+    """`services.beneficiaries` from the source tables (the definition is there)."""
     if table is None:
         with people(f) as built:
             return beneficiaries(f, usage, built)
@@ -214,19 +209,14 @@ def beneficiaries(f: Filters, usage: dict | None = None, table=None) -> Benefici
 
 
 def services_delivered(f: Filters, usage: dict | None = None) -> ServiceCounts:
-    """Servicios entregados en el año t: inscripciones vigentes o egresadas cuyo período
-    toca el año t, contadas una por una (una persona que usó dos veces la asesoría legal y
-    una vez la de sustentabilidad cuenta 3)."""
+    """`services.services_delivered` from the source tables (the definition is there)."""
     usage = _service_usage(f) if usage is None else usage
     counts = Counter({svc: n for svc, (n, _persons) in usage.items()})
     return ServiceCounts(sum(counts.values()), ordered(counts, SERVICES))
 
 
 def egresos(f: Filters) -> ServiceCounts:
-    """Egresos del año t por tipo: curso completado al 100 % (evaluación aprobada),
-    asesoría legal recibida y asesoría en sustentabilidad recibida (consulta resuelta),
-    con fecha de egreso en el año t. Una persona puede egresar varias veces de las
-    asesorías; `persons` cuenta personas distintas."""
+    """`services.egresos` from the source tables (the definition is there)."""
     start, end = year_bounds(f.year)
     services = offering_services()
     column = service_column(services)
@@ -248,10 +238,7 @@ def egresos(f: Filters) -> ServiceCounts:
 
 
 def course_completion(f: Filters) -> Completion:
-    """Tasa de egreso de cursos: de las inscripciones a cursos creadas en el año t que
-    obtuvieron cupo (vigentes o egresadas), la proporción que ya egresó (100 % del curso y
-    evaluación aprobada). Tiempo a egreso: mediana de días entre la inscripción y el
-    egreso de los cursos egresados en el año t (el programa planifica 10 meses)."""
+    """`services.course_completion` from the source tables (the definition is there)."""
     start, end = year_bounds(f.year)
     services = offering_services()
     ids = [oid for oid, svc in services.items() if svc == "course"]
@@ -279,14 +266,7 @@ def course_completion(f: Filters) -> Completion:
 
 
 def purpose_indicator(f: Filters, table=None) -> Purpose:
-    """Indicador de propósito: porcentaje de Mipes beneficiarias que acceden a canales
-    digitales o virtuales de comercialización en el año t. Numerador: beneficiarios del año
-    t cuya respuesta más reciente del año t (encuesta de egreso de un egreso de t o
-    Encuesta anual t) marca al menos un canal digital para vender. Denominador: todos los
-    beneficiarios del año t. La tasa oficial es numerador / denominador; también se
-    muestran la tasa entre quienes respondieron, la tasa de respuesta y la línea base (la
-    respuesta del registro: proporción que ya vendía por un canal digital, entre quienes
-    la respondieron)."""
+    """`services.purpose_indicator` from the source tables (the definition is there)."""
     if table is None:
         with people(f) as built:
             return purpose_indicator(f, built)
@@ -351,9 +331,7 @@ def purpose_indicator(f: Filters, table=None) -> Purpose:
 
 
 def waitlist(f: Filters) -> Waitlist:
-    """Lista de espera: personas esperando un cupo hoy, y por mes del año t las entradas a
-    la lista (inscripciones creadas ese mes que siguen esperando o ya fueron promovidas) y
-    las promociones (cupo liberado y asignado ese mes)."""
+    """`services.waitlist` from the source tables (the definition is there)."""
     start, end = year_bounds(f.year)
     services = offering_services()
     extra = []
@@ -382,10 +360,7 @@ def waitlist(f: Filters) -> Waitlist:
 
 
 def consultations(f: Filters) -> Consultations:
-    """Consultas creadas en el año t por estado y área; mediana de días hábiles (lunes a
-    viernes sin feriados de Chile) desde que se abrió hasta la primera respuesta y hasta la
-    resolución; cumplimiento del nivel de servicio: respuestas (resoluciones) hechas a más
-    tardar en su plazo, sobre las consultas que ya tienen respuesta (resolución)."""
+    """`services.consultations` from the source tables (the definition is there)."""
     start, end = year_bounds(f.year)
     by_status = {status: {area: 0 for area in AREAS} for status in STATUSES}
     if f.service == "course":
@@ -454,5 +429,3 @@ def dashboard(f: Filters) -> Dashboard:
         coverage=activity.coverage(counted.persons),
         purpose=purpose,
     )
-
-

@@ -115,9 +115,7 @@ def rows_query(first: int, last: int, user_ids: list[int] | None = None):
                 for key in SERVICE_KEYS
             ],
             _count(started_in_t).label("courses_started"),
-            _count(and_(started_in_t, e.status == "graduated")).label(
-                "courses_started_graduated"
-            ),
+            _count(and_(started_in_t, e.status == "graduated")).label("courses_started_graduated"),
         )
         .select_from(e)
         .join(Offering, Offering.id == e.offering_id)
@@ -205,9 +203,7 @@ def rows_query(first: int, last: int, user_ids: list[int] | None = None):
         .outerjoin(Company, Company.user_id == seats.c.user_id)
         .outerjoin(first_answer, first_answer.c.user_id == seats.c.user_id)
         .outerjoin(baseline, baseline.id == first_answer.c.id)
-        .outerjoin(
-            latest, and_(latest.c.user_id == seats.c.user_id, latest.c.year == seats.c.year)
-        )
+        .outerjoin(latest, and_(latest.c.user_id == seats.c.user_id, latest.c.year == seats.c.year))
     )
 
 
