@@ -53,7 +53,7 @@ def prepare_postgres(url: str) -> None:
     name = url.rsplit("/", 1)[1]
     server = url.replace("+psycopg", "").rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 
 

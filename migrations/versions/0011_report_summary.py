@@ -20,6 +20,28 @@ down_revision = "0008_hardening"
 branch_labels = None
 depends_on = None
 
+# The summary's covering indexes (as of this revision).
+FILTER_COLUMNS = ["region", "sex", "course_seats", "legal_seats", "sustainability_seats"]
+CELL_INDEX = [
+    "year",
+    "region",
+    "sex",
+    "education",
+    "birth_year",
+    "answered",
+    "sells_digital",
+    "sold_last_3_months",
+    "baseline",
+    "course_seats",
+    "legal_seats",
+    "sustainability_seats",
+    "course_egresos",
+    "legal_egresos",
+    "sustainability_egresos",
+    "courses_started",
+    "courses_started_graduated",
+]
+
 
 def upgrade():
     counts = [
@@ -55,6 +77,17 @@ def upgrade():
     )
     op.create_index(
         "ix_report_beneficiary_year_user", "report_beneficiary_year", ["user_id"], unique=False
+    )
+    op.create_index("ix_report_beneficiary_year_cells", "report_beneficiary_year", list(CELL_INDEX))
+    op.create_index(
+        "ix_report_beneficiary_year_comuna",
+        "report_beneficiary_year",
+        ["year", "comuna", *FILTER_COLUMNS],
+    )
+    op.create_index(
+        "ix_report_beneficiary_year_company",
+        "report_beneficiary_year",
+        ["year", "company_rut", *FILTER_COLUMNS],
     )
     op.create_table(
         "report_summary_state",
@@ -95,5 +128,6 @@ def downgrade():
         batch.create_index("ix_enrollment_report_promoted", ["promoted_at"], unique=False)
     op.drop_index("ix_exit_survey_report_satisfaction", table_name="exit_survey")
     op.drop_table("report_summary_state")
-    op.drop_index("ix_report_beneficiary_year_user", table_name="report_beneficiary_year")
+    for name in ("user", "cells", "comuna", "company"):
+        op.drop_index(f"ix_report_beneficiary_year_{name}", table_name="report_beneficiary_year")
     op.drop_table("report_beneficiary_year")

@@ -202,6 +202,28 @@ Index(
 )
 
 
+FILTER_COLUMNS = ("region", "sex", "course_seats", "legal_seats", "sustainability_seats")
+CELL_INDEX = (
+    "year",
+    "region",
+    "sex",
+    "education",
+    "birth_year",
+    "answered",
+    "sells_digital",
+    "sold_last_3_months",
+    "baseline",
+    "course_seats",
+    "legal_seats",
+    "sustainability_seats",
+    "course_egresos",
+    "legal_egresos",
+    "sustainability_egresos",
+    "courses_started",
+    "courses_started_graduated",
+)
+
+
 class BeneficiaryYear(db.Model):
     """The beneficiaries' summary: one row per person and year t in which the person held a
     seat (see `summary.py`), with what the program characterizes them by, the services they
@@ -236,6 +258,11 @@ class BeneficiaryYear(db.Model):
 
     __table_args__ = (
         Index("ix_report_beneficiary_year_user", "user_id"),
+        # Covering indexes of the dashboard's three passes over a year (the breakdowns
+        # with their sums, comunas, distinct companies): read in their order, no sorting.
+        Index("ix_report_beneficiary_year_cells", *CELL_INDEX),
+        Index("ix_report_beneficiary_year_comuna", "year", "comuna", *FILTER_COLUMNS),
+        Index("ix_report_beneficiary_year_company", "year", "company_rut", *FILTER_COLUMNS),
         {"sqlite_with_rowid": False},
     )
 

@@ -306,30 +306,17 @@ def figures(f: Filters) -> Figures:
     c = TABLE.c
     keys = _selected(f)
     egresos_of_person = sum((c[f"{k}_egresos"] for k in keys[1:]), c[f"{keys[0]}_egresos"])
-    totals = db.session.execute(
-        _rows(
-            f,
-            func.count(),
-            func.count(func.distinct(c.company_rut)),
-            *[_count(c[f"{k}_seats"] > 0) for k in keys],
-            *[func.coalesce(func.sum(c[f"{k}_seats"]), 0) for k in keys],
-            *[func.coalesce(func.sum(c[f"{k}_egresos"]), 0) for k in keys],
-            _count(egresos_of_person > 0),
-            func.coalesce(func.sum(c.courses_started), 0),
-            func.coalesce(func.sum(c.courses_started_graduated), 0),
-        )
-    ).one()
-    persons, companies, *rest = (int(n or 0) for n in totals)
     n = len(keys)
-    users, seats, egresos = rest[:n], rest[n : 2 * n], rest[2 * n : 3 * n]
-    egreso_persons, started, started_graduated = rest[3 * n :]
+    companies = db.session.scalar(_rows(f, func.count(func.distinct(c.company_rut))))
     comunas = _by(f, c.comuna)
     comunas.pop(None, None)
     regions, sexes, ages, education = Counter(), Counter(), Counter(), Counter()
+    sums = [0] * (3 * n + 3)
     total = PurposeCell("Total")
     by_region = {code: PurposeCell(name) for code, name in territory.region_names().items()}
     by_sex = {code: PurposeCell(name) for code, name in SEXES.items()}
-    # One pass over the year's rows, grouped finely; every breakdown is summed from it.
+    # One pass over the year's rows in the order of their covering index, grouped finely;
+    # every total and breakdown is summed from these cells.
     cells = _rows(
         f,
         c.region,
@@ -342,16 +329,28 @@ def figures(f: Filters) -> Figures:
         _count(c.sold_last_3_months),
         func.count(c.baseline),
         _count(c.baseline),
+        *[_count(c[f"{k}_seats"] > 0) for k in keys],
+        *[func.sum(c[f"{k}_seats"]) for k in keys],
+        *[func.sum(c[f"{k}_egresos"]) for k in keys],
+        _count(egresos_of_person > 0),
+        func.sum(c.courses_started),
+        func.sum(c.courses_started_graduated),
     ).group_by(c.region, c.sex, c.education, c.birth_year)
     for region, sex, level, birth_year, *counts in db.session.execute(cells):
         counts = [int(n or 0) for n in counts]
-        regions[region] += counts[0]
-        sexes[sex] += counts[0]
-        education[level] += counts[0]
-        ages[age_band(birth_year, f.year)] += counts[0]
+        persons = counts[0]
+        regions[region] += persons
+        sexes[sex] += persons
+        education[level] += persons
+        ages[age_band(birth_year, f.year)] += persons
         for cell in (total, by_region.get(region), by_sex.get(sex)):
             if cell is not None:
-                cell.add(*counts)
+                cell.add(*counts[:6])
+        for k, value in enumerate(counts[6:]):
+            sums[k] += value
+    users, seats, egresos = sums[:n], sums[n : 2 * n], sums[2 * n : 3 * n]
+    egreso_persons, started, started_graduated = sums[3 * n :]
+    persons = total.beneficiaries
     counted = Beneficiaries(
         persons=persons,
         companies=companies,
