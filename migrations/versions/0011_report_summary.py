@@ -1,7 +1,7 @@
 """report summary: the beneficiaries' summary per person and year, backfilled
 
 Revision ID: 0011_report_summary
-Revises: 0008_hardening
+Revises: 0012_advisor_availability
 Create Date: 2026-12-01 13:00:00
 
 `report_beneficiary_year` holds one row per person and year t in which the person was a
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0011_report_summary"
-down_revision = "0008_hardening"
+down_revision = "0012_advisor_availability"
 branch_labels = None
 depends_on = None
 
