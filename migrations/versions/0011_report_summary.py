@@ -8,7 +8,7 @@ Create Date: 2026-12-01 13:00:00
 beneficiary (see sv_platform/reports/summary.py); `report_summary_state` the last year it
 holds. Both are filled here from the existing data by the same query
 `flask sv report rebuild` runs. Also indexes covering the satisfaction figure and the
-waitlist promotions.
+waitlist promotions, and a person's survey answers by user.
 """
 
 import sqlalchemy as sa
@@ -96,6 +96,10 @@ def upgrade():
         sa.Column("built_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report_summary_state")),
     )
+    op.create_index("ix_exit_survey_user", "exit_survey", ["user_id"], unique=False)
+    op.create_index(
+        "ix_annual_survey_answer_user", "annual_survey_answer", ["user_id"], unique=False
+    )
     op.create_index(
         "ix_exit_survey_report_satisfaction",
         "exit_survey",
@@ -123,6 +127,8 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index("ix_annual_survey_answer_user", table_name="annual_survey_answer")
+    op.drop_index("ix_exit_survey_user", table_name="exit_survey")
     with op.batch_alter_table("enrollment") as batch:
         batch.drop_index("ix_enrollment_report_promoted")
         batch.create_index("ix_enrollment_report_promoted", ["promoted_at"], unique=False)

@@ -111,7 +111,10 @@ class ExitSurvey(_Answers, db.Model):
 
     enrollment: Mapped[Enrollment] = relationship()
 
-    __table_args__ = (Index("ix_exit_survey_year_user", "year", "user_id"),)
+    __table_args__ = (
+        Index("ix_exit_survey_year_user", "year", "user_id"),
+        Index("ix_exit_survey_user", "user_id"),  # a person's answers (summary refresh)
+    )
 
 
 class AnnualSurvey(db.Model):
@@ -158,6 +161,7 @@ class AnnualSurveyAnswer(_Answers, db.Model):
     __table_args__ = (
         UniqueConstraint("survey_id", "user_id", name="uq_annual_survey_answer_pair"),
         Index("ix_annual_survey_answer_year_user", "year", "user_id"),
+        Index("ix_annual_survey_answer_user", "user_id"),  # a person's answers
     )
 
 

@@ -38,10 +38,22 @@ LEGITIMATE = {
     "advisory.consultation": {"message", "consultation_read", "consultation_event", "notification"},
     "advisory.add_note": {"consultation_note"},
     "advisory.consultation_action": {"consultation_event", "notification", "message"},
-    "enrollment.enroll": {"enrollment", "consultation", "consultation_event", "notification"},
+    # An enrolment or a cancellation changes the person's rows in the report summary.
+    "enrollment.enroll": {
+        "enrollment",
+        "consultation",
+        "consultation_event",
+        "notification",
+        "report_beneficiary_year",
+    },
     "faq.admin_delete": {"faq_entry", "audit_entry", "faq_term"},
     "accounts.consent": {"consent_event"},  # giving consent reads no field
-    "enrollment.cancel": {"consultation_event", "audit_entry", "notification"},
+    "enrollment.cancel": {
+        "consultation_event",
+        "audit_entry",
+        "notification",
+        "report_beneficiary_year",
+    },
     # A button that reads no field: it sends the confirmation link again.
     "notifications.resend_confirmation": {"account_token", "outbox_mail"},
     "notifications.admin_send_reset": {"account_token", "audit_entry", "outbox_mail"},
