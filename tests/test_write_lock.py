@@ -47,8 +47,13 @@ def test_enrolment_post_takes_the_write_lock_after_loading_the_user(
     assert first_read[0] == "BEGIN" and any("FROM USER" in s for s in first_read[1])
     assert write_kind == "BEGIN IMMEDIATE"
     assert any(s.startswith("UPDATE ENROLLMENT_WINDOW") for s in write_sql)
-    # The rules were read before: the lock is held for the seat and the row only.
-    assert all(s.startswith(("UPDATE", "INSERT")) for s in write_sql), write_sql
+    # The rules were read before: the lock is held for the seat and the row only, then for
+    # the person's rows of the report summary, recomputed just before the commit.
+    summary = next(
+        (i for i, s in enumerate(write_sql) if "REPORT_SUMMARY_STATE" in s), len(write_sql)
+    )
+    assert all(s.startswith(("UPDATE", "INSERT")) for s in write_sql[:summary]), write_sql
+    assert any("REPORT_BENEFICIARY_YEAR" in s for s in write_sql[summary:]), write_sql
     assert any("FROM OFFERING" in s for s in first_read[1])
     assert kinds.count("BEGIN IMMEDIATE") == 1, kinds  # reads after the commit take no lock
 
