@@ -64,6 +64,26 @@
     }
   }
 
+  // A table wider than its box scrolls inside it; keyboard users get to it with Tab (named
+  // by the table's caption) and scroll it with the arrow keys. Done again on resize.
+  function scrollRegions() {
+    document.querySelectorAll(".table-responsive, .prose table, .chat-body table").forEach(function (box) {
+      var scrolls = box.scrollWidth > box.clientWidth + 1;
+      if (scrolls === (box.getAttribute("data-scrolls") === "true")) { return; }
+      box.setAttribute("data-scrolls", scrolls ? "true" : "false");
+      if (!scrolls) {
+        box.removeAttribute("tabindex");
+        return;
+      }
+      box.tabIndex = 0;
+      if (box.tagName !== "TABLE") {
+        var caption = box.querySelector("caption");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", caption ? caption.textContent.trim() : "Tabla");
+      }
+    });
+  }
+
   function pairs() {
     [["region_code", "comuna_code"], ["p-region_code", "p-comuna_code"],
      ["c-company_region", "c-company_comuna"]].forEach(function (ids) {
@@ -75,6 +95,12 @@
 
   function start() {
     navigation();
+    scrollRegions();
+    var resizing;
+    window.addEventListener("resize", function () {
+      clearTimeout(resizing);
+      resizing = setTimeout(scrollRegions, 150);
+    });
     pairs();
   }
 
