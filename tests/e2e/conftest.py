@@ -154,7 +154,9 @@ AXE_OPTIONS = {"resultTypes": ["violations"], "rules": {"target-size": {"enabled
 # fix lives in templates/advisory/consultation.html; until it lands, pages that show the
 # note box may allow exactly these findings and nothing else.
 ADVISOR_NOTE_FIELD = frozenset({("label", "#notas textarea"), ("duplicate-id-aria", "#body")})
-_MATCHES = "([target, s]) => { const e = document.querySelector(target); return !!e && e.matches(s); }"
+_MATCHES = (
+    "([target, s]) => { const e = document.querySelector(target); return !!e && e.matches(s); }"
+)
 _axe = None
 
 
@@ -201,7 +203,7 @@ def assert_accessible(page, *, allowed=frozenset()) -> None:
     assert not violations, "axe-core found accessibility violations:" + describe(violations)
 
 
-_FOCUS_STATE = """() => {
+_FOCUS_STATE = r"""() => {
   const el = document.activeElement;
   if (!el || el === document.body || el === document.documentElement) return null;
   const parse = c => {
@@ -221,10 +223,16 @@ _FOCUS_STATE = """() => {
     return out;
   };
   const lum = rgb => {
-    const [r, g, b] = rgb.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    const [r, g, b] = rgb.map(v => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
   };
-  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const ratio = (a, b) => {
+    const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05);
+  };
   const cs = getComputedStyle(el);
   const ring = parse(cs.outlineColor);
   const width = cs.outlineStyle === "none" ? 0 : parseFloat(cs.outlineWidth);
@@ -236,9 +244,10 @@ _FOCUS_STATE = """() => {
   const halo = parse(cs.boxShadow);
   if (halo && halo[3] >= 1 && offset > 0) neighbours.push(halo.slice(0, 3));
   const contrast = ring && width ? Math.min(...neighbours.map(n => ratio(ring.slice(0, 3), n))) : 0;
-  const label = (el.getAttribute("aria-label") || el.innerText || el.value || el.name || "").trim();
+  const label = (el.getAttribute("aria-label") || el.innerText || el.value || el.name || "")
+    .trim().slice(0, 40);
   return {
-    element: el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + " «" + label.slice(0, 40) + "»",
+    element: el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + " «" + label + "»",
     width, contrast: Math.round(contrast * 100) / 100,
     visible: rect.width > 0 && rect.height > 0 && cs.visibility !== "hidden",
   };
