@@ -77,7 +77,7 @@ def _visit_all(browser, site, email, width, steps):
     brings the page to a state), and collect what axe-core and the focus check find."""
     context = browser.new_context(locale="es-CL", viewport={"width": width, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(30_000)  # a loaded machine answers some searches slowly
     findings, problems = [], []
     try:
         if email:
@@ -260,6 +260,11 @@ def test_advisor_note_box_has_its_own_label(browser, site):
     try:
         _login(page, site.url, ADVISOR)
         page.goto(site.url + site.consulta)
+        take = page.get_by_role("button", name="Tomar consulta")
+        if take.count():  # taken, the page shows the chat box beside the note box
+            take.click()
+            page.wait_for_load_state()
+        expect(page.get_by_label("Tu mensaje")).to_be_visible()
         ids = page.eval_on_selector_all("[id]", "els => els.map(e => e.id)")
         duplicated = sorted({i for i in ids if ids.count(i) > 1 and i != "csrf_token"})
         assert duplicated == [], f"ids used twice: {duplicated}"
