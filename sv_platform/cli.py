@@ -148,7 +148,12 @@ def _parse_date(value: str | None, label: str) -> date | None:
 
 
 @window.command("create")
-@click.option("--offering", "offering_slug", required=True, help="Slug del servicio.")
+@click.option(
+    "--offering",
+    "offering_slug",
+    required=True,
+    help="Identificador del servicio (p. ej. asesoria-legal).",
+)
 @click.option("--capacity", required=True, type=click.IntRange(min=0))
 @click.option("--region", "region_code", default=None, help="Código de región (01-16).")
 @click.option("--opens", default=None, help="AAAA-MM-DD (por omisión, ahora).")

@@ -1,4 +1,5 @@
-"""Jinja filters: dates in America/Santiago, numbers in es-CL, RUTs with dots."""
+"""Jinja filters: dates in America/Santiago, numbers in es-CL, RUTs with dots, counts with
+the noun in singular or plural."""
 
 import functools
 
@@ -32,8 +33,14 @@ def number_cl(value) -> str:
     return format_decimal(value or 0)
 
 
+def plural(count, one: str, many: str) -> str:
+    """`1 cupo`, `3 cupos`, `1.250 cupos`: the count in es-CL and the noun that agrees."""
+    return f"{number_cl(count)} {one if count == 1 else many}"
+
+
 def init_app(app) -> None:
     app.add_template_filter(datetime_cl, "datetime_cl")
     app.add_template_filter(date_cl, "date_cl")
     app.add_template_filter(number_cl, "number_cl")
     app.add_template_filter(format_rut, "rut_cl")
+    app.add_template_filter(plural, "plural")

@@ -17,6 +17,7 @@ from sv_platform.accounts import services as accounts
 from sv_platform.accounts.signals import data_exported, user_anonymized
 from sv_platform.core import spanish
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
+from sv_platform.core.formatting import plural
 from sv_platform.core.text import render_markdown
 from sv_platform.core.timeutil import as_utc, utcnow
 from sv_platform.courses import content
@@ -89,10 +90,12 @@ def load_content(root, *, now: datetime | None = None) -> str:
                 stats["retired"] += 1
         db.session.commit()
     summary = (
-        f"Cursos: {len(courses)} ({stats['new']} nuevos, {stats['updated']} "
-        f"actualizados, {stats['same']} sin cambios, {stats['retired']} retirados). "
-        f"Lecciones: {stats['l_new']} nuevas, {stats['l_updated']} actualizadas, "
-        f"{stats['l_retired']} retiradas."
+        f"Cursos: {len(courses)} ({plural(stats['new'], 'nuevo', 'nuevos')}, "
+        f"{plural(stats['updated'], 'actualizado', 'actualizados')}, {stats['same']} sin "
+        f"cambios, {plural(stats['retired'], 'retirado', 'retirados')}). "
+        f"Lecciones: {plural(stats['l_new'], 'nueva', 'nuevas')}, "
+        f"{plural(stats['l_updated'], 'actualizada', 'actualizadas')}, "
+        f"{plural(stats['l_retired'], 'retirada', 'retiradas')}."
     )
     log.info("content load: %s", summary)
     if stats["l_retired"] or stats["updated"]:

@@ -13,6 +13,7 @@ from sv_platform.accounts import services as accounts
 from sv_platform.accounts import territory
 from sv_platform.accounts.signals import data_exported, user_anonymized
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound, valid_id
+from sv_platform.core.formatting import plural
 from sv_platform.core.timeutil import CHILE, as_utc, chile_day_end, chile_day_start, utcnow
 from sv_platform.enrollment.models import (
     ADVISORY_OFFERINGS,
@@ -268,7 +269,8 @@ def update_window(
         _check_window_fields(name, capacity, region_code, opens_at, closes_at)
         if capacity < window.used:
             raise CapacityBelowUsed(
-                f"No puedes dejar {capacity} cupos: ya hay {window.used} ocupados. "
+                f"No puedes dejar {plural(capacity, 'cupo', 'cupos')}: ya hay "
+                f"{plural(window.used, 'ocupado', 'ocupados')}. "
                 f"El mínimo es {window.used}.",
                 field="capacity",
             )

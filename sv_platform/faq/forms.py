@@ -21,8 +21,8 @@ class EntryForm(FlaskForm):
         "Respuesta",
         validators=[DataRequired(REQUIRED), Length(max=ANSWER_MAX)],
         render_kw={"rows": 14},
-        description="En Markdown: **negrita**, listas con «-», enlaces "
-        "[texto](https://…). Usa «Vista previa» para revisarla.",
+        description="Formato: negritas con **así**, listas con «-» al inicio de la línea, "
+        "enlaces como [texto](https://…). Usa «Vista previa» para revisarla.",
     )
     area = SelectField(
         "Área",

@@ -21,6 +21,7 @@ from sv_platform.core.content_review import (
     review_problems,
 )
 from sv_platform.core.domain import DomainError, InvalidInput, NotFound
+from sv_platform.core.formatting import plural
 from sv_platform.core.spanish import (
     STOPWORDS,
     Form,
@@ -804,7 +805,8 @@ def load_content(root, *, now: datetime | None = None) -> str:
     db.session.commit()
     unchanged = len(items) - created - updated
     summary = (
-        f"Preguntas frecuentes: {created} nuevas, {updated} actualizadas, {unchanged} sin cambios."
+        f"Preguntas frecuentes: {plural(created, 'nueva', 'nuevas')}, "
+        f"{plural(updated, 'actualizada', 'actualizadas')}, {unchanged} sin cambios."
     )
     if warnings:
         summary += "\nPreguntas por revisar:\n" + "\n".join(f"- {w}" for w in warnings)

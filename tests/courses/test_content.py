@@ -46,7 +46,7 @@ def test_edit_keeps_lesson_identity_and_progress(content_root, course, student):
         encoding="utf-8",
     )
     summary = services.load_content(content_root)
-    assert "1 actualizados" in summary and "1 actualizadas" in summary
+    assert "1 actualizado," in summary and "1 actualizada," in summary
     edited = db.session.scalar(select(Lesson).where(Lesson.slug == "tu-cliente"))
     assert edited.id == lessons[1].id
     assert edited.title == "Conoce a tu cliente (versión 2)" and edited.minutes == 20
@@ -65,7 +65,7 @@ def test_removed_lesson_is_retired_and_comes_back_with_its_id(content_root, cour
         original_yml.replace('  - title: "Cierre"\n    lessons: [despedida]\n', ""),
         encoding="utf-8",
     )
-    assert "1 retiradas" in services.load_content(content_root)
+    assert "1 retirada." in services.load_content(content_root)
     retired = db.session.scalar(select(Lesson).where(Lesson.slug == "despedida"))
     assert retired.retired_at is not None
     assert [x.slug for x in services.course_lessons(course.id)] == ["bienvenida", "tu-cliente"]
@@ -163,4 +163,4 @@ def test_cli_load_reports_problems_and_exits_with_error(app, runner, content_roo
     write_course(content_root)
     result = runner.invoke(args=["sv", "content", "load", str(content_root)])
     assert result.exit_code == 0, result.output
-    assert "Cursos: 1 (1 nuevos" in result.output
+    assert "Cursos: 1 (1 nuevo," in result.output

@@ -240,7 +240,7 @@ def test_cli_prints_the_review_warnings_and_still_loads(app, runner, content_roo
     _write_lesson(content_root, text)
     result = runner.invoke(args=["sv", "content", "load", str(content_root)])
     assert result.exit_code == 0, result.output
-    assert "Cursos: 1 (1 nuevos" in result.output
+    assert "Cursos: 1 (1 nuevo," in result.output
     assert "Contenido por revisar:" in result.output
     assert "02-tu-cliente.md: se revisó el 2 de mayo de 2019" in result.output
 

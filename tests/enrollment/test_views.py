@@ -130,7 +130,7 @@ def test_admin_capacity_below_used_refused_with_message(
             "closes_on": f"{date.today().year + 2}-12-31",
         },
     )
-    assert "No puedes dejar 0 cupos: ya hay 1 ocupados" in response.get_data(as_text=True)
+    assert "No puedes dejar 0 cupos: ya hay 1 ocupado" in response.get_data(as_text=True)
     db.session.refresh(legal_window)
     assert legal_window.capacity == 1
 

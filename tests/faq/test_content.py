@@ -72,7 +72,7 @@ def test_reload_updates_changed_entries_and_keeps_the_published_flag(app, conten
     entry = db.session.scalar(select(FaqEntry).where(FaqEntry.slug == "pregunta-uno"))
     services.set_published(entry.id, False)
     write(content_dir, "a.yml", GOOD.replace("Clave Tributaria", "Clave Única"))
-    assert "1 actualizadas" in services.load_content(content_dir)
+    assert "1 actualizada," in services.load_content(content_dir)
     db.session.refresh(entry)
     assert "Clave Única" in entry.answer and entry.published is False
 

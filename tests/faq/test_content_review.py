@@ -84,7 +84,7 @@ def test_review_date_and_sources_are_stored_and_a_new_review_updates_them(app, t
         }
     ]
     write(tmp_path)
-    assert "1 actualizadas" in services.load_content(tmp_path, now=DEC_2026)
+    assert "1 actualizada," in services.load_content(tmp_path, now=DEC_2026)
     db.session.refresh(entry)
     assert entry.reviewed_on == date(2026, 12, 1)
 
@@ -92,7 +92,7 @@ def test_review_date_and_sources_are_stored_and_a_new_review_updates_them(app, t
 def test_stale_entries_are_warned_about_at_load_and_listed(app, tmp_path):
     write(tmp_path, revisado="2025-10-01", answer="En 2025 la retención es 14,5 %.")
     summary = services.load_content(tmp_path, now=DEC_2026)
-    assert summary.startswith("Preguntas frecuentes: 1 nuevas, 0 actualizadas, 0 sin cambios.")
+    assert summary.startswith("Preguntas frecuentes: 1 nueva, 0 actualizadas, 0 sin cambios.")
     assert "Preguntas por revisar:" in summary
     assert "faq/a.yml, línea 2: retencion-honorarios se revisó el 1 de octubre de 2025" in summary
     assert "habla de 2025 como si fuera el presente: «En 2025 la retención es 14,5 %.»" in summary
@@ -105,7 +105,7 @@ def test_stale_entries_are_warned_about_at_load_and_listed(app, tmp_path):
 def test_current_entries_load_without_warnings(app, tmp_path):
     write(tmp_path)
     summary = services.load_content(tmp_path, now=DEC_2026)
-    assert summary == "Preguntas frecuentes: 1 nuevas, 0 actualizadas, 0 sin cambios."
+    assert summary == "Preguntas frecuentes: 1 nueva, 0 actualizadas, 0 sin cambios."
     assert services.stale_entries(DEC_2026.date()) == []
 
 

@@ -23,16 +23,64 @@
     apply();
   }
 
-  // The navigation's menu button on narrow screens (replaces Bootstrap's collapse plugin).
-  function menuToggles() {
-    document.querySelectorAll("[data-bs-toggle=collapse]").forEach(function (button) {
-      var target = document.querySelector(button.getAttribute("data-bs-target"));
-      if (!target) { return; }
-      button.addEventListener("click", function () {
-        var open = target.classList.toggle("show");
-        button.setAttribute("aria-expanded", open ? "true" : "false");
-        button.classList.toggle("collapsed", !open);
+  // The navigation's disclosures (<details>) work without this file; here, on top:
+  // Escape closes the open one and puts the focus back on its summary, opening one group
+  // or clicking elsewhere closes the other groups, and browsers that cannot style
+  // ::details-content get the menu opened from 1200 px by script.
+  function navigation() {
+    var menu = document.querySelector("[data-nav-menu]");
+    if (!menu) { return; }
+    var groups = Array.prototype.slice.call(menu.querySelectorAll("[data-nav-group]"));
+    var wide = window.matchMedia("(min-width: 1200px)");
+    var styled = window.CSS && CSS.supports && CSS.supports("selector(::details-content)");
+
+    function closeGroups(except) {
+      groups.forEach(function (group) {
+        if (group !== except) { group.open = false; }
       });
+    }
+    groups.forEach(function (group) {
+      group.addEventListener("toggle", function () {
+        if (group.open) { closeGroups(group); }
+      });
+    });
+    document.addEventListener("click", function (event) {
+      groups.forEach(function (group) {
+        if (group.open && !group.contains(event.target)) { group.open = false; }
+      });
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape") { return; }
+      var open = groups.filter(function (g) { return g.open; })[0];
+      if (!open && menu.open && !wide.matches) { open = menu; }
+      if (!open) { return; }
+      open.open = false;
+      open.querySelector("summary").focus();
+    });
+    if (!styled) {
+      var follow = function () { menu.open = wide.matches; };
+      follow();
+      wide.addEventListener("change", follow);
+    }
+  }
+
+  // A table wider than its box scrolls inside it; keyboard users get to it with Tab (named
+  // by the table's caption) and scroll it with the arrow keys. Done again on resize.
+  function scrollRegions() {
+    document.querySelectorAll(".table-responsive, .prose table, .chat-body table").forEach(function (box) {
+      var scrolls = box.scrollWidth > box.clientWidth + 1;
+      if (scrolls === (box.getAttribute("data-scrolls") === "true")) { return; }
+      box.setAttribute("data-scrolls", scrolls ? "true" : "false");
+      if (!scrolls) {
+        box.removeAttribute("tabindex");
+        return;
+      }
+      box.tabIndex = 0;
+      if (box.tagName !== "TABLE") {
+        var caption = box.querySelector("caption");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", caption ? caption.textContent.trim() : "Tabla");
+      }
     });
   }
 
@@ -46,7 +94,13 @@
   }
 
   function start() {
-    menuToggles();
+    navigation();
+    scrollRegions();
+    var resizing;
+    window.addEventListener("resize", function () {
+      clearTimeout(resizing);
+      resizing = setTimeout(scrollRegions, 150);
+    });
     pairs();
   }
 
