@@ -149,39 +149,18 @@ def page(browser):
 # size, which axe leaves off by default. Focus visibility and its 3:1 contrast, which axe
 # does not measure, are checked by tabbing through the page (`focus_problems`).
 AXE_OPTIONS = {"resultTypes": ["violations"], "rules": {"target-size": {"enabled": True}}}
-# The advisor's consulta page renders the chat box and the internal-note box with the same
-# `id="body"`, so the note's label names the chat box and the note box has no name. The
-# fix lives in templates/advisory/consultation.html; until it lands, pages that show the
-# note box may allow exactly these findings and nothing else.
-ADVISOR_NOTE_FIELD = frozenset({("label", "#notas textarea"), ("duplicate-id-aria", "#body")})
-_MATCHES = (
-    "([target, s]) => { const e = document.querySelector(target); return !!e && e.matches(s); }"
-)
 _axe = None
 
 
-def axe_violations(page, *, allowed=frozenset()) -> list[dict]:
-    """axe-core's violations on the page as it is now, minus `allowed` (rule id, CSS
-    selector of the element) pairs; each node carries the URL for the report."""
+def axe_violations(page) -> list[dict]:
+    """axe-core's violations on the page as it is now, each with the URL for the report."""
     global _axe
     if _axe is None:
         from axe_playwright_python.sync_playwright import Axe
 
         _axe = Axe()
     results = _axe.run(page, options=AXE_OPTIONS).response
-    found = []
-    for violation in results["violations"]:
-        nodes = [
-            node
-            for node in violation["nodes"]
-            if not any(
-                rule == violation["id"] and page.evaluate(_MATCHES, [node["target"][-1], selector])
-                for rule, selector in allowed
-            )
-        ]
-        if nodes:
-            found.append({**violation, "nodes": nodes, "url": page.url})
-    return found
+    return [{**violation, "url": page.url} for violation in results["violations"]]
 
 
 def describe(violations: list[dict]) -> str:
@@ -198,8 +177,8 @@ def describe(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def assert_accessible(page, *, allowed=frozenset()) -> None:
-    violations = axe_violations(page, allowed=allowed)
+def assert_accessible(page) -> None:
+    violations = axe_violations(page)
     assert not violations, "axe-core found accessibility violations:" + describe(violations)
 
 
@@ -284,9 +263,8 @@ class CheckedPage:
     after goto/reload, when a test waits for a URL or a load state, and, before leaving a
     document that no check has seen (e.g. reached by a click), on the way out."""
 
-    def __init__(self, page, allowed=frozenset()):
+    def __init__(self, page):
         self._page = page
-        self.allowed = allowed
 
     def __getattr__(self, name):
         return getattr(self._page, name)
@@ -296,7 +274,7 @@ class CheckedPage:
         return self._page
 
     def check(self) -> None:
-        assert_accessible(self._page, allowed=self.allowed)
+        assert_accessible(self._page)
         self._page.evaluate("window.__svAxeChecked = true")
 
     def _check_unseen(self) -> None:
@@ -325,9 +303,9 @@ class CheckedPage:
         self._check_unseen()
 
 
-def checked(page, allowed=frozenset()) -> CheckedPage:
+def checked(page) -> CheckedPage:
     page.set_default_timeout(15_000)
-    return CheckedPage(page, allowed)
+    return CheckedPage(page)
 
 
 def shot(page, name: str, width: int) -> None:

@@ -248,12 +248,6 @@ def test_consulta_pages_of_staff(browser, site, width):
     _visit_all(browser, site, ADMIN, width, steps)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="templates/advisory/consultation.html renders the chat box and the internal-note "
-    'box both as id="body": the note\'s label points at the chat box and the note box has '
-    "no name of its own (fixed in the advisory templates)",
-)
 def test_advisor_note_box_has_its_own_label(browser, site):
     context = browser.new_context(locale="es-CL", viewport={"width": 1280, "height": 900})
     page = context.new_page()

@@ -7,14 +7,14 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ADVISOR_NOTE_FIELD, ROOT, checked, shot
+from tests.e2e.conftest import ROOT, checked, shot
 
 PASSWORD = "Servicios-Demo-2026"
 
 
-def _login(context, base, email, allowed=frozenset()):
+def _login(context, base, email):
     """A logged-in page whose every navigation is checked by axe-core."""
-    page = checked(context.new_page(), allowed)
+    page = checked(context.new_page())
     page.goto(base + "/ingresar")
     page.get_by_label("RUT o correo electrónico").fill(email)
     page.get_by_label("Contraseña").fill(PASSWORD)
@@ -55,7 +55,7 @@ def test_entrepreneur_and_advisor_chat_in_real_time(live_server, browser, tmp_pa
         # Nobody marked themselves available: she is told she need not wait on the page.
         expect(owner.get_by_text("No necesitas esperar en esta página")).to_be_visible()
 
-        advisor = _login(ctx_b, base, "legal@demo.serviciosvirtuales.cl", ADVISOR_NOTE_FIELD)
+        advisor = _login(ctx_b, base, "legal@demo.serviciosvirtuales.cl")
         advisor.goto(base + "/asesor/consultas")
         expect(
             advisor.get_by_text("¿Necesito registrar la marca de mis mermeladas?")
