@@ -98,10 +98,11 @@
     ul.className = "chat-files list-unstyled small mb-0";
     items.forEach(function (item) {
       var li = document.createElement("li");
+      li.appendChild(document.createTextNode("Archivo: "));
       var a = document.createElement("a");
       a.href = item.url;
       a.setAttribute("download", "");
-      a.textContent = "📎 " + item.name;
+      a.textContent = item.name;
       var size = document.createElement("span");
       size.className = "text-muted";
       size.textContent = " (" + item.size_kb.toLocaleString("es-CL") + " KB)";
