@@ -214,7 +214,15 @@ def consultation(consultation_id: int):
 
 
 # The parts of the consulta page that change with its state, by their element id.
-LIVE_REGIONS = ("estado", "aviso-estado", "acciones", "cierre", "chat-aviso")
+LIVE_REGIONS = (
+    "estado",
+    "asignacion",
+    "aviso-estado",
+    "acciones",
+    "cierre",
+    "chat-aviso",
+    "historial",
+)
 
 
 @bp.get("/consultas/<int:consultation_id>/estado")

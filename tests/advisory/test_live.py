@@ -71,6 +71,11 @@ def test_the_advisors_first_message_announces_the_new_state_to_both_sides(
     assert hers["status_label"] == "En curso"
     assert [a["name"] for a in hers["actions"]] == []
     assert "Marcar como resuelta" not in str(hers["regions"])
+    # Who attends her and the history follow too (the page showed "Sin asesor/a").
+    assert f"Asesor/a: {legal_advisor.name}" in hers["regions"]["asignacion"]
+    assert "Sin asesor/a" not in hers["regions"]["asignacion"]
+    assert "Asignada" in hers["regions"]["historial"]
+    assert "En curso" in hers["regions"]["historial"]
 
 
 def test_asking_and_resolving_reach_the_entrepreneur_in_her_words(

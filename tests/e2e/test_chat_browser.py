@@ -86,6 +86,8 @@ def test_entrepreneur_and_advisor_chat_in_real_time(live_server, browser, tmp_pa
         expect(advisor.get_by_role("button", name="Marcar como resuelta")).to_be_visible()
         expect(advisor.locator("#estado")).to_have_text("En curso")
         expect(owner.locator("#estado")).to_have_text("En curso")
+        expect(owner.locator("#asignacion")).to_contain_text("Asesor/a: Luis Asesor Legal")
+        expect(owner.locator("#historial")).to_contain_text("En curso")
         live_time = owner.locator("#mensajes li[data-id] time").first.inner_text()
 
         owner.get_by_label("Tu mensaje").press_sequentially("¿Cuánto cuesta?")
