@@ -8,7 +8,13 @@ from sqlalchemy import Integer, func, select
 
 from sv_platform.core.timeutil import as_utc
 from sv_platform.courses.models import Course, Lesson, LessonProgress, QuizAttempt
-from sv_platform.courses.services import LessonItem, Progress, _progress, resume_lesson
+from sv_platform.courses.services import (
+    LessonItem,
+    Progress,
+    _progress,
+    lesson_item_columns,
+    resume_lesson,
+)
 from sv_platform.extensions import db
 
 
@@ -43,16 +49,7 @@ def courses_to_continue(user_id: int, offering_ids: list[int]) -> list[CourseToC
     course_ids = [c.id for c in courses]
     lessons: dict[int, list[LessonItem]] = defaultdict(list)
     for course_id, *fields in db.session.execute(
-        select(
-            Lesson.course_id,
-            Lesson.id,
-            Lesson.slug,
-            Lesson.title,
-            Lesson.minutes,
-            Lesson.position,
-            Lesson.module_id,
-            Lesson.content_hash,
-        )
+        select(Lesson.course_id, *lesson_item_columns())
         .where(Lesson.course_id.in_(course_ids), Lesson.retired_at.is_(None))
         .order_by(Lesson.course_id, Lesson.position)
     ):

@@ -252,18 +252,23 @@ class LessonItem:
     content_hash: str
 
 
+def lesson_item_columns() -> tuple:
+    """The columns of a LessonItem, in its field order."""
+    return (
+        Lesson.id,
+        Lesson.slug,
+        Lesson.title,
+        Lesson.minutes,
+        Lesson.position,
+        Lesson.module_id,
+        Lesson.content_hash,
+    )
+
+
 def course_lessons(course_id: int) -> list[LessonItem]:
     """Current lessons in order, as light rows (no ORM objects, no bodies)."""
     rows = db.session.execute(
-        select(
-            Lesson.id,
-            Lesson.slug,
-            Lesson.title,
-            Lesson.minutes,
-            Lesson.position,
-            Lesson.module_id,
-            Lesson.content_hash,
-        )
+        select(*lesson_item_columns())
         .where(Lesson.course_id == course_id, Lesson.retired_at.is_(None))
         .order_by(Lesson.position)
     )
@@ -275,16 +280,7 @@ def _lessons_and_progress(course_id: int, user_id: int | None):
     if not user_id:
         return course_lessons(course_id), set()
     rows = db.session.execute(
-        select(
-            Lesson.id,
-            Lesson.slug,
-            Lesson.title,
-            Lesson.minutes,
-            Lesson.position,
-            Lesson.module_id,
-            Lesson.content_hash,
-            LessonProgress.id,
-        )
+        select(*lesson_item_columns(), LessonProgress.id)
         .outerjoin(
             LessonProgress,
             (LessonProgress.lesson_id == Lesson.id) & (LessonProgress.user_id == user_id),
