@@ -175,35 +175,28 @@ def consultation(consultation_id: int):
             return jsonify(ok=False, error="forbidden", message="La página expiró: recárgala."), 400
         flash("La página expiró: vuelve a enviar tu mensaje.", "danger")
         return _page(consultation, message_form=form, status=400)
-    if _wants_json():  # the chat's upload of a message with files (chat.js)
-        try:
-            posted = chat.post_message(
-                consultation.id,
-                acting_user(),
-                form.body.data,
-                form.client_msg_id.data or uuid.uuid4().hex,
-                files=_uploads(form),
-            )
-        except DomainError as error:
-            return jsonify(ok=False, error=error.code, message=error.message), error.status
-        payload = chat.message_payload(posted.message)
-        if posted.created:
-            broadcast_message(payload)
-        return jsonify(ok=True, message=payload)
-    outcome = attempt(
-        chat.post_message,
+    args = (
         consultation.id,
         acting_user(),
         form.body.data,
         form.client_msg_id.data or uuid.uuid4().hex,
-        files=_uploads(form),
-        form=form,
     )
-    if not outcome.ok:
-        return _page(consultation, message_form=form, status=outcome.error.status)
-    posted = outcome.value
+    wants_json = _wants_json()  # the chat's upload of a message with files (chat.js)
+    if wants_json:
+        try:
+            posted = chat.post_message(*args, files=_uploads(form))
+        except DomainError as error:
+            return jsonify(ok=False, error=error.code, message=error.message), error.status
+    else:
+        outcome = attempt(chat.post_message, *args, files=_uploads(form), form=form)
+        if not outcome.ok:
+            return _page(consultation, message_form=form, status=outcome.error.status)
+        posted = outcome.value
+    payload = chat.message_payload(posted.message)
     if posted.created:
-        broadcast_message(chat.message_payload(posted.message))
+        broadcast_message(payload)
+    if wants_json:
+        return jsonify(ok=True, message=payload)
     return redirect(
         url_for(
             "advisory.consultation",
