@@ -122,8 +122,8 @@ def test_a_password_reset_can_lift_the_lock(make_app, make_user):
 
 
 def test_parallel_refunds_never_leave_credit_behind(app):
-    """A refund gives back one counted use; refunds for uses already expired (or given back
-    by a parallel request) never let more than the limit through afterwards."""
+    """A refund gives back one counted use; refunds beyond the uses counted (eight in
+    parallel for one hit) leave no credit: afterwards exactly the limit goes through."""
     from sv_platform.core import throttle
 
     with app.app_context():
