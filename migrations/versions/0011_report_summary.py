@@ -6,10 +6,18 @@ Create Date: 2026-12-01 13:00:00
 
 `report_beneficiary_year` holds one row per person and year t in which the person was a
 beneficiary (see sv_platform/reports/summary.py); `report_summary_state` the last year it
-holds. Both are filled here from the existing data by the same query
-`flask sv report rebuild` runs. Also indexes covering the satisfaction figure and the
-waitlist promotions, and a person's survey answers by user.
+holds. Also indexes covering the satisfaction figure and the waitlist promotions, and a
+person's survey answers by user.
+
+This migration does not import the application: on a database without seat enrolments the
+summary is complete as created (no rows, holding the current year); otherwise the state row
+says "not built yet" (horizon 0), every figure keeps coming from the source tables, and the
+periodic job `resumen_de_reportes` (or `flask sv report rebuild`) fills it in one
+transaction. The state row exists either way, so refreshes and the build take turns on it.
 """
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from alembic import op
@@ -114,16 +122,24 @@ def upgrade():
             unique=False,
         )
 
-    from sqlalchemy.orm import Session
-
-    from sv_platform.reports import summary
-
-    session = Session(bind=op.get_bind())
-    try:
-        rows = summary.rebuild(session)
-        print(f"report_beneficiary_year: {rows} rows")  # noqa: T201 - migration output
-    finally:
-        session.close()
+    # Seat enrolments as of this revision: active or graduated.
+    seats = op.get_bind().scalar(
+        sa.text("SELECT count(*) FROM enrollment WHERE status IN ('active', 'graduated')")
+    )
+    now = datetime.now(ZoneInfo("UTC")).replace(tzinfo=None)
+    year = datetime.now(ZoneInfo("America/Santiago")).year
+    state = sa.table(
+        "report_summary_state",
+        sa.column("id", sa.Integer),
+        sa.column("horizon", sa.Integer),
+        sa.column("built_at", sa.DateTime),
+    )
+    op.bulk_insert(state, [{"id": 1, "horizon": 0 if seats else year, "built_at": now}])
+    if seats:
+        print(  # noqa: T201 - migration output
+            "report_beneficiary_year: pending; built by the job resumen_de_reportes "
+            "or by `flask sv report rebuild`"
+        )
 
 
 def downgrade():

@@ -45,7 +45,7 @@ from sv_platform.accounts import territory
 from sv_platform.accounts.models import EDUCATION_LEVELS, SEXES, Company, User
 from sv_platform.core.timeutil import UTCDateTime, utcnow
 from sv_platform.enrollment.models import Enrollment, Offering
-from sv_platform.extensions import db
+from sv_platform.extensions import db, write_transaction
 from sv_platform.reports.indicators import (
     AGE_BANDS,
     SEAT_STATUSES,
@@ -71,6 +71,8 @@ from sv_platform.reports.models import (
 TABLE = BeneficiaryYear.__table__
 _DIRTY = "sv_report_dirty_people"
 _BATCH = 500
+# The horizon of a summary that was never built (the state row exists, the rows do not).
+NOT_BUILT = 0
 SERVICE_KEYS = ("course", "legal", "sustainability")
 
 
@@ -240,8 +242,9 @@ def _first_year(session, user_ids: list[int] | None = None) -> int | None:
 
 
 def horizon(session=None, *, lock: str | None = None) -> int | None:
-    """The last year the summary holds (None: not built, every figure comes from the
-    source tables). `lock`: "share" while refreshing rows, "update" while extending."""
+    """The last year the summary holds (None or `NOT_BUILT`: not built, every figure comes
+    from the source tables). `lock`: "share" while refreshing rows, "update" while
+    extending or building."""
     session = session or db.session
     query = select(SummaryState.horizon).where(SummaryState.id == 1)
     if lock:
@@ -252,7 +255,7 @@ def horizon(session=None, *, lock: str | None = None) -> int | None:
 def covers(year: int) -> bool:
     """Whether the summary holds year t (else the reference computation answers)."""
     last = horizon()
-    return last is not None and year <= last
+    return bool(last) and year <= last
 
 
 def _set_state(session, last: int, now: datetime) -> None:
@@ -402,21 +405,30 @@ def rebuild(session=None, *, now: datetime | None = None) -> int:
 def extend(*, now: datetime | None = None) -> int:
     """Periodic job: when the calendar reached a year the summary does not hold yet, add
     that year's rows for everyone (active enrolments count in it from 1 January) and move
-    the horizon. Commits. Returns how many rows it added (0 when nothing was due)."""
+    the horizon; a summary never built (after the migration on a database with data) is
+    built. Commits. Returns how many rows it added (0 when nothing was due)."""
     now = now or utcnow()
-    session = db.session
-    current = horizon(session, lock="update")
     target = chile_year(now)
-    if current is None or current >= target:
-        session.rollback()
+    current = horizon()
+    if current is None or current != NOT_BUILT and current >= target:
+        db.session.rollback()  # nothing due: no write lock taken
         return 0
-    session.execute(delete(TABLE).where(TABLE.c.year > current))
-    before = session.scalar(select(func.count()).select_from(TABLE))
-    session.execute(insert(TABLE).from_select(COLUMNS, rows_query(current + 1, target)))
-    _set_state(session, target, now)
-    added = session.scalar(select(func.count()).select_from(TABLE)) - before
-    session.commit()
-    return added
+    with write_transaction() as session:
+        current = horizon(session, lock="update")
+        if current == NOT_BUILT:
+            rows = rebuild(session, now=now)
+            session.commit()
+            return rows
+        if current is None or current >= target:  # another run did it meanwhile
+            session.rollback()
+            return 0
+        session.execute(delete(TABLE).where(TABLE.c.year > current))
+        before = session.scalar(select(func.count()).select_from(TABLE))
+        session.execute(insert(TABLE).from_select(COLUMNS, rows_query(current + 1, target)))
+        _set_state(session, target, now)
+        added = session.scalar(select(func.count()).select_from(TABLE)) - before
+        session.commit()
+        return added
 
 
 def refresh(user_ids: Iterable[int], session=None) -> None:
@@ -428,7 +440,7 @@ def refresh(user_ids: Iterable[int], session=None) -> None:
     if not ids:
         return
     last = horizon(session, lock="share")
-    if last is None:
+    if not last:
         return
     for start in range(0, len(ids), _BATCH):
         batch = ids[start : start + _BATCH]

@@ -200,3 +200,32 @@ def test_years_after_the_horizon_come_from_the_source_tables(dataset):
 def test_years_without_rows_match_the_reference(dataset, year):
     f = services.Filters(year)
     assert services.dashboard(f) == reference.dashboard(f)
+
+
+def test_an_upgrade_with_data_leaves_the_build_to_the_job(dataset, make_user):
+    """The migration does not run application code: on a database that already has seat
+    enrolments the summary starts "not built", every figure comes from the source tables
+    (changes meanwhile write nothing to it), and the periodic job builds it exactly."""
+    from flask_migrate import downgrade, upgrade
+
+    db.session.commit()
+    db.session.remove()
+    downgrade(revision="0012_advisor_availability")
+    upgrade()
+    assert summary.horizon() == summary.NOT_BUILT and stored_rows() == set()
+    assert not summary.covers(2026)
+    f = services.Filters(2026)
+    assert services.beneficiaries(f).persons == 3
+    assert services.dashboard(f) == reference.dashboard(f)
+
+    newcomer = make_user(region_code="11", sex="femenino")
+    enrollment.enroll(newcomer, enrollment.get_offering("curso-a"))
+    assert stored_rows() == set()
+    assert services.beneficiaries(f).persons == 4
+
+    built = summary.job(datetime(2026, 6, 1, 12, tzinfo=UTC))
+    assert built == len(recomputed_rows()) > 0
+    assert summary.horizon() == 2026
+    assert services.beneficiaries(f).persons == 4
+    assert_exact()
+    assert summary.job(datetime(2026, 6, 1, 13, tzinfo=UTC)) == 0  # nothing left to do
