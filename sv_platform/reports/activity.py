@@ -4,12 +4,13 @@ completion times, satisfaction and coverage."""
 
 import statistics
 from collections import Counter, defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 
 import holidays
 from flask import current_app
-from sqlalchemy import DateTime, String, extract, func, or_, select, type_coerce
+from sqlalchemy import Date, DateTime, String, cast, func, or_, select, type_coerce
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
@@ -202,6 +203,14 @@ def consultations(f: Filters) -> Consultations:
     by_status = {status: {area: 0 for area in AREAS} for status in STATUSES}
     if f.service == "course":
         return Consultations(0, by_status, None, None, (0, 0), (0, 0))
+    conditions = [Consultation.created_at >= start, Consultation.created_at < end]
+    person = person_filter(f, Consultation.user_id)
+    if person is not None:
+        conditions.append(person)
+    if f.service:
+        conditions.append(Consultation.area == f.service)
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _consultations_grouped(conditions, by_status)
     query = select(
         Consultation.area,
         Consultation.status,
@@ -210,12 +219,7 @@ def consultations(f: Filters) -> Consultations:
         _raw(Consultation.first_response_due_at),
         _raw(Consultation.resolved_at),
         _raw(Consultation.resolution_due_at),
-    ).where(Consultation.created_at >= start, Consultation.created_at < end)
-    person = person_filter(f, Consultation.user_id)
-    if person is not None:
-        query = query.where(person)
-    if f.service:
-        query = query.where(Consultation.area == f.service)
+    ).where(*conditions)
     first, resolution, total = [], [], 0
     first_ok = first_n = resolved_ok = resolved_n = 0
     for area, status, opened, answered, answer_due, resolved, resolve_due in db.session.execute(
@@ -242,11 +246,74 @@ def consultations(f: Filters) -> Consultations:
     )
 
 
+def _chile_day(column):
+    """The Chilean calendar day of a stored (naive UTC) moment, in PostgreSQL."""
+    return cast(func.timezone(CHILE.key, func.timezone("UTC", column)), Date)
+
+
+def _service_level(conditions, done, due) -> tuple[list[int], int, int]:
+    """(business days of each one done, how many on time, how many done), from one GROUP
+    BY (day opened, day done, on time) in the database: a few thousand cells for a year."""
+    opened_day, done_day = _chile_day(Consultation.opened_at), _chile_day(done)
+    on_time = or_(due.is_(None), done <= due)
+    query = (
+        select(opened_day, done_day, on_time, func.count())
+        .where(*conditions, Consultation.opened_at.is_not(None), done.is_not(None))
+        .group_by(opened_day, done_day, on_time)
+    )
+    days, ok, n = [], 0, 0
+    for opened, finished, in_time, count in db.session.execute(query):
+        days.extend([_business_ordinal(finished) - _business_ordinal(opened)] * count)
+        n += count
+        ok += count if in_time else 0
+    return days, ok, n
+
+
+def _consultations_grouped(conditions, by_status) -> Consultations:
+    """`consultations` on PostgreSQL: the counts and service levels grouped in the
+    database (Chile's day of each moment taken there), the same figures as row by row."""
+    total = 0
+    counts = select(Consultation.status, Consultation.area, func.count()).where(*conditions)
+    for status, area, count in db.session.execute(
+        counts.group_by(Consultation.status, Consultation.area)
+    ):
+        total += count
+        cell = by_status.setdefault(status, {a: 0 for a in AREAS})
+        cell[area] = cell.get(area, 0) + count
+    first, first_ok, first_n = _service_level(
+        conditions, Consultation.first_response_at, Consultation.first_response_due_at
+    )
+    resolution, resolved_ok, resolved_n = _service_level(
+        conditions, Consultation.resolved_at, Consultation.resolution_due_at
+    )
+    return Consultations(
+        total,
+        by_status,
+        statistics.median(first) if first else None,
+        statistics.median(resolution) if resolution else None,
+        (first_ok, first_n),
+        (resolved_ok, resolved_n),
+    )
+
+
 def _days_between(start, end):
-    """Days (with decimals) from `start` to `end`, in SQL."""
+    """From `start` to `end`, in SQL: days with decimals on SQLite; on PostgreSQL the
+    interval itself (sorting intervals is several times faster than sorting the numeric
+    epoch), turned into days by `_as_days`."""
     if db.session.get_bind().dialect.name == "sqlite":
         return func.julianday(end) - func.julianday(start)
-    return extract("epoch", end - start) / 86400
+    return end - start
+
+
+_MICROSECONDS_A_DAY = Decimal(86_400_000_000)
+
+
+def _as_days(value) -> float:
+    """Days with decimals from what `_days_between` returned (an interval is converted
+    exactly, then rounded once)."""
+    if isinstance(value, timedelta):
+        return float(Decimal(value // timedelta(microseconds=1)) / _MICROSECONDS_A_DAY)
+    return float(value)
 
 
 def course_duration_median(f: Filters) -> tuple[int, float | None]:
@@ -272,7 +339,7 @@ def course_duration_median(f: Filters) -> tuple[int, float | None]:
     middle = db.session.scalars(
         select(days).where(*conditions).order_by(days).limit(2 - n % 2).offset((n - 1) // 2)
     ).all()
-    values = [float(d) for d in middle]
+    values = [_as_days(d) for d in middle]
     return n, values[0] if n % 2 else (values[0] + values[1]) / 2
 
 
@@ -288,7 +355,7 @@ def course_durations(f: Filters) -> list[float]:
         Enrollment.user_id,
     )
     return [
-        float(d)
+        _as_days(d)
         for d in db.session.scalars(
             days.where(
                 Enrollment.offering_id.in_(ids),

@@ -35,6 +35,7 @@ from sqlalchemy import (
     insert,
     inspect,
     literal,
+    literal_column,
     or_,
     select,
     union_all,
@@ -54,7 +55,6 @@ from sv_platform.reports.indicators import (
     Purpose,
     PurposeCell,
     ServiceCounts,
-    age_band,
     chile_year,
     ordered,
     year_bounds,
@@ -303,6 +303,20 @@ def _by(f: Filters, column) -> Counter:
     return Counter(dict(db.session.execute(query).all()))
 
 
+def _age_band(birth_year, year: int):
+    """`indicators.age_band` in SQL, as the band's position in AGE_BANDS."""
+    def number(n: int):  # written into the statement: the planner groups by one expression
+        return literal_column(str(int(n)), Integer)
+
+    age = number(year) - birth_year
+    limits = [(age < number(limit), number(k)) for k, limit in enumerate((25, 35, 45, 55, 65))]
+    return case(
+        (birth_year.is_(None), number(len(AGE_BANDS) - 1)),
+        *limits,
+        else_=number(len(AGE_BANDS) - 2),
+    )
+
+
 def figures(f: Filters) -> Figures:
     """Beneficiaries, services delivered, egresos, course starts and the purpose indicator
     of year t from the summary (the year must be covered: see `covers`)."""
@@ -318,14 +332,16 @@ def figures(f: Filters) -> Figures:
     total = PurposeCell("Total")
     by_region = {code: PurposeCell(name) for code, name in territory.region_names().items()}
     by_sex = {code: PurposeCell(name) for code, name in SEXES.items()}
-    # One pass over the year's rows in the order of their covering index, grouped finely;
-    # every total and breakdown is summed from these cells.
+    # One pass over the year's rows in the order of their covering index, grouped by
+    # región, sexo, education and age band; every total and breakdown is summed from these
+    # cells.
+    band = _age_band(c.birth_year, f.year)
     cells = _rows(
         f,
         c.region,
         c.sex,
         c.education,
-        c.birth_year,
+        band,
         func.count(),
         _count(c.answered),
         _count(c.sells_digital),
@@ -338,14 +354,14 @@ def figures(f: Filters) -> Figures:
         _count(egresos_of_person > 0),
         func.sum(c.courses_started),
         func.sum(c.courses_started_graduated),
-    ).group_by(c.region, c.sex, c.education, c.birth_year)
-    for region, sex, level, birth_year, *counts in db.session.execute(cells):
+    ).group_by(c.region, c.sex, c.education, band)
+    for region, sex, level, band_index, *counts in db.session.execute(cells):
         counts = [int(n or 0) for n in counts]
         persons = counts[0]
         regions[region] += persons
         sexes[sex] += persons
         education[level] += persons
-        ages[age_band(birth_year, f.year)] += persons
+        ages[AGE_BANDS[band_index]] += persons
         for cell in (total, by_region.get(region), by_sex.get(sex)):
             if cell is not None:
                 cell.add(*counts[:6])
