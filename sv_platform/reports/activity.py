@@ -310,7 +310,7 @@ _MICROSECONDS_A_DAY = Decimal(86_400_000_000)
 
 def _as_days(value) -> float:
     """Days with decimals from what `_days_between` returned (an interval is converted
-    exactly, then rounded once)."""
+    exactly, with one final rounding to a float)."""
     if isinstance(value, timedelta):
         return float(Decimal(value // timedelta(microseconds=1)) / _MICROSECONDS_A_DAY)
     return float(value)
