@@ -16,7 +16,8 @@ client ends on is counted). Then, bounded in time:
 
 Reports per phase: delivered/sent (must be 100 %), duplicates (must be 0), stored rows,
 messages/s, latency percentiles, the load generator's CPU (user+sys over wall time: 1.0 =
-one core busy) and the server's resident memory (RSS of master + worker). Loopback only.
+one core busy), the server's CPU the same way and its resident memory (RSS of master +
+worker). Loopback only.
 Prints one JSON object on the last line.
 
     .venv/bin/python bench/chat_capacity.py [--consultas 250] [--threads 600]
@@ -147,6 +148,19 @@ class Socket:
         return bool(ack and ack.get("ok"))
 
 
+def server_cpu_seconds(proc: subprocess.Popen) -> float:
+    """CPU time (user + system) of the gunicorn master and its workers so far."""
+    pids = [proc.pid]
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    if children.exists():
+        pids += [int(x) for x in children.read_text().split()]
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -175,7 +189,7 @@ async def run(sockets: list[Socket], base: str, args, server, db_file: Path) -> 
     async def phase(name: str, senders):
         book["latency"].clear()
         before = {id(s): dict(s.received) for s in sockets}
-        t0, c0 = time.perf_counter(), cpu_seconds()
+        t0, c0, s0 = time.perf_counter(), cpu_seconds(), server_cpu_seconds(server)
         outcomes = await asyncio.gather(*senders)
         sent_ok = sum(sum(o) for o in outcomes)
         sent = sum(len(o) for o in outcomes)
@@ -204,6 +218,7 @@ async def run(sockets: list[Socket], base: str, args, server, db_file: Path) -> 
             "max_ms": ms(max(latency) if latency else None),
             "seconds": round(wall, 1),
             "client_cpu": round((cpu_seconds() - c0) / wall, 2),
+            "server_cpu": round((server_cpu_seconds(server) - s0) / wall, 2),
             "server_rss_mb": rss_mb(server),
             "still_connected": sum(s.client.connected for s in sockets),
         }

@@ -1,6 +1,9 @@
 """Every Flask extension, created unbound and bound in create_app()."""
 
 import contextvars
+import os
+import sqlite3
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -51,6 +54,75 @@ _IMMEDIATE = contextvars.ContextVar("sv_sqlite_immediate", default=True)
 _WRITE_REQUEST = contextvars.ContextVar("sv_write_request", default=False)
 
 
+_BUSY_TIMEOUT_S = 30
+_WRITER_LOCKS: dict[str, threading.Lock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(database: str) -> "threading.Lock | None":
+    """One lock per database file in this process (none for an in-memory database)."""
+    if not database:
+        return None
+    key = os.path.realpath(database)
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(key, threading.Lock())
+
+
+class _SQLiteConnection(sqlite3.Connection):
+    """SQLite with its write lock taken in turn by this process's threads.
+
+    A writer that finds SQLite's lock taken sleeps in SQLite's busy handler (1, 2, 5 … up
+    to 100 ms a try) and misses the moment it is free, so with many threads writing the
+    lock sat idle most of the time and a chat message waited seconds. Here BEGIN IMMEDIATE
+    first waits for a process-wide lock that the commit or rollback releases, so the next
+    writer starts the moment the previous one ends. SQLite's own lock still guards the
+    file (other processes, and a writer whose wait here ran out proceeds to SQLite's)."""
+
+    sv_writer_lock: "threading.Lock | None" = None
+    sv_holds_writer_lock = False
+
+    def begin_immediate(self) -> None:
+        lock = self.sv_writer_lock
+        if lock is not None and not self.sv_holds_writer_lock:
+            self.sv_holds_writer_lock = lock.acquire(timeout=_BUSY_TIMEOUT_S)
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release_writer_lock()
+            raise
+
+    def _release_writer_lock(self) -> None:
+        if self.sv_holds_writer_lock:
+            self.sv_holds_writer_lock = False
+            self.sv_writer_lock.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            if not self.in_transaction:
+                self._release_writer_lock()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._release_writer_lock()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._release_writer_lock()
+
+
+@event.listens_for(Engine, "do_connect")
+def _sqlite_connection_class(dialect, _record, cargs, cparams):
+    """SQLite connections of the class above (unless the caller chose one)."""
+    if dialect.name == "sqlite" and dialect.driver == "pysqlite":
+        cparams.setdefault("factory", _SQLiteConnection)
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record):
     """SQLite: WAL for concurrent readers, enforced foreign keys, wait on locks.
@@ -58,14 +130,17 @@ def _sqlite_pragmas(dbapi_connection, _record):
     The driver's own transaction handling is switched off so that `_sqlite_begin` decides
     how each transaction starts (the pysqlite recipe in SQLAlchemy's documentation).
     """
-    if dbapi_connection.__class__.__module__.startswith("sqlite3"):
+    if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_S * 1000}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        if isinstance(dbapi_connection, _SQLiteConnection):
+            database = dbapi_connection.execute("PRAGMA database_list").fetchone()[2]
+            dbapi_connection.sv_writer_lock = _writer_lock(database)
 
 
 @event.listens_for(Engine, "begin")
@@ -75,7 +150,13 @@ def _sqlite_begin(conn):
         conn.info["sv_immediate"] = immediate
         # Straight to the driver: every request begins one, and SQLAlchemy's statement
         # machinery (events, result set up) costs more than the BEGIN itself.
-        conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        driver = conn.connection.driver_connection
+        if not immediate:
+            driver.execute("BEGIN")
+        elif isinstance(driver, _SQLiteConnection):
+            driver.begin_immediate()
+        else:
+            driver.execute("BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -87,10 +168,18 @@ def write_transaction():
     first): a deferred read transaction in progress is committed and a new one begins.
     On PostgreSQL row locks and conditional updates do that work. The caller commits.
     """
-    if db.session().in_transaction():
-        connection = db.session.connection()
+    session = db.session()
+    if session.in_transaction():
+        connection = session.connection()
         if connection.dialect.name == "sqlite" and not connection.info.get("sv_immediate"):
-            db.session.commit()  # a read-only transaction cannot be upgraded safely
+            # A read-only transaction cannot be upgraded safely: it ends here. What it
+            # loaded stays loaded, as on PostgreSQL, where no commit happens: rows the write
+            # depends on are re-read under the lock (lock_consultation() and the like).
+            expire, session.expire_on_commit = session.expire_on_commit, False
+            try:
+                session.commit()
+            finally:
+                session.expire_on_commit = expire
     token = _IMMEDIATE.set(True)
     try:
         db.session.connection()
@@ -110,6 +199,21 @@ def reads_without_lock(view):
     transaction takes the lock at BEGIN, so code that reads and then writes cannot fail."""
     view.sv_reads_without_lock = True
     return view
+
+
+@contextmanager
+def socket_event_transactions():
+    """A Socket.IO event outside any HTTP request: like a view marked reads_without_lock,
+    its reads (the session user, the consulta, the payload it sends back) take no write
+    lock, and every write runs inside write_transaction(), which takes it only for the
+    write. Without this each event would begin BEGIN IMMEDIATE and hold SQLite's single
+    write lock from its first read until the event ended, broadcast included."""
+    immediate, write = _IMMEDIATE.set(False), _WRITE_REQUEST.set(True)
+    try:
+        yield
+    finally:
+        _IMMEDIATE.reset(immediate)
+        _WRITE_REQUEST.reset(write)
 
 
 def _choose_transaction_mode():

@@ -66,3 +66,69 @@ def test_a_refused_post_changes_nothing(client, auth, make_user, make_window):
     client.post("/inscripciones/asesoria-legal", data={"next": "/mis-inscripciones"})
     db.session.rollback()
     assert db.session.scalar(select(Enrollment.id).where(Enrollment.user_id == advisor.id)) is None
+
+
+@pytest.fixture
+def sqlite_only(app):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+
+
+def test_many_threads_writing_at_once_all_commit(app, make_user, sqlite_only):
+    """Writers of one process take SQLite's lock in turn: none fails as locked, none is lost."""
+    import threading
+
+    from sv_platform.accounts import services as accounts
+    from sv_platform.accounts.models import Notification
+    from sv_platform.extensions import write_transaction
+
+    person_id = make_user().id
+    db.session.commit()
+    errors = []
+
+    def writer(n):
+        with app.app_context():
+            try:
+                for i in range(10):
+                    with write_transaction():
+                        accounts.notify(person_id, f"Aviso {n}-{i}", commit=False)
+                        db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    texts = db.session.scalars(select(Notification.text).where(Notification.user_id == person_id))
+    assert sorted(texts) == sorted(f"Aviso {n}-{i}" for n in range(12) for i in range(10))
+
+
+@pytest.mark.parametrize("ending", ["rollback", "close", "failed statement"])
+def test_a_write_that_ends_without_commit_frees_the_turn_at_once(app, sqlite_only, ending):
+    """However a write transaction ends, the next writer starts at once (a turn left taken
+    would stall every writer of the process for the whole busy timeout)."""
+    import time
+
+    from sqlalchemy import text
+
+    first = db.engine.connect()
+    first.begin()  # outside a request: BEGIN IMMEDIATE
+    if ending == "rollback":
+        first.rollback()
+        first.close()
+    elif ending == "close":
+        first.close()
+    else:
+        with pytest.raises(Exception, match="no such table"):
+            first.execute(text("INSERT INTO no_such_table VALUES (1)"))
+        first.rollback()
+        first.close()
+    started = time.perf_counter()
+    with db.engine.connect() as second:
+        second.begin()
+        second.execute(text("UPDATE user SET name = name WHERE id = 0"))
+        second.commit()
+    assert time.perf_counter() - started < 2

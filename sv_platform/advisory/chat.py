@@ -13,6 +13,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from sv_platform.accounts import services as accounts
 from sv_platform.accounts.models import Notification
@@ -271,10 +272,9 @@ def post_message(
     upload_dir = current_app.config["UPLOAD_DIR"]
     stored: list[str] = []
     with write_transaction():
+        # A message with this client id stored meanwhile is caught by the unique
+        # constraint below (IntegrityError: everything rolled back, the stored one returned).
         consultation = lock_consultation(consultation.id)
-        existing = _find_message(consultation.id, author.id, client_msg_id)
-        if existing is not None:
-            return PostResult(existing, False)
         check_can_post(consultation, author)
         _check_room_for_files(consultation, len(checked))
         if author.role != "entrepreneur":
@@ -305,7 +305,7 @@ def post_message(
             _mark_read_in_transaction(consultation.id, author.id, message.id, now)
             _notify_recipient(consultation, author, message)
             message_posted.send(message, consultation=consultation, author=author, now=now)
-            db.session.commit()
+            _commit_keeping_loaded()
         except IntegrityError:
             db.session.rollback()
             attachments.remove(upload_dir, stored)
@@ -316,8 +316,23 @@ def post_message(
         except BaseException:
             attachments.remove(upload_dir, stored)
             raise
-    db.session.refresh(message)
+    if stored:
+        db.session.refresh(message, ["attachments"])
+    else:
+        set_committed_value(message, "attachments", [])
     return PostResult(message, True)
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what the session holds: the message, its author and its
+    consulta are exactly what was just written, so building its payload reads nothing
+    again."""
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 def messages_after(consultation_id, user, after_id=None) -> list[Message]:

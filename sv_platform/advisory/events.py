@@ -1,6 +1,8 @@
 """Socket.IO handlers of the /chat namespace: thin like views, same services as the form."""
 
 import logging
+import os
+import threading
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -16,7 +18,7 @@ from sv_platform.advisory import chat
 from sv_platform.advisory.models import STAFF_STATUSES, STATUSES
 from sv_platform.advisory.signals import consultation_changed
 from sv_platform.core.domain import DomainError, valid_id
-from sv_platform.extensions import db, socketio
+from sv_platform.extensions import db, socket_event_transactions, socketio
 
 log = logging.getLogger("sv_platform.security")
 NAMESPACE = "/chat"
@@ -125,11 +127,24 @@ def _same_origin() -> bool:
     return parts.scheme in ("http", "https") and parts.netloc == request.host
 
 
+# How many chat events of this process run at once; the rest wait their turn here. Every
+# event has a thread of its own (threading mode), and hundreds of them running together
+# only share one interpreter lock: each then waits longer for it, holds SQLite's write lock
+# (or a pooled connection) longer, and the pool opens and closes connections beyond its
+# size. Sends and broadcasts never block a slot: Engine.IO queues them for each socket's
+# own writer thread.
+_EVENT_SLOTS = threading.BoundedSemaphore(int(os.environ.get("SV_CHAT_EVENT_SLOTS", "4")))
+
+
 def chat_event(handler):
     """Authenticate, validate the payload shape, turn domain errors into ack codes."""
 
     @wraps(handler)
     def wrapper(data=None, *_extra):
+        with _EVENT_SLOTS, socket_event_transactions():
+            return _run(data)
+
+    def _run(data):
         try:
             user = _active_user()
             if user is None:
@@ -152,6 +167,11 @@ def chat_event(handler):
 
 @socketio.on("connect", namespace=NAMESPACE)
 def connect(auth=None):
+    with _EVENT_SLOTS, socket_event_transactions():
+        _connect(auth)
+
+
+def _connect(auth):
     if _active_user() is None:
         raise ConnectionRefusedError("unauthenticated")
     if not _same_origin():

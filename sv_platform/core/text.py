@@ -1,5 +1,7 @@
 """The one Markdown renderer and sanitizer: the only source of HTML marked safe."""
 
+import queue
+
 import markdown as _markdown
 import nh3
 from markupsafe import Markup
@@ -77,9 +79,22 @@ def render_markdown(text: str | None, *, hard_breaks: bool = False, images: bool
     `images=False` for text written by users rather than by content editors."""
     if not text:
         return Markup("")
-    extensions = EXTENSIONS if hard_breaks else [e for e in EXTENSIONS if e != "nl2br"]
-    html = _markdown.markdown(text, extensions=extensions, output_format="html")
+    idle = _IDLE_RENDERERS[hard_breaks]
+    try:
+        renderer = idle.get_nowait()
+    except queue.Empty:
+        extensions = EXTENSIONS if hard_breaks else [e for e in EXTENSIONS if e != "nl2br"]
+        renderer = _markdown.Markdown(extensions=extensions, output_format="html")
+    try:
+        html = renderer.reset().convert(text)
+    finally:
+        idle.put(renderer)
     return safe_html(html, images=images)
+
+
+# Idle renderers, by hard_breaks: building one (its extensions, their patterns) costs ten
+# times the rendering of a chat message, and one renderer must not serve two threads at once.
+_IDLE_RENDERERS = {True: queue.SimpleQueue(), False: queue.SimpleQueue()}
 
 
 def safe_html(html: str, *, images: bool = True) -> Markup:

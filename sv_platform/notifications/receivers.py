@@ -262,12 +262,15 @@ def chat_mail(message, *, consultation, author, now: datetime, **_extra) -> None
     """A message for someone not looking at the consulta: at most one email per consulta
     and person every 15 minutes, saying how many messages wait unread."""
     if author.id == consultation.user_id:
-        recipient, kind = consultation.advisor, "respuesta_emprendedor"
+        recipient_id, kind = consultation.advisor_id, "respuesta_emprendedor"
     else:
-        recipient, kind = consultation.user, "respuesta_asesor"
-    if recipient is None or recipient.id == author.id:
+        recipient_id, kind = consultation.user_id, "respuesta_asesor"
+    if recipient_id is None or recipient_id == author.id:
         return
-    if not services.may_email(recipient, kind) or in_consulta_room(recipient.id, consultation.id):
+    if in_consulta_room(recipient_id, consultation.id):
+        return  # reading it live (checked first: it costs no query)
+    recipient = consultation.advisor if kind == "respuesta_emprendedor" else consultation.user
+    if not services.may_email(recipient, kind):
         return
     key = f"chat:{consultation.id}:{recipient.id}"
     pending = services.pending_in_group(key)
