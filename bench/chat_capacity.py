@@ -21,6 +21,11 @@ worker). Loopback only.
 Prints one JSON object on the last line.
 
     .venv/bin/python bench/chat_capacity.py [--consultas 250] [--threads 600]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1/postgres]
+        [--redis redis://127.0.0.1:6379/11]
+
+With --redis the server's rooms go through Redis (the message queue production uses), so
+every broadcast makes the round trip even with one process.
 """
 
 import argparse
@@ -28,7 +33,6 @@ import asyncio
 import json
 import os
 import resource
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -37,7 +41,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import socketio
-from benchlib import BIN, ROOT, free_port, ms, percentile, stop
+from benchlib import (
+    BIN,
+    ROOT,
+    BenchDatabase,
+    add_production_args,
+    free_port,
+    ms,
+    percentile,
+    production_env,
+    setup_label,
+    stop,
+)
 from chat_fanout import create_data, login_cookie
 
 
@@ -166,7 +181,7 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def run(sockets: list[Socket], base: str, args, server, db_file: Path) -> dict:
+async def run(sockets: list[Socket], base: str, args, server, database) -> dict:
     book = sockets[0].book
     results = {}
 
@@ -241,8 +256,7 @@ async def run(sockets: list[Socket], base: str, args, server, db_file: Path) -> 
         return [await s.send(f"b{index}-{n}") for n in range(args.burst)]
 
     await phase("burst", [burst(i, s) for i, s in enumerate(sockets)])
-    with sqlite3.connect(db_file) as conn:
-        results["stored_messages"] = conn.execute("SELECT count(*) FROM message").fetchone()[0]
+    results["stored_messages"] = database.scalar("SELECT count(*) FROM message")
     await asyncio.gather(*(s.client.disconnect() for s in sockets if s.client.connected))
     return results
 
@@ -255,14 +269,18 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="steady phase length")
     parser.add_argument("--burst", type=int, default=5, help="burst: messages per socket")
     parser.add_argument("--deadline", type=float, default=60.0)
+    add_production_args(parser)
     args = parser.parse_args()
+    if args.servers != 1:
+        raise SystemExit("this benchmark measures one server process: --servers 1")
 
     tmp = Path(tempfile.mkdtemp(prefix="sv-chat-capacity-"))
-    db_file = tmp / "bench.sqlite3"
+    database = BenchDatabase(args, tmp)
     env = {
         **os.environ,
+        **production_env(args),
         "FLASK_APP": "wsgi",
-        "SV_DATABASE_URL": f"sqlite:///{db_file}",
+        "SV_DATABASE_URL": database.url,
         "SV_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
         "SV_UPLOAD_DIR": str(tmp / "uploads"),
         "SV_ARGON2_TIME_COST": "1",
@@ -292,12 +310,14 @@ def main() -> int:
         sockets = [
             Socket(cid, *who, book) for cid, owner, advisor in logins for who in (owner, advisor)
         ]
-        results = asyncio.run(run(sockets, base, args, server, db_file))
+        results = asyncio.run(run(sockets, base, args, server, database))
     finally:
         stop(server)
+        database.close()
     result = {
         "benchmark": "chat_capacity",
         "server": label,
+        "setup": setup_label(args, database),
         "load_generator": "one asyncio process, python-socketio AsyncClient",
         "server_rss_idle_mb": idle_rss,
         **results,
