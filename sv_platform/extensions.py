@@ -160,22 +160,25 @@ def _sqlite_begin(conn):
 
 
 @contextmanager
-def write_transaction():
+def write_transaction(*, keep_loaded: bool = False):
     """Run a read-modify-write as one transaction that cannot lose a race.
 
     On SQLite the transaction must hold the write lock from its first read (BEGIN
     IMMEDIATE, waiting up to busy_timeout instead of failing when another writer got there
     first): a deferred read transaction in progress is committed and a new one begins.
+    That commit expires what the session loaded, so it is read again under the lock;
+    `keep_loaded=True` keeps it, as on PostgreSQL, where nothing is committed here, for a
+    caller that re-reads under the lock exactly the rows its write depends on (the chat's
+    message: the consulta through lock_consultation()).
     On PostgreSQL row locks and conditional updates do that work. The caller commits.
     """
     session = db.session()
     if session.in_transaction():
         connection = session.connection()
         if connection.dialect.name == "sqlite" and not connection.info.get("sv_immediate"):
-            # A read-only transaction cannot be upgraded safely: it ends here. What it
-            # loaded stays loaded, as on PostgreSQL, where no commit happens: rows the write
-            # depends on are re-read under the lock (lock_consultation() and the like).
-            expire, session.expire_on_commit = session.expire_on_commit, False
+            # a read-only transaction cannot be upgraded safely
+            expire = session.expire_on_commit
+            session.expire_on_commit = expire and not keep_loaded
             try:
                 session.commit()
             finally:

@@ -271,7 +271,7 @@ def post_message(
     now = now or utcnow()
     upload_dir = current_app.config["UPLOAD_DIR"]
     stored: list[str] = []
-    with write_transaction():
+    with write_transaction(keep_loaded=True):
         # A message with this client id stored meanwhile is caught by the unique
         # constraint below (IntegrityError: everything rolled back, the stored one returned).
         consultation = lock_consultation(consultation.id)
