@@ -232,3 +232,46 @@ def test_my_courses_lists_progress_and_last_activity(client, auth, course, stude
     assert "Curso de prueba" in html and "1 de 3 lecciones" in html
     assert "Última actividad:" in html and "aún no comienzas" not in html
     assert f'href="/cursos/{SLUG}/tu-cliente">Continuar' in html
+
+
+def test_reused_lesson_body_follows_progress_and_carries_this_sessions_token(
+    make_app, course, student, make_user, enrol
+):
+    """The lesson's body is rendered once per content version and completed lessons: a
+    second person, or the same one after completing the lesson, never sees another state,
+    and the complete form carries the token of the session that asks."""
+    other = make_user(name="Rosa Otra Pérez")
+    enrol(other)
+    people = [(student.email, student.id), (other.email, other.id)]
+    student_id, other_id = student.id, other.id
+    db.session.commit()  # end the fixture session's transaction: the second app writes
+    app = make_app(WTF_CSRF_ENABLED=True)
+    pages = {}
+    clients = {}
+    for email, person_id in people:
+        c = app.test_client()
+        login_page = c.get("/ingresar").get_data(as_text=True)
+        c.post(
+            "/ingresar",
+            data={
+                "identifier": email,
+                "password": "clave-de-prueba-segura",
+                "csrf_token": csrf_from(login_page),
+            },
+        )
+        clients[person_id] = c
+        pages[person_id] = c.get(f"/cursos/{SLUG}/tu-cliente").get_data(as_text=True)
+    for page in pages.values():
+        form_token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        assert form_token == csrf_from(page)  # the meta tag's token: this session's
+        assert "Marcar como completada" in page and "<sv-" not in page
+    first = clients[student_id]
+    done = first.post(
+        f"/cursos/{SLUG}/tu-cliente/completar",
+        data={"csrf_token": csrf_from(pages[student_id])},
+    )
+    assert done.status_code == 302
+    after = first.get(f"/cursos/{SLUG}/tu-cliente").get_data(as_text=True)
+    assert "Completaste esta lección" in after and "1 de 3 lecciones" in after
+    still = clients[other_id].get(f"/cursos/{SLUG}/tu-cliente").get_data(as_text=True)
+    assert "Marcar como completada" in still and "0 de 3 lecciones" in still
