@@ -7,6 +7,7 @@ from flask import abort, current_app, request
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
+from sv_platform.core import conditional
 from sv_platform.core.domain import MAX_ID
 
 log = logging.getLogger("sv_platform.security")
@@ -77,7 +78,11 @@ def _security_headers(response):
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if current_app.config.get("HSTS"):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if request.endpoint != "static" and current_user.is_authenticated:
+    if request.endpoint == "static":
+        return response
+    if conditional.applies(response):
+        return conditional.make_conditional(response)
+    if current_user.is_authenticated:
         headers["Cache-Control"] = "no-store"
         headers.setdefault("Pragma", "no-cache")
     return response

@@ -6,6 +6,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from werkzeug.datastructures import MultiDict
 
 from sv_platform.core import fragments
+from sv_platform.core.conditional import revalidated
 from sv_platform.core.domain import DomainError
 from sv_platform.core.forms import ConfirmForm
 from sv_platform.core.rut import mask_rut
@@ -34,6 +35,7 @@ def enrol_required(error: services.NotEnrolled):
 
 
 @bp.get("/cursos")
+@revalidated
 @public
 def catalog():
     form = CatalogFilterForm(request.args)
@@ -47,6 +49,7 @@ def catalog():
 
 
 @bp.get("/cursos/<slug>")
+@revalidated
 @public
 def course(slug: str):
     page = services.course_page(acting_user(), slug)
@@ -54,6 +57,7 @@ def course(slug: str):
 
 
 @bp.get("/cursos/<slug>/<lesson_slug>")
+@revalidated
 @public
 def lesson(slug: str, lesson_slug: str):
     page = services.lesson_page(acting_user(), slug, lesson_slug)
