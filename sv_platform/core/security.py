@@ -65,19 +65,28 @@ def _refuse_nul_bytes():
     return None
 
 
-def _security_headers(response):
-    headers = response.headers
-    headers.setdefault(
+_HEADERS = (
+    (
         "Content-Security-Policy",
         "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
         "form-action 'self'; frame-ancestors 'none'",
-    )
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if current_app.config.get("HSTS"):
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+_HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+def _security_headers(response):
+    headers = response.headers
+    # Each header unless the view set its own (one pass over the response's headers).
+    present = {name.lower() for name, _value in headers.items()}
+    extra = [pair for pair in _HEADERS if pair[0].lower() not in present]
+    if current_app.config.get("HSTS") and "strict-transport-security" not in present:
+        extra.append(_HSTS)
+    headers.extend(extra)
     if request.endpoint == "static":
         return response
     if conditional.applies(response):
