@@ -65,7 +65,28 @@ def _validator(body: bytes) -> str:
 
 
 def make_conditional(response):
-    """Tag the page and answer 304 when the browser's copy has the same tag."""
-    response.headers["Cache-Control"] = CACHE_CONTROL
-    response.set_etag(_validator(response.get_data()), weak=True)
-    return response.make_conditional(request)
+    """Tag the page and answer 304 when the browser's copy has the same tag (weak
+    comparison, RFC 9110 §13.1.2: `If-None-Match` lists tags or is `*`)."""
+    tag = _validator(response.get_data())
+    headers = response.headers
+    headers["Cache-Control"] = CACHE_CONTROL
+    headers["ETag"] = f'W/"{tag}"'
+    kept = request.headers.get("If-None-Match")
+    if kept and (kept.strip() == "*" or tag in _listed(kept)):
+        response.status_code = 304
+        response.set_data(b"")
+        for name in ("Content-Length", "Content-Type"):
+            headers.pop(name, None)
+    return response
+
+
+def _listed(value: str) -> set[str]:
+    """The opaque tags of an If-None-Match value, weak or strong."""
+    tags = set()
+    for part in value.split(","):
+        part = part.strip()
+        if part.startswith("W/"):
+            part = part[2:]
+        if len(part) >= 2 and part[0] == part[-1] == '"':
+            tags.add(part[1:-1])
+    return tags
