@@ -8,12 +8,18 @@ together. Reports seats given (must equal C),
 waitlisted, errors, throughput and latency percentiles, and the same server's throughput
 on its smallest route (`/healthz`) as the baseline. Prints one JSON object last.
 
-    .venv/bin/python bench/enroll_burst.py [--clients 500] [--cupos 100]
+The burst is sent by one asyncio process (aiohttp, one connection per client, all opened
+when the burst is released) so that the load generator takes little of the CPU the server
+needs; its CPU use during the burst is reported (`client_cpu_cores`). `--client threads`
+sends it from N Python threads instead (the generator used before).
+
+    .venv/bin/python bench/enroll_burst.py [--clients 500] [--cupos 100] [--client asyncio]
         [--database-url postgresql+psycopg://postgres@127.0.0.1/postgres]
         [--servers 2 --redis redis://127.0.0.1:6379/14]
 """
 
 import argparse
+import asyncio
 import json
 import os
 import subprocess
@@ -70,12 +76,94 @@ def login_person(base, i):
     return login(base, f"bench{i}@ejemplo.cl", "clave-bench-segura", then="/mis-inscripciones")
 
 
+def burst_asyncio(targets: list[tuple[str, str, str]]) -> dict:
+    """POST every (url, cookie header, CSRF token) at once from one event loop; returns
+    statuses, latencies, errors, elapsed seconds and this process's CPU seconds."""
+    import aiohttp
+
+    user_agent = requests.utils.default_user_agent()  # the browser that logged in
+
+    async def run():
+        connector = aiohttp.TCPConnector(limit=0, force_close=True)
+        timeout = aiohttp.ClientTimeout(total=120)
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+        ) as http:
+            go = asyncio.Event()
+
+            async def one(url, cookie, token):
+                await go.wait()
+                t0 = time.perf_counter()
+                try:
+                    async with http.post(
+                        url,
+                        data={"csrf_token": token},
+                        headers={"Cookie": cookie, "User-Agent": user_agent},
+                        allow_redirects=False,
+                    ) as response:
+                        await response.read()
+                        return response.status, time.perf_counter() - t0, None
+                except (TimeoutError, aiohttp.ClientError) as exc:
+                    return None, time.perf_counter() - t0, repr(exc)
+
+            tasks = [asyncio.create_task(one(*target)) for target in targets]
+            await asyncio.sleep(0.2)  # every task is waiting for the release
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            go.set()
+            results = await asyncio.gather(*tasks)
+            return results, time.perf_counter() - t0, time.process_time() - cpu0
+
+    results, elapsed, cpu = asyncio.run(run())
+    return {
+        "statuses": [r[0] for r in results],
+        "latencies": [r[1] for r in results],
+        "errors": [r[2] for r in results if r[2]],
+        "elapsed": elapsed,
+        "cpu": cpu,
+    }
+
+
+def burst_threads(targets, sessions) -> dict:
+    """The same burst from one Python thread per client (released by a barrier)."""
+    n = len(targets)
+    barrier = threading.Barrier(n)
+    latencies, statuses, errors = [None] * n, [None] * n, []
+
+    def fire(i):
+        session, token = sessions[i]
+        barrier.wait()
+        t0 = time.perf_counter()
+        try:
+            response = session.post(
+                targets[i][0], data={"csrf_token": token}, allow_redirects=False, timeout=120
+            )
+            statuses[i] = response.status_code
+        except requests.RequestException as exc:
+            errors.append(repr(exc))
+        latencies[i] = time.perf_counter() - t0
+
+    threads = [threading.Thread(target=fire, args=(i,)) for i in range(n)]
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {
+        "statuses": statuses,
+        "latencies": latencies,
+        "errors": errors,
+        "elapsed": time.perf_counter() - t0,
+        "cpu": time.process_time() - cpu0,
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--cupos", type=int, default=100)
     parser.add_argument("--threads", type=int, default=100, help="gunicorn threads")
     parser.add_argument("--baseline-seconds", type=float, default=5.0)
+    parser.add_argument("--client", choices=["asyncio", "threads"], default="asyncio")
     add_production_args(parser)
     args = parser.parse_args()
 
@@ -120,32 +208,20 @@ def main():
             )
         hello = steady_load([f"{base}/healthz" for base in bases], args.baseline_seconds, 32)
 
-        barrier = threading.Barrier(args.clients)
-        latencies, statuses, errors = [None] * args.clients, [None] * args.clients, []
-
-        def fire(i):
-            session, token = sessions[i]
-            barrier.wait()
-            t0 = time.perf_counter()
-            try:
-                response = session.post(
-                    f"{bases[i % len(bases)]}/inscripciones/asesoria-legal",
-                    data={"csrf_token": token},
-                    allow_redirects=False,
-                    timeout=120,
-                )
-                statuses[i] = response.status_code
-            except requests.RequestException as exc:
-                errors.append(repr(exc))
-            latencies[i] = time.perf_counter() - t0
-
-        threads = [threading.Thread(target=fire, args=(i,)) for i in range(args.clients)]
-        t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        elapsed = time.perf_counter() - t0
+        targets = [
+            (
+                f"{bases[i % len(bases)]}/inscripciones/asesoria-legal",
+                "; ".join(f"{c.name}={c.value}" for c in sessions[i][0].cookies),
+                sessions[i][1],
+            )
+            for i in range(args.clients)
+        ]
+        if args.client == "asyncio":
+            fired = burst_asyncio(targets)
+        else:
+            fired = burst_threads(targets, sessions)
+        statuses, latencies, errors = fired["statuses"], fired["latencies"], fired["errors"]
+        elapsed = fired["elapsed"]
     finally:
         for proc, _base in servers:
             stop(proc)
@@ -166,6 +242,8 @@ def main():
         "waitlisted": counts.get("waitlisted", 0),
         "errors": len(errors) + sum(1 for s in statuses if s not in (302, None)),
         "burst_seconds": round(elapsed, 3),
+        "client": args.client,
+        "client_cpu_cores": round(fired["cpu"] / elapsed, 2),
         "enrol_rps": round(burst_rps, 1),
         "p50_ms": ms(percentile(lat, 50)),
         "p95_ms": ms(percentile(lat, 95)),

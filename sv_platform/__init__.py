@@ -19,11 +19,12 @@ def create_app(config=None) -> Flask:
 
     assets.init_app(app)
 
-    from sv_platform.core import errors, formatting, security, urls
+    from sv_platform.core import errors, formatting, fragments, security, urls
 
     security.init_app(app)
     formatting.init_app(app)
     urls.init_app(app)
+    fragments.init_app(app)
     _register_blueprints(app)
     errors.init_app(app)
 

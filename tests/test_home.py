@@ -231,3 +231,34 @@ def test_the_home_runs_the_same_few_queries_however_much_she_has(
     print(f"home queries: light={len(few)} heavy={len(many)}")
     assert len(many) == len(few), (len(few), len(many))
     assert len(many) <= 12
+
+
+def _nav(html: str) -> str:
+    return html[html.index("<header>") : html.index("</header>")]
+
+
+def test_reused_navigation_follows_role_page_unread_count_and_session(
+    client, auth, user, admin_user
+):
+    """The navigation is rendered once per role, page and badge state and reused: each
+    request still gets its own unread count, active link and logout token."""
+    auth.login(user)
+    plain = _nav(client.get("/privacidad").get_data(as_text=True))
+    assert "Mis cursos" in plain and "sin leer" not in plain and "<sv-" not in plain
+    accounts.notify(user.id, "Primer aviso.", "/consultas")
+    one = _nav(client.get("/privacidad").get_data(as_text=True))
+    assert '>1<span class="visually-hidden"> sin leer</span>' in one
+    accounts.notify(user.id, "Segundo aviso.", "/consultas")
+    two = client.get("/privacidad").get_data(as_text=True)
+    assert '>2<span class="visually-hidden"> sin leer</span>' in _nav(two)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', _nav(two)).group(1)
+    assert token == re.search(r'name="csrf-token" content="([^"]+)"', two).group(1)
+    courses = _nav(client.get("/mis-cursos").get_data(as_text=True))
+    assert 'aria-current="page"\n     href="/mis-cursos"' in courses
+    assert 'aria-current="page"' not in _nav(client.get("/privacidad").get_data(as_text=True))
+    auth.logout()
+    anonymous = _nav(client.get("/privacidad").get_data(as_text=True))
+    assert "Ingresar" in anonymous and "Salir" not in anonymous and "Mis cursos" not in anonymous
+    auth.login(admin_user)
+    admin = _nav(client.get("/privacidad").get_data(as_text=True))
+    assert "Reportes" in admin and "Mis cursos" not in admin and "sin leer" not in admin

@@ -8,7 +8,9 @@ from datetime import date, datetime
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from sv_platform.accounts import territory
 from sv_platform.accounts.models import (
@@ -443,27 +445,41 @@ def authenticate(identifier: str, password: str, *, now: datetime | None = None)
 
 @functools.cache
 def _session_user_query():
-    """The user and the navigation badge every logged-in page shows, in one statement
-    built once (every request runs it)."""
+    """The user's columns and the navigation badge every logged-in page shows, in one
+    statement built once (every request runs it), and the attribute names of the columns."""
     unread = (
         select(func.count())
         .select_from(Notification)
         .where(Notification.user_id == User.id, Notification.read_at.is_(None))
         .scalar_subquery()
     )
-    return select(User, unread).where(User.id == bindparam("user_id"))
+    keys = tuple(attribute.key for attribute in sa_inspect(User).column_attrs)
+    columns = [getattr(User, key) for key in keys]
+    return select(*columns, unread).where(User.id == bindparam("user_id")), keys
 
 
 def load_session_user(session_id: str) -> User | None:
-    """Flask-Login loader: `id:version`; a stale version (logout, password change) is None."""
+    """Flask-Login loader: `id:version`; a stale version (logout, password change) is None.
+
+    The row is read on the session's connection without the ORM's query machinery and
+    becomes the session's persistent `User` as if the ORM had loaded it (every column
+    loaded, nothing pending); a user the session already holds is that same object."""
     try:
         user_id, version = (int(x) for x in session_id.split(":", 1))
     except (TypeError, ValueError):
         return None
-    row = db.session.execute(_session_user_query(), {"user_id": user_id}).first()
+    statement, keys = _session_user_query()
+    row = db.session.connection().execute(statement, {"user_id": user_id}).first()
     if row is None:
         return None
-    user, user.unread_count = row
+    held = db.session.identity_map.get(sa_inspect(User).identity_key_from_primary_key([user_id]))
+    if held is not None:  # as the ORM would: the same object, its unsaved changes kept
+        user = held
+    else:
+        user = User(**dict(zip(keys, row[:-1], strict=True)))
+        make_transient_to_detached(user)  # attribute history reset: loaded, not changed
+        db.session.add(user)
+    user.unread_count = row[-1]
     if user.session_version != version or not user.is_active:
         return None
     return user

@@ -124,7 +124,10 @@ def logout():
         logout_user()
         session.clear()
         flash("Cerraste tu sesión.", "info")
-        return redirect(url_for("core.home"))
+        response = redirect(url_for("core.home"))
+        # Pages kept for revalidation (core.conditional) leave this browser with the session.
+        response.headers["Clear-Site-Data"] = '"cache"'
+        return response
     if not current_user.is_authenticated:
         return redirect(url_for("core.home"))
     return render_template("accounts/logout.html", form=form)

@@ -7,6 +7,7 @@ from flask import abort, current_app, request
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
+from sv_platform.core import conditional
 from sv_platform.core.domain import MAX_ID
 
 log = logging.getLogger("sv_platform.security")
@@ -64,20 +65,33 @@ def _refuse_nul_bytes():
     return None
 
 
-def _security_headers(response):
-    headers = response.headers
-    headers.setdefault(
+_HEADERS = (
+    (
         "Content-Security-Policy",
         "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
         "form-action 'self'; frame-ancestors 'none'",
-    )
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if current_app.config.get("HSTS"):
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if request.endpoint != "static" and current_user.is_authenticated:
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+_HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+def _security_headers(response):
+    headers = response.headers
+    # Each header unless the view set its own (one pass over the response's headers).
+    present = {name.lower() for name, _value in headers.items()}
+    extra = [pair for pair in _HEADERS if pair[0].lower() not in present]
+    if current_app.config.get("HSTS") and "strict-transport-security" not in present:
+        extra.append(_HSTS)
+    headers.extend(extra)
+    if request.endpoint == "static":
+        return response
+    if conditional.applies(response):
+        return conditional.make_conditional(response)
+    if current_user.is_authenticated:
         headers["Cache-Control"] = "no-store"
         headers.setdefault("Pragma", "no-cache")
     return response

@@ -5,6 +5,8 @@ import base64
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from sv_platform.core import fragments
+from sv_platform.core.conditional import revalidated
 from sv_platform.core.domain import DomainError
 from sv_platform.core.forms import ConfirmForm
 from sv_platform.core.rut import mask_rut
@@ -15,6 +17,7 @@ from sv_platform.courses import bp, review, services
 from sv_platform.courses.certificate import build_pdf, qr_png
 from sv_platform.courses.forms import CatalogFilterForm, CompleteLessonForm, quiz_form
 from sv_platform.courses.models import AREAS
+from sv_platform.extensions import db
 
 
 def _verify_url(cert) -> str:
@@ -32,6 +35,7 @@ def enrol_required(error: services.NotEnrolled):
 
 
 @bp.get("/cursos")
+@revalidated
 @public
 def catalog():
     form = CatalogFilterForm(request.args)
@@ -45,6 +49,7 @@ def catalog():
 
 
 @bp.get("/cursos/<slug>")
+@revalidated
 @public
 def course(slug: str):
     page = services.course_page(acting_user(), slug)
@@ -52,10 +57,25 @@ def course(slug: str):
 
 
 @bp.get("/cursos/<slug>/<lesson_slug>")
+@revalidated
 @public
 def lesson(slug: str, lesson_slug: str):
     page = services.lesson_page(acting_user(), slug, lesson_slug)
-    return render_template("courses/lesson.html", page=page, course=page.course)
+    body = None
+    if page.has_seat:  # without a seat the page shows the offering's cupos: rendered each time
+        course, lesson = page.course, page.lesson
+        done = frozenset(x.id for x in page.lessons if x.id in page.completed)
+        key = (
+            str(db.engine.url),
+            course.id,
+            course.content_hash,
+            lesson.id,
+            lesson.content_hash,
+            done,
+        )
+        context = {"page": page, "course": course}
+        body = fragments.fill(fragments.render("courses/_lesson_body.html", key, context))
+    return render_template("courses/lesson.html", page=page, course=page.course, body=body)
 
 
 @bp.post("/cursos/<slug>/<lesson_slug>/completar")

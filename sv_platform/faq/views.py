@@ -13,6 +13,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from sv_platform.core.conditional import revalidated
 from sv_platform.core.forms import ConfirmForm
 from sv_platform.core.paging import parse_cursor
 from sv_platform.core.security import public, role_required
@@ -42,6 +43,7 @@ def _not_a_search() -> bool:
 
 
 @bp.get("/preguntas-frecuentes")
+@revalidated
 @public
 @limiter.limit(
     lambda: current_app.config.get("FAQ_SUGGEST_LIMIT", "60 per minute"),
@@ -64,6 +66,7 @@ def index():
 
 
 @bp.get("/preguntas-frecuentes/<int:entry_id>-<slug>")
+@revalidated
 @public
 def entry(entry_id: int, slug: str):
     item = services.get_entry(entry_id)

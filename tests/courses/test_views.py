@@ -232,3 +232,104 @@ def test_my_courses_lists_progress_and_last_activity(client, auth, course, stude
     assert "Curso de prueba" in html and "1 de 3 lecciones" in html
     assert "Última actividad:" in html and "aún no comienzas" not in html
     assert f'href="/cursos/{SLUG}/tu-cliente">Continuar' in html
+
+
+def test_reused_lesson_body_follows_progress_and_carries_this_sessions_token(
+    make_app, course, student, make_user, enrol
+):
+    """The lesson's body is rendered once per content version and completed lessons: a
+    second person, or the same one after completing the lesson, never sees another state,
+    and the complete form carries the token of the session that asks."""
+    other = make_user(name="Rosa Otra Pérez")
+    enrol(other)
+    people = [(student.email, student.id), (other.email, other.id)]
+    student_id, other_id = student.id, other.id
+    db.session.commit()  # end the fixture session's transaction: the second app writes
+    app = make_app(WTF_CSRF_ENABLED=True)
+    pages = {}
+    clients = {}
+    for email, person_id in people:
+        c = app.test_client()
+        login_page = c.get("/ingresar").get_data(as_text=True)
+        c.post(
+            "/ingresar",
+            data={
+                "identifier": email,
+                "password": "clave-de-prueba-segura",
+                "csrf_token": csrf_from(login_page),
+            },
+        )
+        clients[person_id] = c
+        pages[person_id] = c.get(f"/cursos/{SLUG}/tu-cliente").get_data(as_text=True)
+    for page in pages.values():
+        form_token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        assert form_token == csrf_from(page)  # the meta tag's token: this session's
+        assert "Marcar como completada" in page and "<sv-" not in page
+    first = clients[student_id]
+    done = first.post(
+        f"/cursos/{SLUG}/tu-cliente/completar",
+        data={"csrf_token": csrf_from(pages[student_id])},
+    )
+    assert done.status_code == 302
+    after = first.get(f"/cursos/{SLUG}/tu-cliente").get_data(as_text=True)
+    assert "Completaste esta lección" in after and "1 de 3 lecciones" in after
+    still = clients[other_id].get(f"/cursos/{SLUG}/tu-cliente").get_data(as_text=True)
+    assert "Marcar como completada" in still and "0 de 3 lecciones" in still
+
+
+def _confirmed(person):
+    from sv_platform.core.timeutil import utcnow
+
+    person.email_confirmed_at = utcnow()
+    db.session.commit()
+    return person
+
+
+def test_repeat_visit_of_a_lesson_is_not_modified_only_for_the_same_page_and_session(
+    client, auth, course, student, make_user, enrol, app
+):
+    _confirmed(student)
+    auth.login(student)
+    url = f"/cursos/{SLUG}/tu-cliente"
+    client.get("/privacidad")  # shows (and uses up) the login's message
+    first = client.get(url)
+    assert first.headers["Cache-Control"] == "private, no-cache"
+    etag = first.headers["ETag"]
+    assert etag.startswith('W/"')
+    again = client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.get_data() == b""
+    assert again.headers["ETag"] == etag
+    # Completing the lesson changes the page: the kept copy is not confirmed.
+    client.post(f"/cursos/{SLUG}/tu-cliente/completar")
+    changed = client.get(url, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert "Completaste esta lección" in changed.get_data(as_text=True)
+    # Another person whose page reads the same gets her own tag (her session's).
+    other = _confirmed(make_user(name="Rosa Otra Pérez"))
+    enrol(other)
+    second = app.test_client()
+    second.post("/ingresar", data={"identifier": other.email, "password": "clave-de-prueba-segura"})
+    second.get("/privacidad")
+    theirs = second.get(url)
+    assert theirs.status_code == 200 and theirs.headers["ETag"] != etag
+    assert second.get(url, headers={"If-None-Match": etag}).status_code == 200
+    # After "Salir" the browser is told to drop what it kept, and the old tag means nothing.
+    kept = client.get(url).headers["ETag"]
+    out = auth.logout()
+    assert out.headers["Clear-Site-Data"] == '"cache"'
+    auth.login(student)
+    client.get("/privacidad")
+    assert client.get(url, headers={"If-None-Match": kept}).status_code == 200
+
+
+def test_pages_with_the_email_banner_and_private_pages_stay_no_store(client, auth, course, student):
+    auth.login(student)  # address not confirmed: the banner shows it on every page
+    lesson = client.get(f"/cursos/{SLUG}/tu-cliente")
+    assert "Confirma tu correo" in lesson.get_data(as_text=True)
+    assert lesson.headers["Cache-Control"] == "no-store" and "ETag" not in lesson.headers
+    _confirmed(student)
+    assert client.get("/perfil").headers["Cache-Control"] == "no-store"
+    assert client.get("/mis-cursos").headers["Cache-Control"] == "no-store"
+    assert client.get(f"/cursos/{SLUG}/tu-cliente").headers["Cache-Control"] == (
+        "private, no-cache"
+    )

@@ -398,3 +398,20 @@ def test_admin_edit_form_is_filled_and_labelled(client, auth, admin_user, entry)
     for field_id in ("question", "answer", "area", "tags", "published"):
         assert re.search(rf'<label[^>]+for="{field_id}"', html), field_id
     assert "factura, SII" in html
+
+
+def test_repeat_search_in_the_same_browser_is_not_modified(client, app, make_entry):
+    make_entry()
+    url = "/preguntas-frecuentes?q=boleta"
+    first = client.get(url)
+    assert "boleta de honorarios" in first.get_data(as_text=True)
+    assert first.headers["Cache-Control"] == "private, no-cache"
+    again = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.get_data() == b""
+    # Another browser (another session and CSRF secret) never gets the first one's copy.
+    other = app.test_client().get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert other.status_code == 200
+    # A new answer changes the results: the kept copy is not confirmed.
+    make_entry(question="¿Debo dar boleta por ventas en Instagram?", answer="Sí, siempre.")
+    changed = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert changed.status_code == 200 and "Instagram" in changed.get_data(as_text=True)
