@@ -36,6 +36,13 @@ def _strategy() -> FixedWindowRateLimiter:
     return strategy
 
 
+def _prefixed(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys under this deployment's RATELIMIT_KEY_PREFIX (two deployments sharing one
+    Redis count apart, as the route limits and the chat's do)."""
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
+    return (prefix, *keys) if prefix else keys
+
+
 def hit(rate: str, *keys: str) -> bool:
     """Count one use of `rate` (e.g. "5 per 15 minutes") for `keys`; False once the limit
     is spent. The count is one atomic increment, so N parallel requests for a limit of L
@@ -43,7 +50,7 @@ def hit(rate: str, *keys: str) -> bool:
     strategy = _strategy()
     try:
         with _serialized(strategy):
-            return strategy.hit(parse_limit(rate), *keys)
+            return strategy.hit(parse_limit(rate), *_prefixed(keys))
     except Exception:
         if _reachable(strategy):
             raise
@@ -63,7 +70,7 @@ def refund(rate: str, *keys: str) -> None:
     """Give back one use (a success that must not count, e.g. a correct password)."""
     strategy = _strategy()
     item = parse_limit(rate)
-    key = item.key_for(*keys)
+    key = item.key_for(*_prefixed(keys))
     try:
         # Two atomic steps instead of get-then-decrement: parallel refunds never take the
         # count below zero for longer than their own correction (a window that expired in
@@ -80,6 +87,6 @@ def clear(rate: str, *keys: str) -> None:
     strategy = _strategy()
     try:
         with _serialized(strategy):
-            strategy.clear(parse_limit(rate), *keys)
+            strategy.clear(parse_limit(rate), *_prefixed(keys))
     except Exception:  # storage unreachable: nothing to clear
         log.exception("rate-limit storage unreachable; clear skipped")

@@ -138,3 +138,23 @@ def test_parallel_refunds_never_leave_credit_behind(app):
             list(pool.map(refund, range(8)))
         allowed = [throttle.hit("2 per minute", "refund-test") for _ in range(4)]
         assert allowed == [True, True, False, False]
+
+
+def test_deployments_with_their_own_key_prefix_count_apart(app):
+    """Two deployments sharing one limit storage keep apart by RATELIMIT_KEY_PREFIX: a lock
+    spent under one prefix leaves the same account free under the other, and a reset under
+    one clears only its own."""
+    from sv_platform.core import throttle
+
+    with app.app_context():
+        app.config["RATELIMIT_KEY_PREFIX"] = "uno"
+        assert [throttle.hit("2 per minute", "login-account", "user:7") for _ in range(3)] == [
+            True,
+            True,
+            False,
+        ]
+        app.config["RATELIMIT_KEY_PREFIX"] = "dos"
+        assert throttle.hit("2 per minute", "login-account", "user:7")
+        throttle.clear("2 per minute", "login-account", "user:7")
+        app.config["RATELIMIT_KEY_PREFIX"] = "uno"
+        assert not throttle.hit("2 per minute", "login-account", "user:7")
