@@ -517,7 +517,14 @@ def _person_of(obj) -> list[int]:
 @event.listens_for(Session, "after_flush")
 def _watch_flush(session, _context) -> None:
     """Mark the people whose rows a flush changed (new, changed or deleted source rows)."""
-    for obj in list(session.new) + list(session.deleted):
+    for obj in session.new:
+        # A new enrolment without a seat (the waitlist) changes no row: most of a burst.
+        if type(obj) in _WATCHED and not (
+            isinstance(obj, Enrollment) and obj.status not in SEAT_STATUSES
+        ):
+            for user_id in _person_of(obj):
+                mark(user_id, session)
+    for obj in session.deleted:
         if type(obj) in _WATCHED:
             for user_id in _person_of(obj):
                 mark(user_id, session)
