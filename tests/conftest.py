@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from flask import g, request_started
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from stdnum.cl import rut as stdnum_rut
 
@@ -302,3 +302,24 @@ def csrf_from(html: str) -> str:
     match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
     assert match, "page has no csrf-token meta tag"
     return match.group(1)
+
+
+@pytest.fixture
+def transactions(app):
+    """The statements of each transaction the requests run, as [(BEGIN kind, [sql…])]."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    seen = []
+
+    def begin(conn):  # runs after the app's own listener, which sends BEGIN to the driver
+        seen.append(("BEGIN IMMEDIATE" if conn.info.get("sv_immediate") else "BEGIN", []))
+
+    def record(_conn, _cursor, statement, *_args):
+        if seen:
+            seen[-1][1].append(" ".join(statement.split()).upper())
+
+    event.listen(db.engine, "begin", begin)
+    event.listen(db.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", record)
+    event.remove(db.engine, "begin", begin)

@@ -1,31 +1,10 @@
 """SQLite's single write lock: a write request holds it only for its writing part."""
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from sv_platform.enrollment.models import Enrollment
 from sv_platform.extensions import db
-
-
-@pytest.fixture
-def transactions(app):
-    """The statements of each transaction the requests run, as [(BEGIN kind, [sql…])]."""
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("the write lock is SQLite's")
-    seen = []
-
-    def begin(conn):  # runs after the app's own listener, which sends BEGIN to the driver
-        seen.append(("BEGIN IMMEDIATE" if conn.info.get("sv_immediate") else "BEGIN", []))
-
-    def record(_conn, _cursor, statement, *_args):
-        if seen:
-            seen[-1][1].append(" ".join(statement.split()).upper())
-
-    event.listen(db.engine, "begin", begin)
-    event.listen(db.engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(db.engine, "before_cursor_execute", record)
-    event.remove(db.engine, "begin", begin)
 
 
 def test_enrolment_post_takes_the_write_lock_after_loading_the_user(

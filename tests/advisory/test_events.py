@@ -315,43 +315,28 @@ def test_socket_sends_are_rate_limited(limited_chat):
     sock.disconnect(namespace="/chat")
 
 
-def test_a_send_takes_the_write_lock_only_to_store_the_message(chat, in_progress, legal_advisor):
+def test_a_send_takes_the_write_lock_only_to_store_the_message(
+    chat, in_progress, legal_advisor, transactions
+):
     """A socket event reads (the session user, the consulta, the payload) without SQLite's
     write lock and holds it for the message's own transaction, broadcast excluded."""
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("the write lock is SQLite's")
-    from sqlalchemy import event
-
     _h1, owner = chat(in_progress.user)
     _h2, advisor = chat(legal_advisor)
     for sock in (owner, advisor):
         sock.emit("join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True)
     consultation_id = in_progress.id
     db.session.commit()
-    seen = []
-
-    def begin(conn):
-        seen.append(("BEGIN IMMEDIATE" if conn.info.get("sv_immediate") else "BEGIN", []))
-
-    def record(_conn, _cursor, statement, *_args):
-        if seen:
-            seen[-1][1].append(" ".join(statement.split()).upper())
-
-    event.listen(db.engine, "begin", begin)
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        ack = owner.emit(
-            "send",
-            {"consultation_id": consultation_id, "body": "Sin esperas", "client_msg_id": "w-1"},
-            namespace="/chat",
-            callback=True,
-        )
-        joined = advisor.emit(
-            "join", {"consultation_id": consultation_id}, namespace="/chat", callback=True
-        )
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-        event.remove(db.engine, "begin", begin)
+    transactions.clear()  # from here: the send, then a second join
+    ack = owner.emit(
+        "send",
+        {"consultation_id": consultation_id, "body": "Sin esperas", "client_msg_id": "w-1"},
+        namespace="/chat",
+        callback=True,
+    )
+    joined = advisor.emit(
+        "join", {"consultation_id": consultation_id}, namespace="/chat", callback=True
+    )
+    seen = list(transactions)
     assert ack["ok"] and [m["body_html"] for m in _events(advisor, "message")] == [
         "<p>Sin esperas</p>"
     ]
