@@ -221,7 +221,7 @@ def consultations(f: Filters) -> Consultations:
         _raw(Consultation.resolution_due_at),
     ).where(*conditions)
     first, resolution, total = [], [], 0
-    first_ok = first_n = resolved_ok = resolved_n = 0
+    first_ok = resolved_ok = 0
     for area, status, opened, answered, answer_due, resolved, resolve_due in db.session.execute(
         query
     ):
@@ -230,19 +230,23 @@ def consultations(f: Filters) -> Consultations:
         cell[area] = cell.get(area, 0) + 1
         if opened and answered:
             first.append(_business_days_raw(opened, answered))
-            first_n += 1
             first_ok += answer_due is None or _not_after(answered, answer_due)
         if opened and resolved:
             resolution.append(_business_days_raw(opened, resolved))
-            resolved_n += 1
             resolved_ok += resolve_due is None or _not_after(resolved, resolve_due)
+    return service_levels(total, by_status, first, first_ok, resolution, resolved_ok)
+
+
+def service_levels(total, by_status, first, first_ok, resolution, resolved_ok) -> Consultations:
+    """Consultations from the counts and the business days of every first response and
+    every resolution (with how many of each were on time)."""
     return Consultations(
         total,
         by_status,
         statistics.median(first) if first else None,
         statistics.median(resolution) if resolution else None,
-        (first_ok, first_n),
-        (resolved_ok, resolved_n),
+        (first_ok, len(first)),
+        (resolved_ok, len(resolution)),
     )
 
 
@@ -251,9 +255,9 @@ def _chile_day(column):
     return cast(func.timezone(CHILE.key, func.timezone("UTC", column)), Date)
 
 
-def _service_level(conditions, done, due) -> tuple[list[int], int, int]:
-    """(business days of each one done, how many on time, how many done), from one GROUP
-    BY (day opened, day done, on time) in the database: a few thousand cells for a year."""
+def _service_level(conditions, done, due) -> tuple[list[int], int]:
+    """(business days of each one done, how many on time), from one GROUP BY (day opened,
+    day done, on time) in the database: a few thousand cells for a year."""
     opened_day, done_day = _chile_day(Consultation.opened_at), _chile_day(done)
     on_time = or_(due.is_(None), done <= due)
     query = (
@@ -261,12 +265,11 @@ def _service_level(conditions, done, due) -> tuple[list[int], int, int]:
         .where(*conditions, Consultation.opened_at.is_not(None), done.is_not(None))
         .group_by(opened_day, done_day, on_time)
     )
-    days, ok, n = [], 0, 0
+    days, ok = [], 0
     for opened, finished, in_time, count in db.session.execute(query):
         days.extend([_business_ordinal(finished) - _business_ordinal(opened)] * count)
-        n += count
         ok += count if in_time else 0
-    return days, ok, n
+    return days, ok
 
 
 def _consultations_grouped(conditions, by_status) -> Consultations:
@@ -280,20 +283,13 @@ def _consultations_grouped(conditions, by_status) -> Consultations:
         total += count
         cell = by_status.setdefault(status, {a: 0 for a in AREAS})
         cell[area] = cell.get(area, 0) + count
-    first, first_ok, first_n = _service_level(
+    first, first_ok = _service_level(
         conditions, Consultation.first_response_at, Consultation.first_response_due_at
     )
-    resolution, resolved_ok, resolved_n = _service_level(
+    resolution, resolved_ok = _service_level(
         conditions, Consultation.resolved_at, Consultation.resolution_due_at
     )
-    return Consultations(
-        total,
-        by_status,
-        statistics.median(first) if first else None,
-        statistics.median(resolution) if resolution else None,
-        (first_ok, first_n),
-        (resolved_ok, resolved_n),
-    )
+    return service_levels(total, by_status, first, first_ok, resolution, resolved_ok)
 
 
 def _days_between(start, end):

@@ -385,7 +385,7 @@ def consultations(f: Filters) -> Consultations:
     if f.service:
         query = query.where(Consultation.area == f.service)
     first, resolution, total = [], [], 0
-    first_ok = first_n = resolved_ok = resolved_n = 0
+    first_ok = resolved_ok = 0
     for area, status, opened, answered, answer_due, resolved, resolve_due in db.session.execute(
         query
     ):
@@ -394,20 +394,11 @@ def consultations(f: Filters) -> Consultations:
         cell[area] = cell.get(area, 0) + 1
         if opened and answered:
             first.append(activity.business_days(opened, answered))
-            first_n += 1
             first_ok += answer_due is None or as_utc(answered) <= as_utc(answer_due)
         if opened and resolved:
             resolution.append(activity.business_days(opened, resolved))
-            resolved_n += 1
             resolved_ok += resolve_due is None or as_utc(resolved) <= as_utc(resolve_due)
-    return Consultations(
-        total,
-        by_status,
-        statistics.median(first) if first else None,
-        statistics.median(resolution) if resolution else None,
-        (first_ok, first_n),
-        (resolved_ok, resolved_n),
-    )
+    return activity.service_levels(total, by_status, first, first_ok, resolution, resolved_ok)
 
 
 def dashboard(f: Filters) -> Dashboard:
