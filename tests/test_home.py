@@ -14,16 +14,9 @@ from sv_platform.enrollment import services as enrollment
 from sv_platform.extensions import db
 from sv_platform.reports import surveys
 from tests.courses.conftest import SLUG, finish_course, write_course
+from tests.reports.conftest import SURVEY_FORM
 
 EXTRA_SLUGS = ("curso-dos", "curso-tres", "curso-cuatro")
-SURVEY = dict(
-    channels=["instagram"],
-    sold_last_3_months="si",
-    sales_range="500k_2m",
-    satisfaction="6",
-    helped_with=["vender_en_linea"],
-    comment="",
-)
 
 
 @pytest.fixture
@@ -130,7 +123,7 @@ def test_home_offers_the_exit_survey_until_it_is_answered(client, auth, make_use
     assert "Terminaste «Curso de prueba: vender con confianza»" in page
     assert f'href="/encuestas/egreso/{seat.id}"' in response.get_data(as_text=True)
     assert "Continúa tu curso" not in page  # graduated: nothing left to continue
-    surveys.answer_exit_survey(student, seat.id, **SURVEY)
+    surveys.answer_exit_survey(student, seat.id, **SURVEY_FORM)
     assert "Encuesta de egreso" not in text_of(client.get("/"))
 
 

@@ -66,7 +66,7 @@ def mail_server(tmp_path_factory, template_db):
     else:
         proc.terminate()
         pytest.fail("server did not start: " + (tmp / "server.log").read_text())
-    yield type("MailServer", (), {"url": base, "inbox": smtp.inbox})()
+    yield type("MailServer", (), {"url": base, "inbox": smtp.inbox, "log": tmp / "server.log"})()
     proc.terminate()
     proc.wait(timeout=10)
     log.close()
@@ -96,7 +96,10 @@ def test_password_recovery_in_the_browser(mail_server, page):  # noqa: F811 - fi
     page.get_by_label("Nueva contraseña", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Repite la nueva contraseña").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Guardar mi nueva contraseña").click()
-    page.wait_for_url(base + "/ingresar")
+    try:
+        page.wait_for_url(base + "/ingresar")
+    except Exception as exc:  # a rare timeout here: keep what the server said with it
+        raise AssertionError(mail_server.log.read_text()[-4000:]) from exc
     assert "Tu contraseña fue cambiada" in page.content()
 
     page.get_by_label("RUT o correo electrónico").fill(DEMO_EMAIL)

@@ -34,6 +34,16 @@ def cl(year, month, day, hour=12, minute=0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=CHILE)
 
 
+# The exit and annual survey as a person answers the form (the services' arguments).
+SURVEY_FORM = dict(
+    channels=["instagram"],
+    sold_last_3_months="si",
+    sales_range="500k_2m",
+    satisfaction="6",
+    helped_with=["vender_en_linea"],
+    comment="",
+)
+
 ANSWER = dict(
     sold_last_3_months=True,
     sales_range="500k_2m",

@@ -15,6 +15,7 @@ from sv_platform.reports.models import BeneficiaryYear, SummaryState
 from tests.advisory.conftest import NOW
 from tests.conftest import PASSWORD
 from tests.courses.conftest import SLUG
+from tests.reports.conftest import SURVEY_FORM
 
 FILTERS = [
     {},
@@ -27,14 +28,6 @@ FILTERS = [
     {"service": "sustainability"},
     {"region": "13", "sex": "masculino", "service": "course"},
 ]
-ANSWERS = dict(
-    channels=["instagram"],
-    sold_last_3_months="si",
-    sales_range="500k_2m",
-    satisfaction="6",
-    helped_with=["vender_en_linea"],
-    comment="",
-)
 
 
 def _plain(row) -> tuple:
@@ -96,7 +89,7 @@ def test_incremental_summary_equals_a_rebuild_after_every_event(
 
     enrollment.graduate(waiting.id)  # egreso of the course
     assert_exact()
-    surveys.answer_exit_survey(beto, waiting.id, **ANSWERS)
+    surveys.answer_exit_survey(beto, waiting.id, **SURVEY_FORM)
     assert_exact()
     assert services.purpose_indicator(services.Filters(2026)).total.numerator == 1
 
@@ -112,7 +105,7 @@ def test_incremental_summary_equals_a_rebuild_after_every_event(
     # The annual survey: invited from the summary, answered once.
     survey = surveys.open_annual_survey(2026, actor=admin_user)
     assert survey.invited == 1
-    surveys.answer_annual_survey(beto, 2026, **{**ANSWERS, "channels": ["ninguno"]})
+    surveys.answer_annual_survey(beto, 2026, **{**SURVEY_FORM, "channels": ["ninguno"]})
     assert_exact()
     assert services.purpose_indicator(services.Filters(2026)).total.numerator == 0
 

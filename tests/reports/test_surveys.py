@@ -14,15 +14,9 @@ from sv_platform.reports import surveys
 from sv_platform.reports.models import AnnualSurveyAnswer, ChannelBaseline, ExitSurvey
 from tests.advisory.conftest import NOW
 from tests.courses.conftest import finish_course
+from tests.reports.conftest import SURVEY_FORM
 
-GOOD = dict(
-    channels=["instagram", "whatsapp"],
-    sold_last_3_months="si",
-    sales_range="500k_2m",
-    satisfaction="6",
-    helped_with=["vender_en_linea"],
-    comment="Muy útil, gracias.",
-)
+GOOD = {**SURVEY_FORM, "channels": ["instagram", "whatsapp"], "comment": "Muy útil, gracias."}
 
 
 def count(model) -> int:
