@@ -50,8 +50,8 @@ format: venv
 screenshots: venv
 	SV_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -n 2 --dist loadgroup tests/e2e
 
-# Rebuild the CSS subset (needs Node and npm; development only) and the precompressed
-# static files. The output is committed: `make run` and `make test` never need Node.
+# Rebuild the scripts (assets/js → static/js, minified), the CSS subset (needs Node and
+# npm; development only) and the precompressed static files. The output is committed: `make run` and `make test` never need Node.
 assets: venv
 	cd assets && npm ci --no-audit --no-fund && node build.mjs
 	$(BIN)/python -m sv_platform.assets

@@ -18,7 +18,7 @@ import brotli
 from whitenoise import WhiteNoise
 
 # What the pages link, compressed once at build time (brotli at its best quality).
-PRECOMPRESSED = ("css/site.css", "js/*.js", "vendor/socket.io/socket.io.min.js", "img/*.svg")
+PRECOMPRESSED = ("css/site.css", "js/*.js", "img/*.svg")
 PLAIN_MAX_AGE = 3600
 HASH_LENGTH = 12
 

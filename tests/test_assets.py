@@ -11,6 +11,7 @@ import pytest
 from sv_platform import assets
 
 STATIC = Path(assets.__file__).parent / "static"
+SOURCES = Path(assets.__file__).parent.parent / "assets/js"
 TEMPLATES = Path(assets.__file__).parent / "templates"
 BOOTSTRAP = STATIC / "vendor/bootstrap/css/bootstrap.min.css"
 CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
@@ -103,7 +104,7 @@ def test_css_subset_covers_every_bootstrap_class_the_pages_use():
     module is in site.css (PurgeCSS's rule): a page using a new class needs `make assets`."""
     site_css = (STATIC / "css/site.css").read_text()
     shipped = _classes(site_css)
-    sources = [*TEMPLATES.rglob("*.html"), *(STATIC / "js").glob("*.js")]
+    sources = [*TEMPLATES.rglob("*.html"), *SOURCES.glob("*.js")]
     sources += Path(assets.__file__).parent.rglob("*.py")
     words = set()
     for source in sources:
@@ -112,7 +113,25 @@ def test_css_subset_covers_every_bootstrap_class_the_pages_use():
     missing = sorted(set().union(*used) - shipped)
     assert not missing, f"not in site.css (run make assets): {missing}"
     assert len(site_css) < len(BOOTSTRAP.read_text()) / 4
-    assert site_css.endswith((STATIC / "css/app.css").read_text()), "app.css changed: make assets"
+    app_css = (STATIC / "css/app.css").read_text()
+    assert _classes(app_css) <= shipped, "app.css changed: make assets"
+
+
+LITERAL = re.compile(r""""((?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*)'""")
+# Imports and comments: what a minified file need not keep.
+NOT_TEXT = re.compile(r"^import [^\n]*|^\s*//[^\n]*|\s{2}//[^\n]*|/\*.*?\*/", re.M | re.S)
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES.glob("*.js")), ids=lambda p: p.name)
+def test_scripts_are_built_from_their_sources(source):
+    """static/js/NAME.js is assets/js/NAME.js minified (`make assets`): every text of the
+    source is in it."""
+    built = (STATIC / "js" / source.name).read_text()
+    code = NOT_TEXT.sub("", source.read_text())
+    texts = [a or b for a, b in LITERAL.findall(code)]
+    missing = [t for t in texts if len(t) >= 12 and "\\" not in t and t not in built]
+    assert not missing, f"{source.name} changed: make assets ({missing[:3]})"
+    assert "\n  " not in built, f"{source.name}: the built file is not minified"
 
 
 def test_html_is_compressed(client):

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from wtforms.validators import ValidationError
 
 from sv_platform.accounts.signals import sessions_ended
-from sv_platform.advisory import chat
+from sv_platform.advisory import chat, live
 from sv_platform.advisory.models import STAFF_STATUSES, STATUSES
 from sv_platform.advisory.signals import consultation_changed
 from sv_platform.core.domain import DomainError, valid_id
@@ -192,7 +192,10 @@ def join(user, consultation_id, data):
     after_id = data.get("after_id")
     messages = chat.messages_after(consultation_id, user, after_id)
     join_room(room(consultation_id))
-    return {"ok": True, "messages": [chat.message_payload(m) for m in messages]}
+    ack = {"ok": True, "messages": [chat.message_payload(m) for m in messages]}
+    if "state_version" in data:  # the page's: the ack tells whether it must fetch its state
+        ack["state_version"] = live.current_version(consultation_id, user)
+    return ack
 
 
 @socketio.on("send", namespace=NAMESPACE)

@@ -167,11 +167,14 @@ class ConsultationPage:
         return [a for a in self.actions if a.name in ("take", "ask", "resolve")]
 
 
-def consultation_page(consultation_id, user, *, now: datetime | None = None) -> ConsultationPage:
-    """The consulta page for `user`. Raises NotFound, NotAllowed."""
+def consultation_page(
+    consultation_id, user, *, now: datetime | None = None, conversation: bool = True
+) -> ConsultationPage:
+    """The consulta page for `user` (without its messages, files, notes and description
+    when not `conversation`). Raises NotFound, NotAllowed."""
     now = as_utc(now or utcnow())
     consultation = get_consultation(consultation_id, user)
-    messages = messages_after(consultation.id, user)
+    messages = messages_after(consultation.id, user) if conversation else []
     staff = is_staff(user)
     actions = available_actions(consultation, user, now=now)
     return ConsultationPage(
@@ -179,23 +182,31 @@ def consultation_page(consultation_id, user, *, now: datetime | None = None) -> 
         viewer=user,
         messages=messages,
         payloads=[chat.message_payload(m) for m in messages],
-        attachments=attachments.attachments_for(consultation),
-        notes=chat.notes_for(consultation, user),
+        attachments=attachments.attachments_for(consultation) if conversation else [],
+        notes=chat.notes_for(consultation, user) if conversation else [],
         events=events_for(consultation),
         actions=actions,
         sla=sla.sla_state(consultation, now=now),
         expected=sla.expected_answer(consultation),
         position=waitlist_position(consultation),
-        other_read=chat.other_side_read(consultation, user),
+        other_read=chat.other_side_read(consultation, user) if conversation else 0,
         post_notice=_post_notice(consultation, user),
         waiting=waiting_time(consultation, now),
-        description_html=render_markdown(consultation.description, images=False),
+        description_html=render_markdown(consultation.description, images=False)
+        if conversation
+        else "",
         status_labels=STAFF_STATUSES if staff else STATUSES,
         advisors=advisors_for(consultation.area)
-        if any(a.name == "assign" for a in actions)
+        if conversation and any(a.name == "assign" for a in actions)
         else [],
         attending=None if staff else availability.for_entrepreneur(consultation, now=now),
     )
+
+
+def consultation_state(consultation_id, user, *, now: datetime | None = None) -> ConsultationPage:
+    """What the parts of the consulta page that follow its state need (status, actions,
+    notices, history), without the conversation. Raises NotFound, NotAllowed."""
+    return consultation_page(consultation_id, user, now=now, conversation=False)
 
 
 def events_for(consultation: Consultation) -> list[ConsultationEvent]:

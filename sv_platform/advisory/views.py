@@ -6,7 +6,6 @@ import uuid
 from flask import (
     abort,
     flash,
-    get_template_attribute,
     jsonify,
     redirect,
     render_template,
@@ -21,6 +20,7 @@ from sv_platform.advisory import (
     bp,
     chat,
     lifecycle,
+    live,
     services,
     sla,
     workload,
@@ -136,15 +136,20 @@ def _page(consultation, *, message_form=None, note_form=None, close_form=None, s
     if message_form is None:
         message_form = MessageForm(formdata=None)
         message_form.client_msg_id.data = uuid.uuid4().hex
+    action_form = ConfirmForm()
+    close_form = close_form or CloseForm(formdata=None)
+    regions = live.regions(page, action_form, close_form)
     return render_template(
         "advisory/consultation.html",
         page=page,
         c=page.consultation,
         message_form=message_form,
         note_form=note_form or _note_form(formdata=None),
-        close_form=close_form or CloseForm(formdata=None),
+        close_form=close_form,
         assign_form=assign_form,
-        action_form=ConfirmForm(),
+        action_form=action_form,
+        regions=regions,
+        state_version=live.version(regions, page),
         max_files=attachments.MAX_FILES,
     ), status
 
@@ -206,30 +211,11 @@ def consultation(consultation_id: int):
     )
 
 
-# The parts of the consulta page that change with its state, by their element id.
-LIVE_REGIONS = (
-    "estado",
-    "asignacion",
-    "aviso-estado",
-    "acciones",
-    "cierre",
-    "chat-aviso",
-    "historial",
-)
-
-
 @bp.get("/consultas/<int:consultation_id>/estado")
 def consultation_state(consultation_id: int):
     """The consulta's state as its viewer sees it: label, actions and the page's parts."""
-    page = services.consultation_page(consultation_id, acting_user())
-    regions = {
-        name: str(
-            get_template_attribute("advisory/_live.html", name.replace("-", "_"))(
-                page, ConfirmForm(), CloseForm(formdata=None)
-            )
-        )
-        for name in LIVE_REGIONS
-    }
+    page = services.consultation_state(consultation_id, acting_user())
+    regions = live.regions(page)
     response = jsonify(
         consultation_id=page.consultation.id,
         status=page.consultation.status,
@@ -237,7 +223,8 @@ def consultation_state(consultation_id: int):
         actions=[{"name": a.name, "label": a.label} for a in page.actions],
         can_post=page.can_post,
         post_notice=page.post_notice,
-        regions=regions,
+        regions={name: str(html) for name, html in regions.items()},
+        state_version=live.version(regions, page),
     )
     response.headers["Cache-Control"] = "no-store"
     return response
