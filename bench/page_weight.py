@@ -13,6 +13,10 @@ where the page needs a login):
 - repeat visit: the same URL opened again in that context (what a person's phone does
   when they come back): bytes and first contentful paint.
 
+For the consulta page it also records whether every visit ended with the chat live (joined
+over its socket), how many WebSockets were opened and how many state fetches
+(`/consultas/<id>/estado`) were made.
+
 Pages: `/`, `/cursos`, a lesson that needs the enrolment, the FAQ search
 (`/preguntas-frecuentes?q=boleta`) and the consulta page. `--screenshots DIR` also saves
 each page at 360 and 1280 px (unthrottled) to compare looks before and after a change.
@@ -77,11 +81,16 @@ def prepare(base: str) -> tuple[dict, str]:
 
 def visit(page, cdp, url: str) -> dict:
     """Open `url` and return bytes received and the first contentful paint."""
-    received = {"bytes": 0, "requests": 0}
+    received = {"bytes": 0, "requests": 0, "websockets": 0, "state_fetches": 0}
     urls = {}
 
     def started(event):
         urls[event["requestId"]] = event["request"]["url"]
+        if event["request"]["url"].endswith("/estado"):
+            received["state_fetches"] += 1
+
+    def websocket(_event):
+        received["websockets"] += 1
 
     def finished(event):
         received["bytes"] += event.get("encodedDataLength", 0)
@@ -96,6 +105,7 @@ def visit(page, cdp, url: str) -> dict:
         received["bytes"] += len(event["response"].get("payloadData", "")) + 2
 
     cdp.on("Network.webSocketFrameReceived", frame)
+    cdp.on("Network.webSocketCreated", websocket)
     cdp.on("Network.requestWillBeSent", started)
     cdp.on("Network.loadingFinished", finished)
     page.goto(url, wait_until="load")
@@ -107,7 +117,12 @@ def visit(page, cdp, url: str) -> dict:
     cdp.remove_listener("Network.loadingFinished", finished)
     cdp.remove_listener("Network.requestWillBeSent", started)
     cdp.remove_listener("Network.webSocketFrameReceived", frame)
-    return {"bytes": received["bytes"], "requests": received["requests"], "fcp_ms": fcp}
+    cdp.remove_listener("Network.webSocketCreated", websocket)
+    # The chat page must be live (joined over its socket), or its weight means nothing.
+    live = page.evaluate(
+        "() => { const s = document.getElementById('chat'); return s ? s.dataset.live : null; }"
+    )
+    return {**received, "fcp_ms": fcp, "chat_live": live}
 
 
 def measure(browser, base: str, path: str, cookies: dict | None) -> dict:
@@ -200,6 +215,12 @@ def main() -> int:
                     "repeat_requests": runs[-1]["repeat"]["requests"],
                     "repeat_fcp_ms": round(statistics.median(r["repeat"]["fcp_ms"] for r in runs)),
                 }
+                if name == "consulta":  # every visit live, over how many sockets and fetches
+                    visits = [v for r in runs for v in (r["first"], r["repeat"])]
+                    results[name]["chat_live"] = all(v["chat_live"] == "true" for v in visits)
+                    results[name]["websockets"] = sum(v["websockets"] for v in visits)
+                    results[name]["state_fetches"] = sum(v["state_fetches"] for v in visits)
+                    results[name]["visits"] = len(visits)
             if args.screenshots:
                 screenshots(browser, base, pages, cookies, args.screenshots)
             browser.close()
