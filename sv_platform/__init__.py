@@ -19,8 +19,10 @@ def create_app(config=None) -> Flask:
 
     assets.init_app(app)
 
-    from sv_platform.core import errors, formatting, fragments, security, urls
+    from sv_platform.core import compression, errors, formatting, fragments, security, signing, urls
 
+    signing.init_app(app)
+    compression.init_app(app)  # before security: its ETag is over the uncompressed page
     security.init_app(app)
     formatting.init_app(app)
     urls.init_app(app)

@@ -281,6 +281,16 @@ def _check_limits_only_where_declared(app) -> None:
             original()
 
     hooks[hooks.index(original)] = check_declared_limits
+    # Its after-request hook (deductions and rate-limit headers of the limits just checked)
+    # has nothing to do either on those views.
+    after = app.after_request_funcs.setdefault(None, [])
+    inject = next((f for f in after if getattr(f, "args", None) == (limiter,)), None)
+    if inject is not None:
+
+        def headers_of_declared_limits(response):
+            return response if _view_without_limits() else inject(response)
+
+        after[after.index(inject)] = headers_of_declared_limits
 
 
 def init_app(app) -> None:

@@ -476,8 +476,11 @@ def load_session_user(session_id: str) -> User | None:
     if held is not None:  # as the ORM would: the same object, its unsaved changes kept
         user = held
     else:
-        user = User(**dict(zip(keys, row[:-1], strict=True)))
-        make_transient_to_detached(user)  # attribute history reset: loaded, not changed
+        # The columns go straight into the instance's dict, as the ORM's loader puts them
+        # (no attribute events, no history: loaded, not changed).
+        user = sa_inspect(User).class_manager.new_instance()
+        user.__dict__.update(zip(keys, row[:-1], strict=True))
+        make_transient_to_detached(user)
         db.session.add(user)
     user.unread_count = row[-1]
     if user.session_version != version or not user.is_active:

@@ -14,9 +14,10 @@ from collections import OrderedDict
 
 from flask import current_app, request
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
 from markupsafe import Markup
+
+from sv_platform.core.signing import generate_csrf
 
 CSRF_MARK = Markup("<sv-csrf-token/>")
 UNREAD_MARK = Markup("<sv-unread-count/>")

@@ -602,9 +602,11 @@ def _course_version_progress_and_seat(slug: str, user_id: int | None):
     """(course id, content hash, ids of the lessons the person completed, whether they have
     a seat), in one query (textual SQL: this runs on every lesson page); None when there is
     no such course."""
-    rows = db.session.execute(
-        _VERSION_PROGRESS_AND_SEAT, {"slug": slug, "user_id": user_id or 0}
-    ).all()
+    rows = (
+        db.session.connection()  # Core: no ORM entities to load, so none of its set-up
+        .execute(_VERSION_PROGRESS_AND_SEAT, {"slug": slug, "user_id": user_id or 0})
+        .all()
+    )
     if not rows:
         return None
     first = rows[0]
