@@ -1,6 +1,7 @@
 """The session cookie, the CSRF token and page compression done with kept serializers and
 compressors: the same bytes as Flask's, Flask-WTF's and Flask-Compress's own."""
 
+import re
 import time
 
 import pytest
@@ -69,14 +70,20 @@ def test_a_token_from_another_session_is_refused_and_the_own_accepted(make_app, 
 BROWSER = "gzip, deflate, br, zstd"
 
 
+def _without_tokens(html: bytes) -> bytes:
+    return re.sub(rb'(name="csrf[_-]token" (?:content|value)=")[^"]+', rb"\1", html)
+
+
 def test_pages_for_a_browser_that_takes_zstd_are_zstandard_frames(client):
     plain = client.get("/cursos")
     packed = client.get("/cursos", headers={"Accept-Encoding": BROWSER})
     assert packed.headers["Content-Encoding"] == "zstd"
     assert "Accept-Encoding" in packed.headers["Vary"]
     assert packed.headers["ETag"] == plain.headers["ETag"]  # over the page, not its encoding
-    assert zstd.decompress(packed.data) == plain.data
-    assert packed.data == zstd.compress(plain.data, level=3)  # Flask-Compress's frame
+    page = zstd.decompress(packed.data)
+    # The same page but for the CSRF token, signed with the time (in seconds) of each request.
+    assert _without_tokens(page) == _without_tokens(plain.data)
+    assert packed.data == zstd.compress(page, level=3)  # Flask-Compress's frame
     assert int(packed.headers["Content-Length"]) == len(packed.data)
     repeat = client.get(
         "/cursos", headers={"Accept-Encoding": BROWSER, "If-None-Match": plain.headers["ETag"]}
@@ -96,3 +103,31 @@ def test_other_encodings_are_left_to_flask_compress(client, accept, encoding):
 def test_small_and_non_page_responses_are_not_compressed(client):
     response = client.get("/healthz", headers={"Accept-Encoding": BROWSER})
     assert "Content-Encoding" not in response.headers
+
+
+def test_prepared_reads_are_sqlalchemys_rows_and_seen_by_cursor_listeners(app, make_user):
+    from sqlalchemy import event
+
+    from sv_platform.accounts import services as accounts
+    from sv_platform.courses import services as courses
+    from sv_platform.extensions import db
+
+    user_id = make_user().id
+    prepared, _keys = accounts._session_user_query()
+    seen = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with app.test_request_context("/"):
+            row = prepared.first({"user_id": user_id})
+            expected = db.session.connection().execute(prepared.statement, {"user_id": user_id})
+            assert row == tuple(expected.first())  # dates as datetimes, flags as bools
+            assert prepared.first({"user_id": user_id + 1000}) is None
+            params = {"slug": "no-existe", "user_id": user_id}
+            assert courses._VERSION_PROGRESS_AND_SEAT.rows(params) == []
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert len(seen) == 4

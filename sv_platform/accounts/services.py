@@ -42,6 +42,7 @@ from sv_platform.accounts.signals import (
 )
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from sv_platform.core.paging import Page, keyset_page
+from sv_platform.core.prepared import Prepared
 from sv_platform.core.rut import normalize_rut
 from sv_platform.core.timeutil import CHILE, utcnow
 from sv_platform.extensions import db, write_transaction
@@ -455,21 +456,21 @@ def _session_user_query():
     )
     keys = tuple(attribute.key for attribute in sa_inspect(User).column_attrs)
     columns = [getattr(User, key) for key in keys]
-    return select(*columns, unread).where(User.id == bindparam("user_id")), keys
+    return Prepared(select(*columns, unread).where(User.id == bindparam("user_id"))), keys
 
 
 def load_session_user(session_id: str) -> User | None:
     """Flask-Login loader: `id:version`; a stale version (logout, password change) is None.
 
-    The row is read on the session's connection without the ORM's query machinery and
-    becomes the session's persistent `User` as if the ORM had loaded it (every column
+    The row is read on the session's connection, straight from the driver (core.prepared),
+    and becomes the session's persistent `User` as if the ORM had loaded it (every column
     loaded, nothing pending); a user the session already holds is that same object."""
     try:
         user_id, version = (int(x) for x in session_id.split(":", 1))
     except (TypeError, ValueError):
         return None
     statement, keys = _session_user_query()
-    row = db.session.connection().execute(statement, {"user_id": user_id}).first()
+    row = statement.first({"user_id": user_id})
     if row is None:
         return None
     held = db.session.identity_map.get(sa_inspect(User).identity_key_from_primary_key([user_id]))

@@ -18,6 +18,7 @@ from sv_platform.accounts.signals import data_exported, user_anonymized
 from sv_platform.core import spanish
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from sv_platform.core.formatting import plural
+from sv_platform.core.prepared import Prepared
 from sv_platform.core.text import render_markdown
 from sv_platform.core.timeutil import as_utc, utcnow
 from sv_platform.courses import content
@@ -588,25 +589,23 @@ def course_structure(course_id: int, content_hash: str) -> CourseItem:
 
 
 _SEAT_STATUS = enrollment.latest_status_sql("course.offering_id")
-_VERSION_PROGRESS_AND_SEAT = text(
-    "SELECT course.id, course.content_hash, lesson_progress.lesson_id, "  # noqa: S608 - constants
-    + _SEAT_STATUS
-    + " FROM course "
-    "LEFT OUTER JOIN lesson_progress ON lesson_progress.course_id = course.id "
-    "AND lesson_progress.user_id = :user_id "
-    "WHERE course.slug = :slug AND course.retired_at IS NULL"
+_VERSION_PROGRESS_AND_SEAT = Prepared(
+    text(
+        "SELECT course.id, course.content_hash, lesson_progress.lesson_id, "  # noqa: S608 - constants
+        + _SEAT_STATUS
+        + " FROM course "
+        "LEFT OUTER JOIN lesson_progress ON lesson_progress.course_id = course.id "
+        "AND lesson_progress.user_id = :user_id "
+        "WHERE course.slug = :slug AND course.retired_at IS NULL"
+    )
 )
 
 
 def _course_version_progress_and_seat(slug: str, user_id: int | None):
     """(course id, content hash, ids of the lessons the person completed, whether they have
-    a seat), in one query (textual SQL: this runs on every lesson page); None when there is
-    no such course."""
-    rows = (
-        db.session.connection()  # Core: no ORM entities to load, so none of its set-up
-        .execute(_VERSION_PROGRESS_AND_SEAT, {"slug": slug, "user_id": user_id or 0})
-        .all()
-    )
+    a seat), in one query (textual SQL sent straight to the driver: this runs on every
+    lesson page); None when there is no such course."""
+    rows = _VERSION_PROGRESS_AND_SEAT.rows({"slug": slug, "user_id": user_id or 0})
     if not rows:
         return None
     first = rows[0]
