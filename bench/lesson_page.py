@@ -108,6 +108,29 @@ def run_wrk(url: str, cookie: str | None, seconds: int, connections: int, tmp: P
     }
 
 
+def worker_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU time of the gunicorn master's worker process(es), from /proc."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master_pid:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def with_worker_cpu(masters: list[int], run) -> dict:
+    """`run()`'s figures plus the servers' worker CPU per request (ms): what one request
+    costs the server, less sensitive than req/s to other load on the machine."""
+    before = sum(worker_cpu_seconds(pid) for pid in masters)
+    figures = run()
+    spent = sum(worker_cpu_seconds(pid) for pid in masters) - before
+    figures["worker_cpu_ms"] = spent * 1000 / figures["requests"] if figures["requests"] else 0.0
+    return figures
+
+
 def in_process(env: dict, rounds: int = 5, number: int = 300) -> dict:
     """Per-request CPU time through the Flask test client (a fresh request context each
     time, process CPU time so other load on the machine counts less): the lesson page, the
@@ -230,7 +253,8 @@ def main() -> int:
         cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
         urls = [f"{base}/cursos/{COURSE}/{LESSON}" for base in bases]
         measure(urls, cookie) if args.seconds > 3 else None  # warm-up (caches, connections)
-        lesson = measure(urls, cookie)
+        masters = [proc.pid for proc, _base in servers]
+        lesson = with_worker_cpu(masters, lambda: measure(urls, cookie))
         # Context: the app's cheapest logged-in page (session, user, nav, no course work).
         floor = measure([f"{base}/privacidad" for base in bases], cookie)
     finally:
@@ -241,7 +265,7 @@ def main() -> int:
         env, threads=THREADS, log=tmp / "hello.log", app="hello_app:app", cwd=ROOT / "bench"
     )
     try:
-        hello = measure(hello_base + "/", None)
+        hello = with_worker_cpu([hello_server.pid], lambda: measure(hello_base + "/", None))
     finally:
         stop(hello_server)
 
@@ -259,11 +283,18 @@ def main() -> int:
         "lesson_p95_ms": round(lesson["p95_ms"], 2),
         "lesson_p99_ms": round(lesson["p99_ms"], 2),
         "lesson_errors": lesson["errors"],
+        "lesson_worker_cpu_ms": round(lesson["worker_cpu_ms"], 3),
         "hello_rps": round(hello["rps"], 1),
         "hello_p50_ms": round(hello["p50_ms"], 2),
         "hello_p95_ms": round(hello["p95_ms"], 2),
         "hello_p99_ms": round(hello["p99_ms"], 2),
         "hello_errors": hello["errors"],
+        "hello_worker_cpu_ms": round(hello["worker_cpu_ms"], 3),
+        # hello-world's worker CPU per request over the lesson's: the req/s ratio the two
+        # would have if the server's CPU were all they waited for.
+        "cpu_ratio": round(hello["worker_cpu_ms"] / lesson["worker_cpu_ms"], 3)
+        if lesson["worker_cpu_ms"]
+        else 0.0,
         "app_floor_url": "/privacidad",
         "app_floor_rps": round(floor["rps"], 1),
         "app_floor_p50_ms": round(floor["p50_ms"], 2),
