@@ -1,11 +1,14 @@
 """Enrolment rules: the only code that changes seats (cupos) and the waitlist."""
 
+import functools
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import format_date
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import bindparam, func, or_, select, text, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -14,7 +17,14 @@ from sv_platform.accounts import territory
 from sv_platform.accounts.signals import data_exported, user_anonymized
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound, valid_id
 from sv_platform.core.formatting import plural
-from sv_platform.core.timeutil import CHILE, as_utc, chile_day_end, chile_day_start, utcnow
+from sv_platform.core.timeutil import (
+    CHILE,
+    UTCDateTime,
+    as_utc,
+    chile_day_end,
+    chile_day_start,
+    utcnow,
+)
 from sv_platform.enrollment.models import (
     ADVISORY_OFFERINGS,
     Enrollment,
@@ -116,9 +126,14 @@ def ensure_demo_data(*, now: datetime | None = None) -> list[EnrollmentWindow]:
     return created
 
 
+@functools.cache
+def _offering_by_slug():
+    return select(Offering).where(Offering.slug == bindparam("slug"))
+
+
 def get_offering(slug: str) -> Offering:
     """The offering with this slug. Raises NotFound."""
-    offering = db.session.scalar(select(Offering).where(Offering.slug == slug))
+    offering = db.session.scalar(_offering_by_slug(), {"slug": slug})
     if offering is None:
         raise NotFound("Ese servicio no existe.")
     return offering
@@ -420,14 +435,20 @@ def get_enrollment(enrollment_id: int) -> Enrollment:
     return enrollment
 
 
-def _take_seat(window_id: int) -> bool:
-    """One conditional UPDATE: its row count says whether a seat was taken (atomic)."""
-    result = db.session.execute(
-        update(EnrollmentWindow)
-        .where(EnrollmentWindow.id == window_id, EnrollmentWindow.used < EnrollmentWindow.capacity)
-        .values(used=EnrollmentWindow.used + 1)
-        .execution_options(synchronize_session=False)
+@functools.cache
+def _take_seat_statement():
+    window = EnrollmentWindow.__table__
+    return (
+        update(window)
+        .where(window.c.id == bindparam("seat_window"), window.c.used < window.c.capacity)
+        .values(used=window.c.used + 1)
     )
+
+
+def _take_seat(window_id: int) -> bool:
+    """One conditional UPDATE: its row count says whether a seat was taken (atomic). A Core
+    statement built once, on the session's connection (nothing loaded needs syncing)."""
+    result = db.session.connection().execute(_take_seat_statement(), {"seat_window": window_id})
     return result.rowcount == 1
 
 
@@ -457,26 +478,72 @@ class _SeatPlan:
     window_ids: tuple[int, ...]
 
 
+def _enrolment_exists(statuses: tuple[str, ...]):
+    return (
+        select(Enrollment.id)
+        .where(
+            Enrollment.user_id == bindparam("user_id"),
+            Enrollment.offering_id == bindparam("offering_id"),
+            Enrollment.status.in_(statuses),
+        )
+        .exists()
+    )
+
+
+@functools.cache
+def _repeat_flags():
+    """Whether the person has an open enrolment, and a graduated one, in the offering."""
+    return _enrolment_exists(OPEN_STATUSES), _enrolment_exists(("graduated",))
+
+
+@functools.cache
+def _plan_statement():
+    """The open windows that fit the person (their región's first, then national ones,
+    as `_candidate_windows` orders them) with the repeat flags beside each: a claim's
+    reads in one statement, built once."""
+    window, now = EnrollmentWindow, bindparam("now", type_=UTCDateTime())
+    enrolled, graduated = _repeat_flags()
+    return (
+        select(window.id, enrolled.label("enrolled"), graduated.label("graduated"))
+        .where(
+            window.offering_id == bindparam("offering_id"),
+            or_(window.region_code.is_(None), window.region_code == bindparam("region_code")),
+            window.opens_at <= now,
+            window.closes_at > now,
+        )
+        .order_by(window.region_code.is_(None), window.closes_at, window.id)
+    )
+
+
+@functools.cache
+def _flags_statement():
+    enrolled, graduated = _repeat_flags()
+    return select(enrolled.label("enrolled"), graduated.label("graduated"))
+
+
+def _refuse_repeat(offering: Offering, enrolled, graduated) -> None:
+    if enrolled:
+        raise AlreadyEnrolled()
+    if offering.kind == "course" and graduated:
+        raise AlreadyEnrolled("Ya egresaste de este curso. Revisa tu certificado en «Mis cursos».")
+
+
 def _seat_plan(user, offering: Offering, *, now: datetime) -> _SeatPlan:
     """The read part of a claim (no write, no lock): the rules the person must meet and
-    the open windows that fit them, their región's first. Raises NotAllowed,
-    ProfileIncomplete, AlreadyEnrolled, WindowClosed."""
+    the open windows that fit them, their región's first — one statement. Raises
+    NotAllowed, ProfileIncomplete, AlreadyEnrolled, WindowClosed."""
     _check_can_enroll(user, offering)
-    user_id, region_code, offering_id = user.id, user.region_code, offering.id
-    if open_enrollment(user_id, offering_id):
-        raise AlreadyEnrolled()
-    if offering.kind == "course" and db.session.scalar(
-        select(Enrollment.id).where(
-            Enrollment.user_id == user_id,
-            Enrollment.offering_id == offering_id,
-            Enrollment.status == "graduated",
-        )
-    ):
-        raise AlreadyEnrolled("Ya egresaste de este curso. Revisa tu certificado en «Mis cursos».")
-    windows = _candidate_windows(offering_id, region_code, now)
-    if not windows:
+    user_id, region_code, offering_id = user.id, user.region_code or None, offering.id
+    params = {"user_id": user_id, "offering_id": offering_id}
+    connection = db.session.connection()
+    rows = connection.execute(
+        _plan_statement(), {**params, "region_code": region_code, "now": now}
+    ).all()
+    if not rows:  # no open window: a repeat is still said first
+        _refuse_repeat(offering, *connection.execute(_flags_statement(), params).one())
         raise WindowClosed(_closed_message(_next_window(offering_id, region_code, now)))
-    return _SeatPlan(user_id, offering_id, tuple(window.id for window in windows))
+    _refuse_repeat(offering, rows[0].enrolled, rows[0].graduated)
+    return _SeatPlan(user_id, offering_id, tuple(row.id for row in rows))
 
 
 def _claim_planned(plan: _SeatPlan, *, now: datetime) -> Enrollment:
@@ -505,6 +572,28 @@ def _claim_planned(plan: _SeatPlan, *, now: datetime) -> Enrollment:
     return enrollment
 
 
+@contextmanager
+def _commit_keeps_loaded():
+    """The commit inside does not expire what the session holds: the enrolment just
+    written (every column set here or by the flush), the person and the offering read
+    for its rules, which it did not change. The page after an enrolment then reads none
+    of them again."""
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = expire
+
+
+def _expire_window(window_id: int) -> None:
+    """A window the session holds is read again on next use (after a Core UPDATE of it)."""
+    key = sa_inspect(EnrollmentWindow).identity_key_from_primary_key([window_id])
+    window = db.session.identity_map.get(key)
+    if window is not None:
+        db.session.expire(window)
+
+
 def enroll(user, offering: Offering, *, now: datetime | None = None) -> Enrollment:
     """Take a cupo in the open window that fits the user (their región's before the
     national one) or join that window's waitlist in arrival order. One open enrolment per
@@ -513,29 +602,40 @@ def enroll(user, offering: Offering, *, now: datetime | None = None) -> Enrollme
 
     The rules are read first without the write lock; the write transaction holds it only
     for the conditional UPDATE, the INSERT and the commit (SQLite has one write lock, so a
-    burst of enrolments is serialized only by that short part)."""
+    burst of enrolments is serialized only by that short part). The write depends on
+    nothing read before but the plan's ids (the UPDATE's row count and the unique
+    constraint decide), so what was loaded is kept across both commits."""
     now = now or utcnow()
     plan = _seat_plan(user, offering, now=now)
-    slug = offering.slug
-    with write_transaction():
+    with _commit_keeps_loaded(), write_transaction(keep_loaded=True):
         enrollment = _claim_planned(plan, now=now)
+        status = enrollment.status
         db.session.commit()
-    log.info("enrol user=%s offering=%s status=%s", plan.user_id, slug, enrollment.status)
+    _expire_window(enrollment.window_id)  # its `used` changed behind the ORM's back
+    log.info("enrol user=%s offering=%s status=%s", plan.user_id, offering.slug, status)
     return enrollment
+
+
+@functools.cache
+def _waitlist_position_statement():
+    return (
+        select(func.count())
+        .select_from(Enrollment)
+        .where(
+            Enrollment.window_id == bindparam("window_id"),
+            Enrollment.status == "waitlisted",
+            Enrollment.id <= bindparam("enrollment_id"),
+        )
+    )
 
 
 def waitlist_position(enrollment: Enrollment) -> int | None:
     """The place in line (1 = next) of a waiting consulta or enrolment, else None."""
     if enrollment.status != "waitlisted":
         return None
-    return db.session.scalar(
-        select(func.count())
-        .select_from(Enrollment)
-        .where(
-            Enrollment.window_id == enrollment.window_id,
-            Enrollment.status == "waitlisted",
-            Enrollment.id <= enrollment.id,
-        )
+    return db.session.connection().scalar(
+        _waitlist_position_statement(),
+        {"window_id": enrollment.window_id, "enrollment_id": enrollment.id},
     )
 
 

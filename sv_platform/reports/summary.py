@@ -17,6 +17,7 @@ every later year, so those years are read from the source tables until `extend()
 periodic job) adds them.
 """
 
+import functools
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from datetime import datetime
 from sqlalchemy import (
     Integer,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -465,6 +467,29 @@ def extend(*, now: datetime | None = None) -> int:
         return added
 
 
+@functools.cache
+def _person_statements():
+    """refresh()'s statements about the people (an expanding parameter `ids`), built once:
+    lock them, clear their rows, their earliest seat enrolment."""
+    ids = bindparam("ids", expanding=True)
+    return (
+        select(User.id).where(User.id.in_(ids)).with_for_update(),
+        delete(TABLE).where(TABLE.c.user_id.in_(ids)),
+        select(func.min(Enrollment.created_at)).where(
+            Enrollment.status.in_(SEAT_STATUSES), Enrollment.user_id.in_(ids)
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_rows(first: int, last: int):
+    """The INSERT … SELECT of these people's rows for years first..last, built once per
+    span of years: an enrolment pays for executing it, not for building it."""
+    return insert(TABLE).from_select(
+        COLUMNS, rows_query(first, last, bindparam("ids", expanding=True))
+    )
+
+
 def refresh(user_ids: Iterable[int], session=None) -> None:
     """Recompute these people's rows from the source tables, in the caller's transaction.
     Their rows are locked first on PostgreSQL (two transactions refreshing one person take
@@ -477,12 +502,14 @@ def refresh(user_ids: Iterable[int], session=None) -> None:
     if not last:
         return
     for start in range(0, len(ids), _BATCH):
-        batch = ids[start : start + _BATCH]
-        session.execute(select(User.id).where(User.id.in_(batch)).with_for_update())
-        session.execute(delete(TABLE).where(TABLE.c.user_id.in_(batch)))
-        first = _first_year(session, batch)
+        batch = {"ids": ids[start : start + _BATCH]}
+        lock, clear, earliest = _person_statements()
+        session.execute(lock, batch)
+        session.execute(clear, batch)
+        first = session.scalar(earliest, batch)
+        first = chile_year(first) if first else None
         if first is not None and first <= last:
-            session.execute(insert(TABLE).from_select(COLUMNS, rows_query(first, last, batch)))
+            session.execute(_insert_rows(first, last), batch)
 
 
 def mark(user_id: int | None, session=None) -> None:
