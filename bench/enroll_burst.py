@@ -72,6 +72,20 @@ with app.app_context():
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True)
 
 
+def server_cpu_seconds(procs) -> float:
+    """CPU time (user + system) of the gunicorn masters and their workers so far."""
+    ticks = 0
+    for proc in procs:
+        pids = [proc.pid]
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        if children.exists():
+            pids += [int(x) for x in children.read_text().split()]
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def login_person(base, i):
     return login(base, f"bench{i}@ejemplo.cl", "clave-bench-segura", then="/mis-inscripciones")
 
@@ -216,10 +230,13 @@ def main():
             )
             for i in range(args.clients)
         ]
+        procs = [proc for proc, _base in servers]
+        server_cpu = server_cpu_seconds(procs)
         if args.client == "asyncio":
             fired = burst_asyncio(targets)
         else:
             fired = burst_threads(targets, sessions)
+        server_cpu = server_cpu_seconds(procs) - server_cpu
         statuses, latencies, errors = fired["statuses"], fired["latencies"], fired["errors"]
         elapsed = fired["elapsed"]
     finally:
@@ -245,6 +262,8 @@ def main():
         "client": args.client,
         "client_cpu_cores": round(fired["cpu"] / elapsed, 2),
         "enrol_rps": round(burst_rps, 1),
+        # the servers' CPU during the burst (the release's 0.2 s wait included) per POST
+        "server_cpu_ms_per_enrol": round(server_cpu * 1000 / args.clients, 2),
         "p50_ms": ms(percentile(lat, 50)),
         "p95_ms": ms(percentile(lat, 95)),
         "p99_ms": ms(percentile(lat, 99)),

@@ -37,6 +37,28 @@ def test_enrolment_post_takes_the_write_lock_after_loading_the_user(
     assert kinds.count("BEGIN IMMEDIATE") == 1, kinds  # reads after the commit take no lock
 
 
+def test_a_waitlisted_enrolment_post_ends_with_its_write(
+    client, auth, make_user, make_window, transactions
+):
+    """A waitlisted enrolment: the rules in one read transaction, then the write lock for
+    the seat attempt, the row and the waitlist place it got; nothing is read after."""
+    make_window(capacity=0)
+    auth.login(make_user())
+    db.session.commit()
+    db.session.remove()  # the request starts with nothing loaded, as in production
+    transactions.clear()
+    response = client.post("/inscripciones/asesoria-legal", data={"next": "/mis-inscripciones"})
+    assert response.status_code == 302
+    kinds = [kind for kind, _ in transactions]
+    assert kinds == ["BEGIN", "BEGIN IMMEDIATE"], transactions
+    reads, (_, write_sql) = transactions[0][1], transactions[1]
+    assert len(reads) == 3, [s[:80] for s in reads]  # user, offering, rules and windows
+    assert [s.split()[0] for s in write_sql] == ["UPDATE", "INSERT", "SELECT"], write_sql
+    assert "REPORT_" not in " ".join(write_sql)  # a waitlisted enrolment changes no summary
+    page = client.get("/mis-inscripciones").get_data(as_text=True)
+    assert "quedaste en lista de espera (posición 1)" in page
+
+
 def test_a_refused_post_changes_nothing(client, auth, make_user, make_window):
     """The user read ends before the view; a refusal still writes nothing."""
     advisor = make_user(role="advisor", specialty="legal")

@@ -85,6 +85,10 @@ class Enrollment(db.Model):
     # (user_id, open_slot) is the backstop for "one open enrolment per offering".
     open_slot: Mapped[int | None]
 
+    # Not stored: the waitlist place it got when enroll() made it (None with a seat), for
+    # the page that answers the enrolment without reading it again.
+    arrival_position = None
+
     user = relationship("User")
     window: Mapped[EnrollmentWindow] = relationship()
     offering: Mapped[Offering] = relationship()

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import format_date
-from sqlalchemy import bindparam, func, or_, select, text, update
+from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, make_transient_to_detached
 
 from sv_platform.accounts import services as accounts
 from sv_platform.accounts import territory
@@ -33,6 +33,7 @@ from sv_platform.enrollment.models import (
 )
 from sv_platform.enrollment.signals import (
     enrollment_cancelled,
+    enrollment_created,
     enrollment_graduated,
     enrollment_promoted,
 )
@@ -546,29 +547,45 @@ def _seat_plan(user, offering: Offering, *, now: datetime) -> _SeatPlan:
     return _SeatPlan(user_id, offering_id, tuple(row.id for row in rows))
 
 
+@functools.cache
+def _insert_statement():
+    return insert(Enrollment.__table__)
+
+
 def _claim_planned(plan: _SeatPlan, *, now: datetime) -> Enrollment:
     """The write part of a claim, inside the caller's write transaction: one conditional
     UPDATE per window until one gives a seat (the row count decides, so cupos are never
     exceeded), else the first window's waitlist; the open-enrolment unique constraint turns
-    a racing double submit into AlreadyEnrolled."""
+    a racing double submit into AlreadyEnrolled. The row is one Core INSERT (no unit of
+    work) and becomes the session's persistent Enrollment as if the ORM had loaded it;
+    `enrollment_created` is sent inside the transaction."""
     chosen, status = plan.window_ids[0], "waitlisted"
     for window_id in plan.window_ids:
         if _take_seat(window_id):
             chosen, status = window_id, "active"
             break
-    enrollment = Enrollment(
-        user_id=plan.user_id,
-        window_id=chosen,
-        offering_id=plan.offering_id,
-        status=status,
-        created_at=now,
-        open_slot=plan.offering_id,
-    )
-    db.session.add(enrollment)
+    values = {
+        "user_id": plan.user_id,
+        "window_id": chosen,
+        "offering_id": plan.offering_id,
+        "status": status,
+        "created_at": now,
+        "open_slot": plan.offering_id,
+    }
     try:
-        db.session.flush()
+        result = db.session.connection().execute(_insert_statement(), values)
     except IntegrityError as exc:  # a double submit raced us; the caller's rollback undoes
         raise AlreadyEnrolled() from exc  # the seat taken above
+    enrollment = Enrollment(
+        id=result.inserted_primary_key[0],
+        promoted_at=None,
+        cancelled_at=None,
+        graduated_at=None,
+        **values,
+    )
+    make_transient_to_detached(enrollment)  # attribute history reset: loaded, not changed
+    db.session.add(enrollment)
+    enrollment_created.send(enrollment, now=now)
     return enrollment
 
 
@@ -610,6 +627,7 @@ def enroll(user, offering: Offering, *, now: datetime | None = None) -> Enrollme
     with _commit_keeps_loaded(), write_transaction(keep_loaded=True):
         enrollment = _claim_planned(plan, now=now)
         status = enrollment.status
+        enrollment.arrival_position = waitlist_position(enrollment)  # no transaction after
         db.session.commit()
     _expire_window(enrollment.window_id)  # its `used` changed behind the ORM's back
     log.info("enrol user=%s offering=%s status=%s", plan.user_id, offering.slug, status)

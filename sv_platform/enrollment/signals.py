@@ -8,6 +8,8 @@ from blinker import Namespace
 
 _signals = Namespace()
 
+# sender: the Enrollment just made, holding a seat (active) or waiting; kwargs: now
+enrollment_created = _signals.signal("enrollment-created")
 # sender: the Enrollment that left the waitlist and now holds a seat; kwargs: now
 enrollment_promoted = _signals.signal("enrollment-promoted")
 # sender: the Enrollment just cancelled (status already "cancelled"); kwargs: now, actor

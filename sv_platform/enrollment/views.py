@@ -37,7 +37,7 @@ def enroll(slug: str):
     if enrollment.status == "active":
         flash(f"¡Listo! Quedaste inscrito/a en «{offering.title}».", "success")
     else:
-        position = services.waitlist_position(enrollment)
+        position = enrollment.arrival_position
         flash(
             f"Los cupos están agotados: quedaste en lista de espera (posición {position}). "
             "Te avisaremos aquí cuando se libere un cupo.",

@@ -15,6 +15,7 @@ def connect_signals() -> None:
     from sv_platform.reports import summary, surveys
 
     enrollment_signals.enrollment_graduated.connect(surveys.on_enrollment_graduated)
+    enrollment_signals.enrollment_created.connect(summary.on_enrollment_created)
     for signal in (
         enrollment_signals.enrollment_promoted,
         enrollment_signals.enrollment_cancelled,

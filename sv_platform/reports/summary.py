@@ -587,6 +587,13 @@ def on_enrollment_changed(sender: Enrollment, **_extra) -> None:
     mark(sender.user_id)
 
 
+def on_enrollment_created(sender: Enrollment, **_extra) -> None:
+    """enrollment_created (a Core INSERT no flush sees): a new seat marks the person; a new
+    waitlisted enrolment changes no row (most of an enrolment burst)."""
+    if sender.status in SEAT_STATUSES:
+        mark(sender.user_id)
+
+
 def on_user_anonymized(sender: int, **_extra) -> None:
     """accounts.user_anonymized: the erased comuna and company RUT leave the rows too."""
     mark(sender)

@@ -229,6 +229,45 @@ def test_promotion_sends_its_signal_inside_the_transaction(
     assert seen == [(eb.id, "active", True)]
 
 
+def test_enrolment_sends_its_signal_inside_the_transaction_and_says_its_place(
+    app, make_user, course_window, course_offering
+):
+    from sv_platform.enrollment.signals import enrollment_created
+
+    window = course_window(capacity=1)
+    seen = []
+
+    def receiver(enrollment, **extra):
+        seen.append((enrollment.user_id, enrollment.status, db.session().in_transaction()))
+
+    enrollment_created.connect(receiver)
+    try:
+        a, b, c = make_user(), make_user(), make_user()
+        made = [services.enroll(person, course_offering, now=NOW) for person in (a, b, c)]
+    finally:
+        enrollment_created.disconnect(receiver)
+    assert seen == [(a.id, "active", True), (b.id, "waitlisted", True), (c.id, "waitlisted", True)]
+    assert [e.arrival_position for e in made] == [None, 1, 2]
+    # what enroll() returns is the stored row, and the window it changed is read again
+    db.session.expire_all()
+    stored = [db.session.get(Enrollment, e.id) for e in made]
+    assert [(e.status, e.window_id, e.offering_id) for e in stored] == [
+        ("active", window.id, course_offering.id),
+        ("waitlisted", window.id, course_offering.id),
+        ("waitlisted", window.id, course_offering.id),
+    ]
+    assert db.session.get(EnrollmentWindow, window.id).used == 1
+
+
+def test_window_seen_before_an_enrolment_shows_the_seat_it_took(
+    make_user, course_window, course_offering
+):
+    window = course_window(capacity=2)
+    assert window.used == 0  # loaded in this session before the enrolment
+    services.enroll(make_user(), course_offering, now=NOW)
+    assert (window.used, window.remaining) == (1, 1)
+
+
 def test_window_defaults_and_validation(app, course_offering):
     window = services.create_window(offering_slug=course_offering.slug, capacity=3, now=NOW)
     assert window.opens_at == NOW
