@@ -15,7 +15,11 @@ sends it from N Python threads instead (the generator used before).
 
     .venv/bin/python bench/enroll_burst.py [--clients 500] [--cupos 100] [--client asyncio]
         [--database-url postgresql+psycopg://postgres@127.0.0.1/postgres]
-        [--servers 2 --redis redis://127.0.0.1:6379/14]
+        [--servers 2 --redis redis://127.0.0.1:6379/14] [--in-process]
+
+`--in-process` starts no server: each person POSTs once through the Flask test client and
+the process CPU time per POST (seats and waitlisted apart) and the SQL statements of each
+kind are reported — the server's own cost, which a busy machine disturbs less.
 """
 
 import argparse
@@ -36,6 +40,7 @@ from benchlib import (
     ROOT,
     BenchDatabase,
     add_production_args,
+    csrf_token,
     login,
     ms,
     percentile,
@@ -171,6 +176,57 @@ def burst_threads(targets, sessions) -> dict:
     }
 
 
+def in_process(env: dict, clients: int, cupos: int) -> dict:
+    """Every person POSTs the enrolment once through the Flask test client (a fresh request
+    context each, as under the server): process CPU time per POST, split into those that
+    took a seat and those waitlisted, and the SQL statements of one of each."""
+    from sqlalchemy import event
+
+    os.environ.update({k: v for k, v in env.items() if k.startswith("SV_")})
+    sys.path.insert(0, str(ROOT))
+    from sv_platform import create_app
+    from sv_platform.extensions import db
+
+    app = create_app()
+    people = []
+    for i in range(clients):
+        client = app.test_client()
+        page = client.get("/ingresar").get_data(as_text=True)
+        form = {"identifier": f"bench{i}@ejemplo.cl", "password": "clave-bench-segura"}
+        response = client.post("/ingresar", data={**form, "csrf_token": csrf_token(page)})
+        assert response.status_code == 302, response.status_code
+        people.append((client, csrf_token(client.get("/mis-inscripciones").get_data(as_text=True))))
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    cpu, kinds = {"seat": [], "waitlisted": []}, {}
+    for n, (client, token) in enumerate(people):
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", record)
+        t0 = time.process_time()
+        response = client.post("/inscripciones/asesoria-legal", data={"csrf_token": token})
+        spent = time.process_time() - t0
+        event.remove(engine, "before_cursor_execute", record)
+        assert response.status_code == 302, response.status_code
+        kind = "seat" if n < cupos else "waitlisted"  # one at a time: the first take seats
+        cpu[kind].append(spent)
+        kinds.setdefault(kind, len(statements))
+    every = cpu["seat"] + cpu["waitlisted"]
+    return {
+        "cpu_ms_per_enrol": round(sum(every) / len(every) * 1000, 3),
+        "cpu_ms_seat": round(sum(cpu["seat"]) / max(len(cpu["seat"]), 1) * 1000, 3),
+        "cpu_ms_waitlisted": round(
+            sum(cpu["waitlisted"]) / max(len(cpu["waitlisted"]), 1) * 1000, 3
+        ),
+        "statements_seat": kinds.get("seat"),
+        "statements_waitlisted": kinds.get("waitlisted"),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=500)
@@ -178,6 +234,11 @@ def main():
     parser.add_argument("--threads", type=int, default=100, help="gunicorn threads")
     parser.add_argument("--baseline-seconds", type=float, default=5.0)
     parser.add_argument("--client", choices=["asyncio", "threads"], default="asyncio")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="no server: CPU time and statements per POST through the Flask test client",
+    )
     add_production_args(parser)
     args = parser.parse_args()
 
@@ -213,6 +274,14 @@ def main():
         capture_output=True,
     )
     create_people(env, args.clients)
+    if args.in_process:
+        try:
+            result = {"benchmark": "enroll_burst_in_process", "clients": args.clients}
+            result |= {"cupos": args.cupos, **in_process(env, args.clients, args.cupos)}
+        finally:
+            database.close()
+        print(json.dumps(result))
+        return 0
     servers = start_servers(env, args.servers, threads=args.threads, log_dir=tmp)
     bases = [base for _proc, base in servers]
     try:
