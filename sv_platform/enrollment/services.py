@@ -536,12 +536,11 @@ def _seat_plan(user, offering: Offering, *, now: datetime) -> _SeatPlan:
     _check_can_enroll(user, offering)
     user_id, region_code, offering_id = user.id, user.region_code or None, offering.id
     params = {"user_id": user_id, "offering_id": offering_id}
-    connection = db.session.connection()
-    rows = connection.execute(
+    rows = db.session.execute(
         _plan_statement(), {**params, "region_code": region_code, "now": now}
     ).all()
     if not rows:  # no open window: a repeat is still said first
-        _refuse_repeat(offering, *connection.execute(_flags_statement(), params).one())
+        _refuse_repeat(offering, *db.session.execute(_flags_statement(), params).one())
         raise WindowClosed(_closed_message(_next_window(offering_id, region_code, now)))
     _refuse_repeat(offering, rows[0].enrolled, rows[0].graduated)
     return _SeatPlan(user_id, offering_id, tuple(row.id for row in rows))
@@ -592,9 +591,9 @@ def _claim_planned(plan: _SeatPlan, *, now: datetime) -> Enrollment:
 @contextmanager
 def _commit_keeps_loaded():
     """The commit inside does not expire what the session holds: the enrolment just
-    written (every column set here or by the flush), the person and the offering read
-    for its rules, which it did not change. The page after an enrolment then reads none
-    of them again."""
+    written (every column known from its INSERT), the person and the offering read for
+    its rules, which it did not change. The page after an enrolment then reads none of
+    them again."""
     session = db.session()
     expire, session.expire_on_commit = session.expire_on_commit, False
     try:
@@ -626,11 +625,10 @@ def enroll(user, offering: Offering, *, now: datetime | None = None) -> Enrollme
     plan = _seat_plan(user, offering, now=now)
     with _commit_keeps_loaded(), write_transaction(keep_loaded=True):
         enrollment = _claim_planned(plan, now=now)
-        status = enrollment.status
         enrollment.arrival_position = waitlist_position(enrollment)  # no transaction after
         db.session.commit()
     _expire_window(enrollment.window_id)  # its `used` changed behind the ORM's back
-    log.info("enrol user=%s offering=%s status=%s", plan.user_id, offering.slug, status)
+    log.info("enrol user=%s offering=%s status=%s", plan.user_id, offering.slug, enrollment.status)
     return enrollment
 
 
@@ -651,7 +649,7 @@ def waitlist_position(enrollment: Enrollment) -> int | None:
     """The place in line (1 = next) of a waiting consulta or enrolment, else None."""
     if enrollment.status != "waitlisted":
         return None
-    return db.session.connection().scalar(
+    return db.session.scalar(
         _waitlist_position_statement(),
         {"window_id": enrollment.window_id, "enrollment_id": enrollment.id},
     )
