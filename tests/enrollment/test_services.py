@@ -259,6 +259,24 @@ def test_enrolment_sends_its_signal_inside_the_transaction_and_says_its_place(
     assert db.session.get(EnrollmentWindow, window.id).used == 1
 
 
+def test_a_racing_double_submit_gives_one_enrolment_and_one_seat(
+    monkeypatch, make_user, course_window, course_offering
+):
+    """Both submits read the rules before either wrote: the unique constraint refuses the
+    second INSERT and its rollback gives back the seat it had taken."""
+    window = course_window(capacity=5)
+    person = make_user()
+    stale = services._seat_plan(person, course_offering, now=NOW)
+    services.enroll(person, course_offering, now=NOW)
+    monkeypatch.setattr(services, "_seat_plan", lambda *args, **kwargs: stale)
+    with pytest.raises(services.AlreadyEnrolled):
+        services.enroll(person, course_offering, now=NOW)
+    db.session.expire_all()
+    assert db.session.get(EnrollmentWindow, window.id).used == 1
+    count = select(func.count()).select_from(Enrollment).where(Enrollment.user_id == person.id)
+    assert db.session.scalar(count) == 1
+
+
 def test_window_seen_before_an_enrolment_shows_the_seat_it_took(
     make_user, course_window, course_offering
 ):
