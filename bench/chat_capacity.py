@@ -54,6 +54,9 @@ from benchlib import (
     stop,
 )
 from chat_fanout import create_data, login_cookie
+from requests.utils import default_user_agent
+
+USER_AGENT = default_user_agent()
 
 
 def start_server(env: dict, threads: int, log: Path) -> tuple[subprocess.Popen, str, str]:
@@ -135,7 +138,9 @@ class Socket:
             base,
             namespaces=["/chat"],
             transports=["websocket"],
-            headers={"Cookie": self.cookie},
+            # the browser that logged in: the same User-Agent as the login (requests'), or
+            # Flask-Login's session protection re-signs the session at every event
+            headers={"Cookie": self.cookie, "User-Agent": USER_AGENT},
             auth={"csrf_token": self.token},
             wait_timeout=60,
         )

@@ -4,6 +4,9 @@ the same functions."""
 
 import logging
 import re
+import threading
+import time
+from collections import deque
 from datetime import datetime
 from typing import NamedTuple
 
@@ -11,11 +14,10 @@ from flask import current_app
 from limits import parse as parse_limit
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from sv_platform.accounts import services as accounts
 from sv_platform.accounts.models import Notification
 from sv_platform.advisory import attachments
 from sv_platform.advisory.access import (
@@ -30,7 +32,7 @@ from sv_platform.advisory.signals import message_posted
 from sv_platform.core.domain import MAX_ID, DomainError, InvalidInput, NotAllowed
 from sv_platform.core.formatting import datetime_cl
 from sv_platform.core.text import render_markdown
-from sv_platform.core.timeutil import as_utc, utcnow
+from sv_platform.core.timeutil import UTCDateTime, as_utc, utcnow
 from sv_platform.extensions import db, write_transaction
 
 log = logging.getLogger(__name__)
@@ -70,15 +72,61 @@ class PostResult(NamedTuple):
     created: bool
 
 
+class _ProcessMovingWindow:
+    """The moving-window limit of `limits`, kept in this process's memory.
+
+    `limits`' own memory storage wakes a timer thread every 10 ms while any hit is stored,
+    which walks every key under its lock, and starts a new thread for it after each hit:
+    with hundreds of people chatting that cost more interpreter time than the check
+    itself. This keeps, per person and kind, the times of the hits still inside the window
+    (the same rule: at most `amount` hits in any `expiry` seconds)."""
+
+    def __init__(self):
+        self._hits: dict[tuple, deque] = {}
+        self._lock = threading.Lock()
+        self._prune_at = time.monotonic() + _PRUNE_EVERY_S
+
+    def hit(self, rate, *identifiers: str) -> bool:
+        now = time.monotonic()
+        key = (rate.amount, rate.get_expiry(), *identifiers)
+        with self._lock:
+            hits = self._hits.get(key)
+            if hits is None:
+                hits = self._hits[key] = deque()
+            start = now - rate.get_expiry()
+            while hits and hits[0] <= start:
+                hits.popleft()
+            if len(hits) >= rate.amount:
+                return False
+            hits.append(now)
+            if now >= self._prune_at:
+                self._prune(now)
+            return True
+
+    def _prune(self, now: float) -> None:
+        """Forget whoever has no hit left inside their window (once a minute, locked)."""
+        self._prune_at = now + _PRUNE_EVERY_S
+        stale = [k for k, hits in self._hits.items() if not hits or hits[-1] <= now - k[1]]
+        for key in stale:
+            del self._hits[key]
+
+
+_PRUNE_EVERY_S = 60
+
+
 def _chat_limiter():
     """Per-user send limit, stored where RATELIMIT_STORAGE_URI says (Redis in production,
-    so every process shares it)."""
+    so every process shares it; `memory://` keeps it in this process)."""
     app = current_app._get_current_object()
     limiter = app.extensions.get("sv_advisory_chat_limiter")
     if limiter is None:
-        storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
+        uri = app.config["RATELIMIT_STORAGE_URI"]
         rate = parse_limit(app.config.get("CHAT_RATE_LIMIT", DEFAULT_CHAT_RATE))
-        limiter = (MovingWindowRateLimiter(storage), rate)
+        if uri.startswith("memory://"):
+            strategy = _ProcessMovingWindow()
+        else:
+            strategy = MovingWindowRateLimiter(storage_from_string(uri))
+        limiter = (strategy, rate)
         app.extensions["sv_advisory_chat_limiter"] = limiter
     return limiter
 
@@ -190,29 +238,32 @@ def _last_read(consultation_id: int, user_id: int) -> int:
 
 def _notify_recipient(consultation: Consultation, author, message: Message) -> None:
     """A notice for the other side when they have not read this far and have no unread
-    notice for this consulta yet (reading the consulta clears it)."""
+    notice for this consulta yet (reading the consulta clears it): one conditional INSERT,
+    on the transaction's connection (the ORM's statement machinery costs more than the
+    statement)."""
     recipient = (
         consultation.advisor_id if author.id == consultation.user_id else consultation.user_id
     )
     if recipient is None or recipient == author.id:
         return
-    if _last_read(consultation.id, recipient) >= message.id:
-        return
     url = url_for_consultation(consultation.id)
-    pending = db.session.scalar(
-        select(Notification.id).where(
-            Notification.user_id == recipient,
-            Notification.url == url,
-            Notification.read_at.is_(None),
-        )
+    read_this_far = select(ReadMark.id).where(
+        ReadMark.consultation_id == consultation.id,
+        ReadMark.user_id == recipient,
+        ReadMark.last_read_id >= message.id,
     )
-    if pending is None:
-        accounts.notify(
-            recipient,
-            f"Nuevo mensaje de {author.name} en «{consultation.subject}».",
-            url,
-            commit=False,
-        )
+    pending = select(Notification.id).where(
+        Notification.user_id == recipient,
+        Notification.url == url,
+        Notification.read_at.is_(None),
+    )
+    text = f"Nuevo mensaje de {author.name} en «{consultation.subject}»."[:300]
+    row = select(
+        literal(recipient), literal(text), literal(url), literal(utcnow(), UTCDateTime())
+    ).where(~exists(read_this_far), ~exists(pending))
+    db.session.connection().execute(
+        insert(Notification).from_select(["user_id", "text", "url", "created_at"], row)
+    )
 
 
 def _check_room_for_files(consultation: Consultation, count: int) -> None:
@@ -302,7 +353,7 @@ def post_message(
                 name = attachments.store(upload_dir, item)
                 stored.append(name)
                 db.session.add(attachments.record(consultation, author, item, name, now, message))
-            _mark_read_in_transaction(consultation.id, author.id, message.id, now)
+            _mark_own_message_read(consultation.id, author.id, message.id, now)
             _notify_recipient(consultation, author, message)
             message_posted.send(message, consultation=consultation, author=author, now=now)
             _commit_keeping_loaded()
@@ -377,10 +428,11 @@ def message_payload(message: Message) -> dict:
 def _mark_read_in_transaction(
     consultation_id: int, user_id: int, up_to_id: int, now: datetime
 ) -> int:
+    """Move the mark forward inside the caller's write transaction; returns the mark."""
     mark = db.session.scalar(
-        select(ReadMark).where(
-            ReadMark.consultation_id == consultation_id, ReadMark.user_id == user_id
-        )
+        select(ReadMark)
+        .where(ReadMark.consultation_id == consultation_id, ReadMark.user_id == user_id)
+        .execution_options(populate_existing=True)
     )
     if mark is None:
         mark = ReadMark(consultation_id=consultation_id, user_id=user_id, last_read_id=0)
@@ -388,6 +440,24 @@ def _mark_read_in_transaction(
     if up_to_id > mark.last_read_id:
         mark.last_read_id, mark.updated_at = up_to_id, now
     return mark.last_read_id
+
+
+def _mark_own_message_read(consultation_id: int, user_id: int, message_id: int, now) -> None:
+    """The author has read their own new message: one UPDATE (the mark exists after a
+    participant's first message or visit), an INSERT only the first time. A new message's
+    id is above every mark, so a mark that exists always moves."""
+    connection = db.session.connection()
+    moved = connection.execute(
+        update(ReadMark)
+        .where(
+            ReadMark.consultation_id == consultation_id,
+            ReadMark.user_id == user_id,
+            ReadMark.last_read_id < message_id,
+        )
+        .values(last_read_id=message_id, updated_at=now)
+    ).rowcount
+    if not moved:
+        _mark_read_in_transaction(consultation_id, user_id, message_id, now)
 
 
 def mark_read(consultation_id, user, up_to_id, *, now: datetime | None = None) -> int:
