@@ -14,7 +14,7 @@ from flask import current_app
 from limits import parse as parse_limit
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import exists, func, insert, literal, select, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -215,14 +215,28 @@ def check_can_post(consultation: Consultation, author) -> None:
         raise NotAllowed("Esta consulta está asignada a otra persona.")
 
 
+_STORED_MESSAGE = text(
+    "SELECT id FROM message WHERE consultation_id = :consultation_id"
+    " AND author_id = :author_id AND client_msg_id = :client_msg_id"
+)
+
+
 def _find_message(consultation_id: int, author_id: int, client_msg_id: str) -> Message | None:
-    return db.session.scalar(
-        select(Message).where(
-            Message.consultation_id == consultation_id,
-            Message.author_id == author_id,
-            Message.client_msg_id == client_msg_id,
+    """The message already stored under this client id, if any (plain SQL: almost every
+    send finds none, and only a retry loads the message)."""
+    found = (
+        db.session.connection()
+        .execute(
+            _STORED_MESSAGE,
+            {
+                "consultation_id": consultation_id,
+                "author_id": author_id,
+                "client_msg_id": client_msg_id,
+            },
         )
+        .scalar()
     )
+    return None if found is None else db.session.get(Message, found)
 
 
 def _last_read(consultation_id: int, user_id: int) -> int:
@@ -236,33 +250,43 @@ def _last_read(consultation_id: int, user_id: int) -> int:
     )
 
 
+# The two statements every message runs besides its own INSERT, as plain SQL on the
+# transaction's connection: building and compiling them through the ORM cost more than
+# running them.
+_NOTICE_IF_UNREAD = text(
+    "INSERT INTO notification (user_id, text, url, created_at)"
+    " SELECT CAST(:user_id AS INTEGER), CAST(:text AS VARCHAR(300)), CAST(:url AS VARCHAR(300)),"
+    " :now"
+    " WHERE NOT EXISTS (SELECT 1 FROM consultation_read WHERE consultation_id = :consultation_id"
+    " AND user_id = :user_id AND last_read_id >= :message_id)"
+    " AND NOT EXISTS (SELECT 1 FROM notification WHERE user_id = :user_id AND url = :url"
+    " AND read_at IS NULL)"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+_MOVE_OWN_MARK = text(
+    "UPDATE consultation_read SET last_read_id = :message_id, updated_at = :now"
+    " WHERE consultation_id = :consultation_id AND user_id = :user_id"
+    " AND last_read_id < :message_id"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
 def _notify_recipient(consultation: Consultation, author, message: Message) -> None:
     """A notice for the other side when they have not read this far and have no unread
-    notice for this consulta yet (reading the consulta clears it): one conditional INSERT,
-    on the transaction's connection (the ORM's statement machinery costs more than the
-    statement)."""
+    notice for this consulta yet (reading the consulta clears it): one conditional INSERT."""
     recipient = (
         consultation.advisor_id if author.id == consultation.user_id else consultation.user_id
     )
     if recipient is None or recipient == author.id:
         return
-    url = url_for_consultation(consultation.id)
-    read_this_far = select(ReadMark.id).where(
-        ReadMark.consultation_id == consultation.id,
-        ReadMark.user_id == recipient,
-        ReadMark.last_read_id >= message.id,
-    )
-    pending = select(Notification.id).where(
-        Notification.user_id == recipient,
-        Notification.url == url,
-        Notification.read_at.is_(None),
-    )
-    text = f"Nuevo mensaje de {author.name} en «{consultation.subject}»."[:300]
-    row = select(
-        literal(recipient), literal(text), literal(url), literal(utcnow(), UTCDateTime())
-    ).where(~exists(read_this_far), ~exists(pending))
     db.session.connection().execute(
-        insert(Notification).from_select(["user_id", "text", "url", "created_at"], row)
+        _NOTICE_IF_UNREAD,
+        {
+            "user_id": recipient,
+            "text": f"Nuevo mensaje de {author.name} en «{consultation.subject}»."[:300],
+            "url": url_for_consultation(consultation.id),
+            "now": utcnow(),
+            "consultation_id": consultation.id,
+            "message_id": message.id,
+        },
     )
 
 
@@ -446,16 +470,19 @@ def _mark_own_message_read(consultation_id: int, user_id: int, message_id: int, 
     """The author has read their own new message: one UPDATE (the mark exists after a
     participant's first message or visit), an INSERT only the first time. A new message's
     id is above every mark, so a mark that exists always moves."""
-    connection = db.session.connection()
-    moved = connection.execute(
-        update(ReadMark)
-        .where(
-            ReadMark.consultation_id == consultation_id,
-            ReadMark.user_id == user_id,
-            ReadMark.last_read_id < message_id,
+    moved = (
+        db.session.connection()
+        .execute(
+            _MOVE_OWN_MARK,
+            {
+                "message_id": message_id,
+                "now": now,
+                "consultation_id": consultation_id,
+                "user_id": user_id,
+            },
         )
-        .values(last_read_id=message_id, updated_at=now)
-    ).rowcount
+        .rowcount
+    )
     if not moved:
         _mark_read_in_transaction(consultation_id, user_id, message_id, now)
 
