@@ -1,9 +1,11 @@
 """Every Flask extension, created unbound and bound in create_app()."""
 
 import contextvars
+import logging
 import os
 import sqlite3
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -293,6 +295,34 @@ def _check_limits_only_where_declared(app) -> None:
         after[after.index(inject)] = headers_of_declared_limits
 
 
+def _socket_events_in_pool(server, workers: int) -> None:
+    """Socket.IO events run on `workers` long-lived threads, in the order they arrived.
+
+    In threading mode python-socketio starts a new thread for every event (so that the
+    socket's own thread goes on reading: the client's answers to pings, its next events);
+    starting it, and hundreds of them running at once under one interpreter lock, cost more
+    than the thread's work. Here the socket's thread hands the event to a queue served by
+    a fixed pool. Everything else the server starts in the background (the message queue's
+    listener) still gets a thread of its own; the test client runs events inline."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sv-socket-event")
+    handle_event = type(server)._handle_event_internal
+    start = server.start_background_task
+
+    def start_background_task(target, *args, **kwargs):
+        if getattr(target, "__func__", None) is handle_event:
+            future = pool.submit(target, *args, **kwargs)
+            future.add_done_callback(_log_event_failure)
+            return future
+        return start(target, *args, **kwargs)
+
+    server.start_background_task = start_background_task
+
+
+def _log_event_failure(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logging.getLogger(__name__).error("socket event failed", exc_info=future.exception())
+
+
 def init_app(app) -> None:
     db.init_app(app)
     app.before_request(_choose_transaction_mode)
@@ -315,9 +345,6 @@ def init_app(app) -> None:
     socketio.init_app(
         app,
         async_mode="threading",
-        # Each event runs in the thread that read it from its socket (the socket's events
-        # in order) rather than in a new thread per event: no thread start, one switch less.
-        async_handlers=False,
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
         manage_session=False,
         cors_allowed_origins=app.config.get("SOCKETIO_ALLOWED_ORIGINS"),
@@ -325,6 +352,7 @@ def init_app(app) -> None:
             app.config.get("SOCKETIO_MESSAGE_QUEUE"), app.config.get("SOCKETIO_CHANNEL")
         ),
     )
+    _socket_events_in_pool(socketio.server, int(os.environ.get("SV_CHAT_EVENT_SLOTS", "4")))
     from sv_platform.config import trust_proxies
 
     trust_proxies(app)  # last: it must wrap the Socket.IO middleware as well

@@ -127,12 +127,13 @@ def _same_origin() -> bool:
     return parts.scheme in ("http", "https") and parts.netloc == request.host
 
 
-# How many chat events of this process run at once; the rest wait their turn here. Every
-# event has a thread of its own (threading mode), and hundreds of them running together
-# only share one interpreter lock: each then waits longer for it, holds SQLite's write lock
-# (or a pooled connection) longer, and the pool opens and closes connections beyond its
-# size. Sends and broadcasts never block a slot: Engine.IO queues them for each socket's
-# own writer thread.
+# How many chat events of this process run at once; the rest wait their turn here. Under
+# gunicorn the events already come from a pool of this many threads (extensions.py, in
+# arrival order); this also bounds the connects, which run in the socket's own thread.
+# Hundreds of events running together only share one interpreter lock: each then waits
+# longer for it, holds SQLite's write lock (or a pooled connection) longer, and the pool
+# opens and closes connections beyond its size. Sends and broadcasts never block a slot:
+# Engine.IO queues them for each socket's own writer thread.
 _EVENT_SLOTS = threading.BoundedSemaphore(int(os.environ.get("SV_CHAT_EVENT_SLOTS", "4")))
 
 

@@ -348,3 +348,30 @@ def test_a_send_takes_the_write_lock_only_to_store_the_message(
     assert write_kind == "BEGIN IMMEDIATE"
     assert any(s.startswith("INSERT INTO MESSAGE") for s in write_sql)
     assert not any("FROM USER" in s for s in write_sql), write_sql
+
+
+def test_events_run_on_the_servers_pool_and_other_tasks_on_threads_of_their_own():
+    """Under gunicorn each event goes to a fixed pool of threads (no thread per event); the
+    message queue's listener and other background tasks still get their own thread."""
+    import threading
+
+    from sv_platform.extensions import _socket_events_in_pool
+
+    class Server:
+        def _handle_event_internal(self, *args):
+            return threading.current_thread().name, args
+
+        def start_background_task(self, target, *args):
+            thread = threading.Thread(target=target, args=args)
+            thread.start()
+            return thread
+
+    server = Server()
+    _socket_events_in_pool(server, 2)
+    futures = [server.start_background_task(server._handle_event_internal, n) for n in range(5)]
+    results = [f.result(timeout=5) for f in futures]
+    assert [args for _name, args in results] == [(n,) for n in range(5)]
+    assert {name for name, _args in results} <= {"sv-socket-event_0", "sv-socket-event_1"}
+    other = server.start_background_task(lambda: None)
+    assert isinstance(other, threading.Thread)
+    other.join(5)
