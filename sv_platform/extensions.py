@@ -197,6 +197,22 @@ def write_transaction(*, keep_loaded: bool = False):
         raise
 
 
+def read_anew(*, keep) -> None:
+    """End the read transaction so that the next read sees everything committed until now
+    (SQLite keeps one snapshot per transaction), and expire what the session loaded except
+    `keep` (the session user), which stays as it is. Nothing may have been written."""
+    session = db.session()
+    if session.in_transaction():
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()  # nothing was written: this only ends the read
+        finally:
+            session.expire_on_commit = expire
+    for loaded in list(session.identity_map.values()):
+        if loaded is not keep:
+            session.expire(loaded)
+
+
 def reads_without_lock(view):
     """Mark a POST view whose every write runs inside write_transaction(): on SQLite its
     reads (the session user, the rules it checks) then take no write lock at all, and the

@@ -161,7 +161,7 @@ def note_typing(consultation_id, user) -> Consultation:
     return consultation
 
 
-def _message_id(value, name: str) -> int:
+def message_id(value, name: str) -> int:
     """A message id sent by a client: an integer from 0 (nothing yet) to MAX_ID."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
         raise InvalidInput(f"{name} debe ser un número entero.")
@@ -416,7 +416,7 @@ def messages_after(consultation_id, user, after_id=None) -> list[Message]:
     consultation = get_consultation(consultation_id, user)
     query = select(Message).where(Message.consultation_id == consultation.id)
     if after_id is not None:
-        query = query.where(Message.id > _message_id(after_id, "after_id"))
+        query = query.where(Message.id > message_id(after_id, "after_id"))
     return list(db.session.scalars(query.order_by(Message.id)))
 
 
@@ -491,7 +491,7 @@ def mark_read(consultation_id, user, up_to_id, *, now: datetime | None = None) -
     """Move the user's read mark forward (never back, never past the last message) and
     clear their unread notices for this consulta. Returns the mark. Raises NotFound,
     NotAllowed, InvalidInput."""
-    up_to_id = _message_id(up_to_id, "up_to_id")
+    up_to_id = message_id(up_to_id, "up_to_id")
     consultation = get_consultation(consultation_id, user)
     now = now or utcnow()
     last = (

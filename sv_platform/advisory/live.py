@@ -15,7 +15,6 @@ from flask_wtf.csrf import generate_csrf
 from sv_platform.advisory import services
 from sv_platform.advisory.forms import CloseForm
 from sv_platform.core.forms import ConfirmForm
-from sv_platform.extensions import db
 
 # The element ids of the parts that change with the state.
 REGIONS = (
@@ -51,19 +50,8 @@ def version(rendered: dict, page) -> str:
 
 
 def current_version(consultation_id: int, user) -> str:
-    """The version a fresh page would have now. Called after the socket joined the room:
-    the read starts anew here (SQLite keeps one snapshot per transaction), so a change
-    committed before the join is in it and a later one is broadcast to the room. The
-    session user stays loaded; everything else is read again."""
-    session = db.session()
-    if session.in_transaction():
-        expire, session.expire_on_commit = session.expire_on_commit, False
-        try:
-            session.commit()  # nothing was written: this only ends the read
-        finally:
-            session.expire_on_commit = expire
-    for loaded in list(session.identity_map.values()):
-        if loaded is not user:  # the consulta and the rest are read again
-            session.expire(loaded)
+    """The version a fresh page would have now, read in the current transaction. The join
+    calls it after the socket entered the room and the read began anew (`read_anew`), so a
+    change committed before the join is in it and a later one is broadcast to the room."""
     page = services.consultation_state(consultation_id, user)
     return version(regions(page), page)

@@ -375,3 +375,61 @@ def test_events_run_on_the_servers_pool_and_other_tasks_on_threads_of_their_own(
     other = server.start_background_task(lambda: None)
     assert isinstance(other, threading.Thread)
     other.join(5)
+
+
+def test_a_message_stored_while_the_socket_joins_reaches_it(
+    app, chat, in_progress, legal_advisor, monkeypatch
+):
+    """The race: the advisor's message commits on another connection after the join began
+    reading (SQLite's snapshot) and before the socket is in the room, so its broadcast
+    misses the socket. The join reads the history once in the room, so the ack has it."""
+    import threading
+
+    from sv_platform.accounts.models import User
+    from sv_platform.advisory import events
+
+    _h, owner = chat(in_progress.user)
+    consultation_id, advisor_id = in_progress.id, legal_advisor.id  # plain ids cross threads
+    db.session.commit()
+    join_room, errors = events.join_room, []
+
+    def post_elsewhere():
+        with app.app_context():
+            try:
+                advisor = db.session.get(User, advisor_id)
+                chat_service.post_message(consultation_id, advisor, "¿Sigues ahí?", "race-1")
+            except Exception as error:  # noqa: BLE001 - reported by the test below
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    def post_then_join(name):
+        db.session.connection()  # the join's read transaction is open
+        thread = threading.Thread(target=post_elsewhere)
+        thread.start()
+        thread.join()
+        join_room(name)
+
+    monkeypatch.setattr(events, "join_room", post_then_join)
+    owner.get_received("/chat")
+    ack = owner.emit("join", {"consultation_id": consultation_id}, namespace="/chat", callback=True)
+    assert not errors and ack["ok"]
+    assert not _events(owner, "message")  # the broadcast did not reach this socket
+    assert [m["client_msg_id"] for m in ack["messages"]][-1] == "race-1"
+
+
+def test_a_refused_join_never_enters_the_room(chat, in_progress, make_user):
+    _h, outsider = chat(make_user())
+    ack = outsider.emit(
+        "join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True
+    )
+    assert _refused(ack) == "forbidden"
+    _h2, owner = chat(in_progress.user)
+    sent = owner.emit(
+        "send",
+        {"consultation_id": in_progress.id, "body": "Hola", "client_msg_id": "own-1"},
+        namespace="/chat",
+        callback=True,
+    )
+    assert sent["ok"]
+    assert not _events(outsider, "message")

@@ -76,7 +76,7 @@ def test_an_advisor_becoming_available_changes_the_entrepreneurs_version(
 def test_a_change_committed_while_the_join_reads_is_in_its_version(
     app, chat, make_consultation, legal_advisor, monkeypatch
 ):
-    """The race: a take commits on another connection after the join read the messages
+    """The race: a take commits on another connection after the join began reading
     (SQLite's snapshot began) and before the socket is in the room, so its broadcast
     misses the socket. The version is read after joining the room and tells the page."""
     c = make_consultation()
@@ -98,7 +98,7 @@ def test_a_change_committed_while_the_join_reads_is_in_its_version(
                 db.session.remove()
 
     def take_then_join(name):
-        db.session.connection()  # the join's read transaction is open (messages read)
+        db.session.connection()  # the join's read transaction is open
         thread = threading.Thread(target=take_elsewhere)
         thread.start()
         thread.join()
