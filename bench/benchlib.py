@@ -87,6 +87,34 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def server_pids(master_pid: int) -> list[int]:
+    """A gunicorn master and its worker processes."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
+    return [master_pid] + (
+        [int(x) for x in children.read_text().split()] if children.exists() else []
+    )
+
+
+def server_cpu_seconds(*master_pids: int) -> float:
+    """CPU time (user + system) so far of these gunicorn masters and their workers."""
+    ticks = 0
+    for master in master_pids:
+        for pid in server_pids(master):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def server_rss_mb(master_pid: int) -> float:
+    """Resident memory of a gunicorn master and its workers, in MB."""
+    total = 0
+    for pid in server_pids(master_pid):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return round(total / 1024, 1)
+
+
 def csrf_token(html: str) -> str:
     return CSRF_META.search(html).group(1)
 

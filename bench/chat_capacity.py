@@ -50,6 +50,8 @@ from benchlib import (
     ms,
     percentile,
     production_env,
+    server_cpu_seconds,
+    server_rss_mb,
     setup_label,
     stop,
 )
@@ -93,20 +95,6 @@ def start_server(env: dict, threads: int, log: Path) -> tuple[subprocess.Popen, 
             time.sleep(0.05)
     proc.terminate()
     raise SystemExit(f"server did not start: {log.read_text()}")
-
-
-def rss_mb(proc: subprocess.Popen) -> float:
-    """Resident memory of the gunicorn master and its workers, in MB."""
-    pids = [proc.pid]
-    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-    if children.exists():
-        pids += [int(x) for x in children.read_text().split()]
-    total = 0
-    for pid in pids:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return round(total / 1024, 1)
 
 
 class Socket:
@@ -168,19 +156,6 @@ class Socket:
         return bool(ack and ack.get("ok"))
 
 
-def server_cpu_seconds(proc: subprocess.Popen) -> float:
-    """CPU time (user + system) of the gunicorn master and its workers so far."""
-    pids = [proc.pid]
-    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-    if children.exists():
-        pids += [int(x) for x in children.read_text().split()]
-    ticks = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -203,13 +178,13 @@ async def run(sockets: list[Socket], base: str, args, server, database) -> dict:
         "transports": transports,
         "connect_seconds": round(time.perf_counter() - t0, 1),
         "client_cpu": round((cpu_seconds() - c0) / (time.perf_counter() - t0), 2),
-        "server_rss_mb": rss_mb(server),
+        "server_rss_mb": server_rss_mb(server.pid),
     }
 
     async def phase(name: str, senders):
         book["latency"].clear()
         before = {id(s): dict(s.received) for s in sockets}
-        t0, c0, s0 = time.perf_counter(), cpu_seconds(), server_cpu_seconds(server)
+        t0, c0, s0 = time.perf_counter(), cpu_seconds(), server_cpu_seconds(server.pid)
         outcomes = await asyncio.gather(*senders)
         sent_ok = sum(sum(o) for o in outcomes)
         sent = sum(len(o) for o in outcomes)
@@ -238,8 +213,8 @@ async def run(sockets: list[Socket], base: str, args, server, database) -> dict:
             "max_ms": ms(max(latency) if latency else None),
             "seconds": round(wall, 1),
             "client_cpu": round((cpu_seconds() - c0) / wall, 2),
-            "server_cpu": round((server_cpu_seconds(server) - s0) / wall, 2),
-            "server_rss_mb": rss_mb(server),
+            "server_cpu": round((server_cpu_seconds(server.pid) - s0) / wall, 2),
+            "server_rss_mb": server_rss_mb(server.pid),
             "still_connected": sum(s.client.connected for s in sockets),
         }
         print(f"{name}: {results[name]}", file=sys.stderr, flush=True)
@@ -299,7 +274,7 @@ def main() -> int:
     rows = create_data(env, args.consultas)
     server, base, label = start_server(env, args.threads, tmp / "server.log")
     try:
-        idle_rss = rss_mb(server)
+        idle_rss = server_rss_mb(server.pid)
         with ThreadPoolExecutor(max_workers=8) as pool:
             logins = list(
                 pool.map(

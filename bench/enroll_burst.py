@@ -45,6 +45,7 @@ from benchlib import (
     ms,
     percentile,
     production_env,
+    server_cpu_seconds,
     setup_label,
     start_servers,
     steady_load,
@@ -75,20 +76,6 @@ with app.app_context():
     db.session.commit()
 """
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True)
-
-
-def server_cpu_seconds(procs) -> float:
-    """CPU time (user + system) of the gunicorn masters and their workers so far."""
-    ticks = 0
-    for proc in procs:
-        pids = [proc.pid]
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-        if children.exists():
-            pids += [int(x) for x in children.read_text().split()]
-        for pid in pids:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def login_person(base, i):
@@ -300,12 +287,12 @@ def main():
             for i in range(args.clients)
         ]
         procs = [proc for proc, _base in servers]
-        server_cpu = server_cpu_seconds(procs)
+        server_cpu = server_cpu_seconds(*(proc.pid for proc in procs))
         if args.client == "asyncio":
             fired = burst_asyncio(targets)
         else:
             fired = burst_threads(targets, sessions)
-        server_cpu = server_cpu_seconds(procs) - server_cpu
+        server_cpu = server_cpu_seconds(*(proc.pid for proc in procs)) - server_cpu
         statuses, latencies, errors = fired["statuses"], fired["latencies"], fired["errors"]
         elapsed = fired["elapsed"]
     finally:

@@ -36,6 +36,7 @@ from benchlib import (
     add_production_args,
     login,
     production_env,
+    server_cpu_seconds,
     setup_label,
     start_gunicorn,
     start_servers,
@@ -108,25 +109,12 @@ def run_wrk(url: str, cookie: str | None, seconds: int, connections: int, tmp: P
     }
 
 
-def worker_cpu_seconds(master_pid: int) -> float:
-    """User + system CPU time of the gunicorn master's worker process(es), from /proc."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master_pid:  # ppid
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
 def with_worker_cpu(masters: list[int], run) -> dict:
     """`run()`'s figures plus the servers' worker CPU per request (ms): what one request
     costs the server, less sensitive than req/s to other load on the machine."""
-    before = sum(worker_cpu_seconds(pid) for pid in masters)
+    before = server_cpu_seconds(*masters)
     figures = run()
-    spent = sum(worker_cpu_seconds(pid) for pid in masters) - before
+    spent = server_cpu_seconds(*masters) - before
     figures["worker_cpu_ms"] = spent * 1000 / figures["requests"] if figures["requests"] else 0.0
     return figures
 
