@@ -1,6 +1,7 @@
 """Advisory fixtures: open windows, consultas opened through the real services, and
 logged-in HTTP + Socket.IO clients."""
 
+import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -99,6 +100,41 @@ def chat(app, login):
     for sock in clients:
         if sock.is_connected("/chat"):
             sock.disconnect(namespace="/chat")
+
+
+@pytest.fixture
+def while_joining(app, monkeypatch):
+    """while_joining(action) → errors: the next `join` runs `action()` on another thread
+    (its own app context and connection) after the join began reading and before its
+    socket enters the room — the moment whose broadcast the socket misses. `action` gets
+    plain ids, not objects of the test's session; what it raises is in `errors`."""
+    from sv_platform.advisory import events
+
+    errors = []
+
+    def install(action):
+        join_room = events.join_room
+
+        def elsewhere():
+            with app.app_context():
+                try:
+                    action()
+                except Exception as error:  # noqa: BLE001 - the test asserts on errors
+                    errors.append(error)
+                finally:
+                    db.session.remove()
+
+        def act_then_join(name):
+            db.session.connection()  # the join's read transaction is open
+            thread = threading.Thread(target=elsewhere)
+            thread.start()
+            thread.join()
+            join_room(name)
+
+        monkeypatch.setattr(events, "join_room", act_then_join)
+        return errors
+
+    return install
 
 
 @pytest.fixture

@@ -378,39 +378,21 @@ def test_events_run_on_the_servers_pool_and_other_tasks_on_threads_of_their_own(
 
 
 def test_a_message_stored_while_the_socket_joins_reaches_it(
-    app, chat, in_progress, legal_advisor, monkeypatch
+    chat, in_progress, legal_advisor, while_joining
 ):
     """The race: the advisor's message commits on another connection after the join began
     reading (SQLite's snapshot) and before the socket is in the room, so its broadcast
     misses the socket. The join reads the history once in the room, so the ack has it."""
-    import threading
-
     from sv_platform.accounts.models import User
-    from sv_platform.advisory import events
 
     _h, owner = chat(in_progress.user)
     consultation_id, advisor_id = in_progress.id, legal_advisor.id  # plain ids cross threads
     db.session.commit()
-    join_room, errors = events.join_room, []
-
-    def post_elsewhere():
-        with app.app_context():
-            try:
-                advisor = db.session.get(User, advisor_id)
-                chat_service.post_message(consultation_id, advisor, "¿Sigues ahí?", "race-1")
-            except Exception as error:  # noqa: BLE001 - reported by the test below
-                errors.append(error)
-            finally:
-                db.session.remove()
-
-    def post_then_join(name):
-        db.session.connection()  # the join's read transaction is open
-        thread = threading.Thread(target=post_elsewhere)
-        thread.start()
-        thread.join()
-        join_room(name)
-
-    monkeypatch.setattr(events, "join_room", post_then_join)
+    errors = while_joining(
+        lambda: chat_service.post_message(
+            consultation_id, db.session.get(User, advisor_id), "¿Sigues ahí?", "race-1"
+        )
+    )
     owner.get_received("/chat")
     ack = owner.emit("join", {"consultation_id": consultation_id}, namespace="/chat", callback=True)
     assert not errors and ack["ok"]

@@ -3,12 +3,11 @@ the page fetches /estado only when something changed since it was rendered — i
 change committed between the page and the join, whose `status` broadcast the socket missed."""
 
 import re
-import threading
 
 import pytest
 
 from sv_platform.accounts.models import User
-from sv_platform.advisory import availability, events, lifecycle
+from sv_platform.advisory import availability, lifecycle
 from sv_platform.extensions import db
 
 
@@ -74,7 +73,7 @@ def test_an_advisor_becoming_available_changes_the_entrepreneurs_version(
 
 
 def test_a_change_committed_while_the_join_reads_is_in_its_version(
-    app, chat, make_consultation, legal_advisor, monkeypatch
+    chat, make_consultation, legal_advisor, monkeypatch, while_joining
 ):
     """The race: a take commits on another connection after the join began reading
     (SQLite's snapshot began) and before the socket is in the room, so its broadcast
@@ -84,27 +83,9 @@ def test_a_change_committed_while_the_join_reads_is_in_its_version(
     version = _page_version(http, c.id)
     consultation_id, advisor_id = c.id, legal_advisor.id  # plain ids cross threads
     db.session.commit()
-    join_room = events.join_room
-
-    errors = []
-
-    def take_elsewhere():
-        with app.app_context():
-            try:
-                lifecycle.take(consultation_id, db.session.get(User, advisor_id))
-            except Exception as error:  # noqa: BLE001 - reported by the test below
-                errors.append(error)
-            finally:
-                db.session.remove()
-
-    def take_then_join(name):
-        db.session.connection()  # the join's read transaction is open
-        thread = threading.Thread(target=take_elsewhere)
-        thread.start()
-        thread.join()
-        join_room(name)
-
-    monkeypatch.setattr(events, "join_room", take_then_join)
+    errors = while_joining(
+        lambda: lifecycle.take(consultation_id, db.session.get(User, advisor_id))
+    )
     sock.get_received("/chat")
     ack = _join(sock, consultation_id, state_version=version)
     assert not errors
