@@ -161,6 +161,17 @@ def _sqlite_begin(conn):
             driver.execute("BEGIN IMMEDIATE")
 
 
+def commit_keeping_loaded() -> None:
+    """Commit without expiring what the session holds: for a caller that knows the loaded
+    objects are still what the database has (it just wrote them, or wrote nothing)."""
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
 @contextmanager
 def write_transaction(*, keep_loaded: bool = False):
     """Run a read-modify-write as one transaction that cannot lose a race.
@@ -179,12 +190,10 @@ def write_transaction(*, keep_loaded: bool = False):
         connection = session.connection()
         if connection.dialect.name == "sqlite" and not connection.info.get("sv_immediate"):
             # a read-only transaction cannot be upgraded safely
-            expire = session.expire_on_commit
-            session.expire_on_commit = expire and not keep_loaded
-            try:
+            if keep_loaded:
+                commit_keeping_loaded()
+            else:
                 session.commit()
-            finally:
-                session.expire_on_commit = expire
     token = _IMMEDIATE.set(True)
     try:
         db.session.connection()
@@ -203,11 +212,7 @@ def read_anew(*, keep) -> None:
     `keep` (the session user), which stays as it is. Nothing may have been written."""
     session = db.session()
     if session.in_transaction():
-        expire, session.expire_on_commit = session.expire_on_commit, False
-        try:
-            session.commit()  # nothing was written: this only ends the read
-        finally:
-            session.expire_on_commit = expire
+        commit_keeping_loaded()  # nothing was written: this only ends the read
     for loaded in list(session.identity_map.values()):
         if loaded is not keep:
             session.expire(loaded)
@@ -252,11 +257,7 @@ def _choose_transaction_mode():
         return
     session = db.session()
     if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
-        expire, session.expire_on_commit = session.expire_on_commit, False
-        try:
-            session.commit()  # end the read, keep the loaded user
-        finally:
-            session.expire_on_commit = expire
+        commit_keeping_loaded()  # end the read, keep the loaded user
     _IMMEDIATE.set(True)
     _WRITE_REQUEST.set(True)
 

@@ -33,7 +33,7 @@ from sv_platform.core.domain import MAX_ID, DomainError, InvalidInput, NotAllowe
 from sv_platform.core.formatting import datetime_cl
 from sv_platform.core.text import render_markdown
 from sv_platform.core.timeutil import UTCDateTime, as_utc, utcnow
-from sv_platform.extensions import db, write_transaction
+from sv_platform.extensions import commit_keeping_loaded, db, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -380,7 +380,9 @@ def post_message(
             _mark_own_message_read(consultation.id, author.id, message.id, now)
             _notify_recipient(consultation, author, message)
             message_posted.send(message, consultation=consultation, author=author, now=now)
-            _commit_keeping_loaded()
+            # the message, its author and its consulta are what was just written: the
+            # payload reads nothing again
+            commit_keeping_loaded()
         except IntegrityError:
             db.session.rollback()
             attachments.remove(upload_dir, stored)
@@ -396,18 +398,6 @@ def post_message(
     else:
         set_committed_value(message, "attachments", [])
     return PostResult(message, True)
-
-
-def _commit_keeping_loaded() -> None:
-    """Commit without expiring what the session holds: the message, its author and its
-    consulta are exactly what was just written, so building its payload reads nothing
-    again."""
-    session = db.session()
-    expire, session.expire_on_commit = session.expire_on_commit, False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = expire
 
 
 def messages_after(consultation_id, user, after_id=None) -> list[Message]:

@@ -2,7 +2,6 @@
 
 import functools
 import logging
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -37,7 +36,7 @@ from sv_platform.enrollment.signals import (
     enrollment_graduated,
     enrollment_promoted,
 )
-from sv_platform.extensions import db, write_transaction
+from sv_platform.extensions import commit_keeping_loaded, db, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -588,20 +587,6 @@ def _claim_planned(plan: _SeatPlan, *, now: datetime) -> Enrollment:
     return enrollment
 
 
-@contextmanager
-def _commit_keeps_loaded():
-    """The commit inside does not expire what the session holds: the enrolment just
-    written (every column known from its INSERT), the person and the offering read for
-    its rules, which it did not change. The page after an enrolment then reads none of
-    them again."""
-    session = db.session()
-    expire, session.expire_on_commit = session.expire_on_commit, False
-    try:
-        yield
-    finally:
-        session.expire_on_commit = expire
-
-
 def _expire_window(window_id: int) -> None:
     """A window the session holds is read again on next use (after a Core UPDATE of it)."""
     key = sa_inspect(EnrollmentWindow).identity_key_from_primary_key([window_id])
@@ -623,10 +608,12 @@ def enroll(user, offering: Offering, *, now: datetime | None = None) -> Enrollme
     constraint decide), so what was loaded is kept across both commits."""
     now = now or utcnow()
     plan = _seat_plan(user, offering, now=now)
-    with _commit_keeps_loaded(), write_transaction(keep_loaded=True):
+    with write_transaction(keep_loaded=True):
         enrollment = _claim_planned(plan, now=now)
         enrollment.arrival_position = waitlist_position(enrollment)  # no transaction after
-        db.session.commit()
+        # the enrolment (every column known from its INSERT), the person and the offering
+        # are unchanged by the commit: the page after it reads none of them again
+        commit_keeping_loaded()
     _expire_window(enrollment.window_id)  # its `used` changed behind the ORM's back
     log.info("enrol user=%s offering=%s status=%s", plan.user_id, offering.slug, enrollment.status)
     return enrollment
