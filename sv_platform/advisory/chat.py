@@ -161,7 +161,7 @@ def note_typing(consultation_id, user) -> Consultation:
     return consultation
 
 
-def message_id(value, name: str) -> int:
+def _message_id(value, name: str) -> int:
     """A message id sent by a client: an integer from 0 (nothing yet) to MAX_ID."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
         raise InvalidInput(f"{name} debe ser un número entero.")
@@ -400,13 +400,22 @@ def post_message(
     return PostResult(message, True)
 
 
+def check_history_request(consultation_id, user, after_id=None) -> None:
+    """What `messages_after` checks — the position and the access — without reading the
+    history: a socket is refused before it enters the consulta's room. Raises NotFound,
+    NotAllowed, InvalidInput."""
+    if after_id is not None:
+        _message_id(after_id, "after_id")
+    get_consultation(consultation_id, user)
+
+
 def messages_after(consultation_id, user, after_id=None) -> list[Message]:
     """Messages with id > after_id (all when None), oldest first. Raises NotFound,
     NotAllowed, InvalidInput."""
     consultation = get_consultation(consultation_id, user)
     query = select(Message).where(Message.consultation_id == consultation.id)
     if after_id is not None:
-        query = query.where(Message.id > message_id(after_id, "after_id"))
+        query = query.where(Message.id > _message_id(after_id, "after_id"))
     return list(db.session.scalars(query.order_by(Message.id)))
 
 
@@ -481,7 +490,7 @@ def mark_read(consultation_id, user, up_to_id, *, now: datetime | None = None) -
     """Move the user's read mark forward (never back, never past the last message) and
     clear their unread notices for this consulta. Returns the mark. Raises NotFound,
     NotAllowed, InvalidInput."""
-    up_to_id = message_id(up_to_id, "up_to_id")
+    up_to_id = _message_id(up_to_id, "up_to_id")
     consultation = get_consultation(consultation_id, user)
     now = now or utcnow()
     last = (

@@ -8,14 +8,13 @@ from urllib.parse import urlsplit
 
 from flask import g, request
 from flask_login import current_user
-from flask_socketio import join_room
+from flask_socketio import join_room, leave_room
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy import event
 from wtforms.validators import ValidationError
 
 from sv_platform.accounts.signals import sessions_ended
 from sv_platform.advisory import chat, live
-from sv_platform.advisory.access import get_consultation
 from sv_platform.advisory.models import STAFF_STATUSES, STATUSES
 from sv_platform.advisory.signals import consultation_changed
 from sv_platform.core.domain import DomainError, valid_id
@@ -192,17 +191,20 @@ def _connect(auth):
 @chat_event
 def join(user, consultation_id, data):
     after_id = data.get("after_id")
-    if after_id is not None:
-        chat.message_id(after_id, "after_id")
-    get_consultation(consultation_id, user)  # refused before it enters the room
-    join_room(room(consultation_id))
-    # Read anew once in the room: what was stored before this point is in the ack, what is
-    # stored later is broadcast to this socket (the page skips an id it already shows).
-    read_anew(keep=user)
-    messages = chat.messages_after(consultation_id, user, after_id)
-    ack = {"ok": True, "messages": [chat.message_payload(m) for m in messages]}
-    if "state_version" in data:  # the page's: the ack tells whether it must fetch its state
-        ack["state_version"] = live.current_version(consultation_id, user)
+    chat.check_history_request(consultation_id, user, after_id)  # before it enters the room
+    name = room(consultation_id)
+    join_room(name)
+    try:
+        # Read anew once in the room: what was stored before this point is in the ack, what
+        # is stored later is broadcast to this socket (the page skips an id it shows).
+        read_anew(keep=user)
+        messages = chat.messages_after(consultation_id, user, after_id)
+        ack = {"ok": True, "messages": [chat.message_payload(m) for m in messages]}
+        if "state_version" in data:  # the page's: the ack says whether it must fetch its state
+            ack["state_version"] = live.current_version(consultation_id, user)
+    except DomainError:
+        leave_room(name)  # access lost meanwhile: the socket receives nothing more
+        raise
     return ack
 
 

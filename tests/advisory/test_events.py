@@ -4,9 +4,11 @@ import pytest
 from sqlalchemy import func, select
 
 from sv_platform.accounts import services as accounts
+from sv_platform.accounts.models import User
 from sv_platform.advisory import chat as chat_service
 from sv_platform.advisory import lifecycle
 from sv_platform.advisory.models import Message
+from sv_platform.core.domain import NotAllowed
 from sv_platform.extensions import db, socketio
 from tests.advisory.conftest import NOW
 
@@ -383,8 +385,6 @@ def test_a_message_stored_while_the_socket_joins_reaches_it(
     """The race: the advisor's message commits on another connection after the join began
     reading (SQLite's snapshot) and before the socket is in the room, so its broadcast
     misses the socket. The join reads the history once in the room, so the ack has it."""
-    from sv_platform.accounts.models import User
-
     _h, owner = chat(in_progress.user)
     consultation_id, advisor_id = in_progress.id, legal_advisor.id  # plain ids cross threads
     db.session.commit()
@@ -410,6 +410,31 @@ def test_a_refused_join_never_enters_the_room(chat, in_progress, make_user):
     sent = owner.emit(
         "send",
         {"consultation_id": in_progress.id, "body": "Hola", "client_msg_id": "own-1"},
+        namespace="/chat",
+        callback=True,
+    )
+    assert sent["ok"]
+    assert not _events(outsider, "message")
+
+
+def test_a_join_refused_once_in_the_room_leaves_it(chat, in_progress, legal_advisor, monkeypatch):
+    """Access lost while the socket enters the room (the history's fresh read refuses): the
+    ack says so and the socket is out of the room again, so later messages never reach it."""
+    _h, outsider = chat(in_progress.user)
+
+    def refused(*_args, **_kwargs):
+        raise NotAllowed("No tienes acceso a esta consulta.")
+
+    monkeypatch.setattr(chat_service, "messages_after", refused)
+    ack = outsider.emit(
+        "join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True
+    )
+    monkeypatch.undo()
+    assert _refused(ack) == "forbidden"
+    _h2, advisor = chat(legal_advisor)
+    sent = advisor.emit(
+        "send",
+        {"consultation_id": in_progress.id, "body": "Hola", "client_msg_id": "late-1"},
         namespace="/chat",
         callback=True,
     )
