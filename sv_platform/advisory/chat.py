@@ -262,10 +262,14 @@ _NOTICE_IF_UNREAD = text(
     " AND NOT EXISTS (SELECT 1 FROM notification WHERE user_id = :user_id AND url = :url"
     " AND read_at IS NULL)"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
+# One statement on both databases, safe against the same person's first `read` racing
+# their first message (on PostgreSQL a plain UPDATE-then-INSERT could hit the unique pair).
 _MOVE_OWN_MARK = text(
-    "UPDATE consultation_read SET last_read_id = :message_id, updated_at = :now"
-    " WHERE consultation_id = :consultation_id AND user_id = :user_id"
-    " AND last_read_id < :message_id"
+    "INSERT INTO consultation_read (consultation_id, user_id, last_read_id, updated_at)"
+    " VALUES (:consultation_id, :user_id, :message_id, :now)"
+    " ON CONFLICT (consultation_id, user_id) DO UPDATE"
+    " SET last_read_id = excluded.last_read_id, updated_at = excluded.updated_at"
+    " WHERE consultation_read.last_read_id < excluded.last_read_id"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
@@ -466,24 +470,17 @@ def _mark_read_in_transaction(
 
 
 def _mark_own_message_read(consultation_id: int, user_id: int, message_id: int, now) -> None:
-    """The author has read their own new message: one UPDATE (the mark exists after a
-    participant's first message or visit), an INSERT only the first time. A new message's
-    id is above every mark, so a mark that exists always moves."""
-    moved = (
-        db.session.connection()
-        .execute(
-            _MOVE_OWN_MARK,
-            {
-                "message_id": message_id,
-                "now": now,
-                "consultation_id": consultation_id,
-                "user_id": user_id,
-            },
-        )
-        .rowcount
+    """The author has read their own new message: one upsert of their mark (a new
+    message's id is above every mark, so it always moves)."""
+    db.session.connection().execute(
+        _MOVE_OWN_MARK,
+        {
+            "message_id": message_id,
+            "now": now,
+            "consultation_id": consultation_id,
+            "user_id": user_id,
+        },
     )
-    if not moved:
-        _mark_read_in_transaction(consultation_id, user_id, message_id, now)
 
 
 def mark_read(consultation_id, user, up_to_id, *, now: datetime | None = None) -> int:
