@@ -44,7 +44,7 @@ from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFo
 from sv_platform.core.paging import Page, keyset_page
 from sv_platform.core.prepared import Prepared
 from sv_platform.core.rut import normalize_rut
-from sv_platform.core.timeutil import CHILE, utcnow
+from sv_platform.core.timeutil import CHILE, UTCDateTime, utcnow
 from sv_platform.extensions import db, write_transaction
 
 log = logging.getLogger("sv_platform.security")
@@ -781,13 +781,35 @@ def _erase_identity(user: User, now: datetime) -> None:
             user.company.started_on = date(user.company.started_on.year, 1, 1)
 
 
+NOTICE_MAX = 300
+
+
 def notify(user_id: int, text: str, url: str | None = None, *, commit: bool = True):
     """Leave an in-app notice for a user (shown as a badge until read)."""
-    notice = Notification(user_id=user_id, text=text[:300], url=url)
+    notice = Notification(user_id=user_id, text=text[:NOTICE_MAX], url=url)
     db.session.add(notice)
     if commit:
         db.session.commit()
     return notice
+
+
+_NOTICE_UNLESS_UNREAD = text(
+    "INSERT INTO notification (user_id, text, url, created_at)"
+    " SELECT CAST(:user_id AS INTEGER), CAST(:text AS VARCHAR(300)), CAST(:url AS VARCHAR(300)),"
+    " :now"
+    " WHERE NOT EXISTS (SELECT 1 FROM notification WHERE user_id = :user_id AND url = :url"
+    " AND read_at IS NULL)"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+def notify_unless_unread(user_id: int, text: str, url: str, *, now: datetime) -> None:
+    """A notice for `url` unless the person still has an unread one for it (opening the page
+    reads them): one conditional INSERT in the caller's transaction, plain SQL because the
+    chat runs it for every message."""
+    db.session.connection().execute(
+        _NOTICE_UNLESS_UNREAD,
+        {"user_id": user_id, "text": text[:NOTICE_MAX], "url": url, "now": now},
+    )
 
 
 _UNREAD = text("SELECT count(*) FROM notification WHERE user_id = :user_id AND read_at IS NULL")

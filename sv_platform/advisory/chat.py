@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
+from sv_platform.accounts import services as accounts
 from sv_platform.accounts.models import Notification
 from sv_platform.advisory import attachments
 from sv_platform.advisory.access import (
@@ -250,18 +251,6 @@ def _last_read(consultation_id: int, user_id: int) -> int:
     )
 
 
-# The two statements every message runs besides its own INSERT, as plain SQL on the
-# transaction's connection: building and compiling them through the ORM cost more than
-# running them.
-_NOTICE_IF_UNREAD = text(
-    "INSERT INTO notification (user_id, text, url, created_at)"
-    " SELECT CAST(:user_id AS INTEGER), CAST(:text AS VARCHAR(300)), CAST(:url AS VARCHAR(300)),"
-    " :now"
-    " WHERE NOT EXISTS (SELECT 1 FROM consultation_read WHERE consultation_id = :consultation_id"
-    " AND user_id = :user_id AND last_read_id >= :message_id)"
-    " AND NOT EXISTS (SELECT 1 FROM notification WHERE user_id = :user_id AND url = :url"
-    " AND read_at IS NULL)"
-).bindparams(bindparam("now", type_=UTCDateTime()))
 # One statement on both databases, safe against the same person's first `read` racing
 # their first message (on PostgreSQL a plain UPDATE-then-INSERT could hit the unique pair).
 _MOVE_OWN_MARK = text(
@@ -274,23 +263,18 @@ _MOVE_OWN_MARK = text(
 
 
 def _notify_recipient(consultation: Consultation, author, message: Message) -> None:
-    """A notice for the other side when they have not read this far and have no unread
-    notice for this consulta yet (reading the consulta clears it): one conditional INSERT."""
+    """A notice for the other side unless they still have an unread one for this consulta
+    (reading the consulta clears it; a new message is always past their read mark)."""
     recipient = (
         consultation.advisor_id if author.id == consultation.user_id else consultation.user_id
     )
     if recipient is None or recipient == author.id:
         return
-    db.session.connection().execute(
-        _NOTICE_IF_UNREAD,
-        {
-            "user_id": recipient,
-            "text": f"Nuevo mensaje de {author.name} en «{consultation.subject}»."[:300],
-            "url": url_for_consultation(consultation.id),
-            "now": utcnow(),
-            "consultation_id": consultation.id,
-            "message_id": message.id,
-        },
+    accounts.notify_unless_unread(
+        recipient,
+        f"Nuevo mensaje de {author.name} en «{consultation.subject}».",
+        url_for_consultation(consultation.id),
+        now=message.created_at,
     )
 
 
