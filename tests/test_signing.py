@@ -131,3 +131,20 @@ def test_prepared_reads_are_sqlalchemys_rows_and_seen_by_cursor_listeners(app, m
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     assert len(seen) == 4
+
+
+def test_a_prepared_read_that_fails_raises_the_drivers_error_as_sqlalchemy_does(app):
+    """The error itself, not a second failure: on PostgreSQL running the statement again
+    would only meet the aborted transaction. The session then rolls back and goes on."""
+    from sqlalchemy import column, exc, select, table
+
+    from sv_platform.core.prepared import Prepared
+    from sv_platform.extensions import db
+
+    missing = Prepared(select(column("x")).select_from(table("no_such_table")))
+    with app.app_context():
+        with pytest.raises(exc.DBAPIError) as raised:
+            missing.first({})
+        assert "no_such_table" in str(raised.value.orig)
+        db.session.rollback()
+        assert db.session.execute(select(1)).scalar() == 1

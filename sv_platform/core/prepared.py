@@ -8,11 +8,13 @@ session's connection, inside its transaction (the same BEGIN, the same snapshot)
 a plain DB-API cursor; each column's result processing is the one SQLAlchemy applies
 (e.g. SQLite's text dates become datetimes), and the engine's `before_cursor_execute` and
 `after_cursor_execute` listeners are still called, so statement counters and recorders
-see it. On any driver error the statement runs again through SQLAlchemy, which reports the
-error (and invalidates a dropped connection) as it always does.
+see it. A driver's error is raised as SQLAlchemy's `DBAPIError` subclass (e.g.
+`OperationalError`), and a dropped connection is invalidated, as SQLAlchemy does.
 """
 
 import threading
+
+from sqlalchemy import exc
 
 from sv_platform.extensions import db
 
@@ -53,9 +55,23 @@ class Prepared:
             rows = cursor.fetchall()
             for listener in dispatch.after_cursor_execute:
                 listener(connection, cursor, sql, parameters, None, False)
-        except Exception:  # noqa: BLE001 - reported by SQLAlchemy's own execution below
+        except connection.dialect.loaded_dbapi.Error as error:
             cursor.close()
-            return [tuple(row) for row in connection.execute(self.statement, params)]
+            # Raised as SQLAlchemy raises a driver's error (running it again would only
+            # meet PostgreSQL's aborted transaction); a dropped connection is invalidated.
+            dropped = connection.dialect.is_disconnect(
+                error, connection.connection.dbapi_connection, cursor
+            )
+            if dropped:
+                connection.invalidate(error)
+            raise exc.DBAPIError.instance(
+                sql,
+                parameters,
+                error,
+                connection.dialect.loaded_dbapi.Error,
+                connection_invalidated=dropped,
+                dialect=connection.dialect,
+            ) from error
         cursor.close()
         if processors is None:
             return rows
