@@ -127,14 +127,11 @@ def _same_origin() -> bool:
     return parts.scheme in ("http", "https") and parts.netloc == request.host
 
 
-# How many chat events of this process run at once; the rest wait their turn here. Under
-# gunicorn the events already come from a pool of this many threads (extensions.py, in
-# arrival order); this also bounds the connects, which run in the socket's own thread.
-# Hundreds of events running together only share one interpreter lock: each then waits
-# longer for it, holds SQLite's write lock (or a pooled connection) longer, and the pool
-# opens and closes connections beyond its size. Sends and broadcasts never block a slot:
-# Engine.IO queues them for each socket's own writer thread.
-_EVENT_SLOTS = threading.BoundedSemaphore(int(os.environ.get("SV_CHAT_EVENT_SLOTS", "4")))
+# Under gunicorn the events come from a pool of SV_CHAT_EVENT_SLOTS threads (extensions.py,
+# in arrival order). Connects run in each socket's own thread instead, so a storm of
+# reconnects is bounded here to as many at once: hundreds together would only share one
+# interpreter lock, each holding a pooled connection longer.
+_CONNECT_SLOTS = threading.BoundedSemaphore(int(os.environ.get("SV_CHAT_EVENT_SLOTS", "4")))
 
 
 def chat_event(handler):
@@ -142,7 +139,7 @@ def chat_event(handler):
 
     @wraps(handler)
     def wrapper(data=None, *_extra):
-        with _EVENT_SLOTS, socket_event_transactions():
+        with socket_event_transactions():
             return _run(data)
 
     def _run(data):
@@ -168,7 +165,7 @@ def chat_event(handler):
 
 @socketio.on("connect", namespace=NAMESPACE)
 def connect(auth=None):
-    with _EVENT_SLOTS, socket_event_transactions():
+    with _CONNECT_SLOTS, socket_event_transactions():
         _connect(auth)
 
 
