@@ -304,6 +304,17 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def login_with_csrf(client, email: str, password: str = PASSWORD):
+    """Log in through the real form on an app with CSRF checks on (its token first)."""
+    page = client.get("/ingresar").get_data(as_text=True)
+    response = client.post(
+        "/ingresar",
+        data={"identifier": email, "password": password, "csrf_token": csrf_from(page)},
+    )
+    assert response.status_code == 302, "login refused"
+    return response
+
+
 @pytest.fixture
 def transactions(app):
     """The statements of each transaction the requests run, as [(BEGIN kind, [sql…])]."""

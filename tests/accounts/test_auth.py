@@ -8,7 +8,7 @@ import pytest
 from sv_platform.accounts import services
 from sv_platform.accounts.models import User
 from sv_platform.extensions import db
-from tests.conftest import PASSWORD, csrf_from
+from tests.conftest import PASSWORD, login_with_csrf
 
 
 def test_login_by_rut_any_spelling(client, auth, make_user):
@@ -228,12 +228,7 @@ def test_post_without_csrf_token_is_refused(make_app, make_user):
     with app.app_context():
         user = make_user()
         email = user.email
-    page = client.get("/ingresar").get_data(as_text=True)
-    token = csrf_from(page)
-    ok = client.post(
-        "/ingresar", data={"identifier": email, "password": PASSWORD, "csrf_token": token}
-    )
-    assert ok.status_code == 302
+    login_with_csrf(client, email)
 
 
 def test_disabled_advisor_loses_access(app, client, auth, admin_user, advisor_user):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sv_platform.courses import services
 from sv_platform.courses.models import LessonProgress, QuizAttempt
 from sv_platform.extensions import db
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, login_with_csrf
 from tests.courses.conftest import SLUG, finish_course
 
 
@@ -99,15 +99,7 @@ def test_mark_completed_needs_the_csrf_token(make_app, course, student):
     db.session.commit()  # end the fixture session's transaction: the second app writes
     app = make_app(WTF_CSRF_ENABLED=True)
     client = app.test_client()
-    login_page = client.get("/ingresar").get_data(as_text=True)
-    client.post(
-        "/ingresar",
-        data={
-            "identifier": email,
-            "password": "clave-de-prueba-segura",
-            "csrf_token": csrf_from(login_page),
-        },
-    )
+    login_with_csrf(client, email)
     refused = client.post(f"/cursos/{SLUG}/bienvenida/completar")
     assert refused.status_code == 400
     assert "código de seguridad" in refused.get_data(as_text=True)
@@ -250,15 +242,7 @@ def test_reused_lesson_body_follows_progress_and_carries_this_sessions_token(
     clients = {}
     for email, person_id in people:
         c = app.test_client()
-        login_page = c.get("/ingresar").get_data(as_text=True)
-        c.post(
-            "/ingresar",
-            data={
-                "identifier": email,
-                "password": "clave-de-prueba-segura",
-                "csrf_token": csrf_from(login_page),
-            },
-        )
+        login_with_csrf(c, email)
         clients[person_id] = c
         pages[person_id] = c.get(f"/cursos/{SLUG}/tu-cliente").get_data(as_text=True)
     for page in pages.values():

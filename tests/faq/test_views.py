@@ -9,7 +9,7 @@ from sv_platform.accounts.models import AuditEntry
 from sv_platform.extensions import db
 from sv_platform.faq import services
 from sv_platform.faq.models import FaqEntry, FaqVote
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, login_with_csrf
 
 
 def entry_path(entry) -> str:
@@ -176,15 +176,7 @@ def test_votes_count_once_per_user(csrf_app, make_user):
 
     entry, email = csrf_app.run_in_context(setup)
     client = csrf_app.test_client()
-    page = client.get("/ingresar").get_data(as_text=True)
-    client.post(
-        "/ingresar",
-        data={
-            "identifier": email,
-            "password": "clave-de-prueba-segura",
-            "csrf_token": csrf_from(page),
-        },
-    )
+    login_with_csrf(client, email)
     for _ in range(3):
         assert _vote(client, entry, "si").status_code == 302
     assert csrf_app.run_in_context(_counts, entry) == (1, 0)
