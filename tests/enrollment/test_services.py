@@ -148,8 +148,9 @@ def test_double_enrolment_refused(make_user, course_window, course_offering):
     course_window(capacity=5)
     user = make_user()
     services.enroll(user, course_offering, now=NOW)
-    with pytest.raises(services.AlreadyEnrolled):
+    with pytest.raises(services.AlreadyEnrolled) as again:
         services.enroll(user, course_offering, now=NOW)
+    assert again.value.message == "Ya tienes una inscripción vigente en este servicio."
     assert db.session.scalar(select(EnrollmentWindow.used)) == 1
 
 
@@ -158,8 +159,26 @@ def test_graduated_course_cannot_be_taken_again(make_user, course_window, course
     user = make_user()
     enrollment = services.enroll(user, course_offering, now=NOW)
     services.graduate(enrollment.id, now=NOW)
-    with pytest.raises(services.AlreadyEnrolled):
+    with pytest.raises(services.AlreadyEnrolled) as again:
         services.enroll(user, course_offering, now=NOW)
+    assert again.value.message.startswith("Ya egresaste de este curso.")
+
+
+@pytest.mark.parametrize("graduated", [False, True])
+def test_a_repeat_is_said_before_a_closed_window(
+    make_user, course_window, course_offering, graduated
+):
+    """Once every window has closed, the person who is enrolled (or graduated) still
+    hears that, not that the window is closed."""
+    course_window(capacity=5, opens_on=date(2026, 5, 1), closes_on=date(2026, 5, 31))
+    user = make_user()
+    enrollment = services.enroll(user, course_offering, now=NOW)
+    if graduated:
+        services.graduate(enrollment.id, now=NOW)
+    with pytest.raises(services.AlreadyEnrolled) as again:
+        services.enroll(user, course_offering, now=NOW + timedelta(days=60))
+    expected = "Ya egresaste de este curso." if graduated else services.AlreadyEnrolled.message
+    assert again.value.message.startswith(expected)
 
 
 def test_repeat_advisory_enrolment_allowed_after_the_first_ended(app, make_user, course_window):
