@@ -53,8 +53,8 @@
     var key = q + "|" + (area ? area.value : "");
     if (key === lastQuery) { return; }
     lastQuery = key;
+    if (controller) { controller.abort(); }  // a late answer must not redraw old suggestions
     if (q.length < 3) { clear(box); return; }
-    if (controller) { controller.abort(); }
     controller = new AbortController();
     var params = new URLSearchParams({ q: q });
     if (area && area.value) { params.set("area", area.value); }
@@ -65,7 +65,10 @@
       return response.ok ? response.json() : { results: [] };
     }).then(function (data) {
       show(Array.isArray(data.results) ? data.results : []);
-    }).catch(function () { /* suggestions are optional */ });
+    }).catch(function (error) {
+      // suggestions are optional; after a failure the same text is asked again
+      if (!error || error.name !== "AbortError") { lastQuery = null; }
+    });
   }
 
   function schedule() {

@@ -57,8 +57,8 @@
       var key = query + "|" + (area ? area.value : "");
       if (key === lastQuery) { return; }
       lastQuery = key;
+      if (controller) { controller.abort(); }  // a late answer must not redraw old suggestions
       if (query.length < MIN_CHARS) { clear(); return; }
-      if (controller) { controller.abort(); }
       controller = window.AbortController ? new AbortController() : null;
       var params = new URLSearchParams({ q: query });
       if (area && area.value) { params.set("area", area.value); }
@@ -73,6 +73,7 @@
         render(data.results || [], query);
       }).catch(function (error) {
         if (error && error.name === "AbortError") { return; }
+        lastQuery = null;  // asked again when the person types or changes the area
         clear();  // rate limited or offline: the normal search button still works
       });
     }
