@@ -541,14 +541,16 @@ def _person_of(obj) -> list[int]:
     return ids
 
 
+def _new_changes_rows(enrollment: Enrollment) -> bool:
+    """A new enrolment without a seat (the waitlist) changes no row: most of a burst."""
+    return enrollment.status in SEAT_STATUSES
+
+
 @event.listens_for(Session, "after_flush")
 def _watch_flush(session, _context) -> None:
     """Mark the people whose rows a flush changed (new, changed or deleted source rows)."""
     for obj in session.new:
-        # A new enrolment without a seat (the waitlist) changes no row: most of a burst.
-        if type(obj) in _WATCHED and not (
-            isinstance(obj, Enrollment) and obj.status not in SEAT_STATUSES
-        ):
+        if type(obj) in _WATCHED and (not isinstance(obj, Enrollment) or _new_changes_rows(obj)):
             for user_id in _person_of(obj):
                 mark(user_id, session)
     for obj in session.deleted:
@@ -589,8 +591,8 @@ def on_enrollment_changed(sender: Enrollment, **_extra) -> None:
 
 def on_enrollment_created(sender: Enrollment, **_extra) -> None:
     """enrollment_created (a Core INSERT no flush sees): a new seat marks the person; a new
-    waitlisted enrolment changes no row (most of an enrolment burst)."""
-    if sender.status in SEAT_STATUSES:
+    waitlisted enrolment changes no row."""
+    if _new_changes_rows(sender):
         mark(sender.user_id)
 
 
