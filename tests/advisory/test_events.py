@@ -379,6 +379,20 @@ def test_events_run_on_the_servers_pool_and_other_tasks_on_threads_of_their_own(
     other.join(5)
 
 
+def test_the_apps_socket_server_hands_its_events_to_the_pool(app):
+    """The pool recognises python-socketio's own event task by name: if an upgrade renames
+    it or stops handing events to start_background_task, this fails instead of the server
+    quietly going back to a thread per event."""
+    import inspect
+
+    import socketio as python_socketio
+
+    source = inspect.getsource(python_socketio.Server._handle_event)
+    assert "self.start_background_task(self._handle_event_internal" in source
+    wrapped = socketio.server.start_background_task
+    assert "_socket_events_in_pool" in wrapped.__qualname__
+
+
 def test_a_message_stored_while_the_socket_joins_reaches_it(
     chat, in_progress, legal_advisor, while_joining
 ):
