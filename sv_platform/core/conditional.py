@@ -50,14 +50,15 @@ def applies(response) -> bool:
 
 
 def _validator(body: bytes) -> str:
-    token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    token = g.get(field)  # Flask-WTF keeps the token in g and its secret in the session
     if token:
         body = body.replace(token.encode(), b"")
     digest = hashlib.sha256(body)
     digest.update(b"\0")
     digest.update(str(session.get("_user_id", "")).encode())
     digest.update(b"\0")
-    digest.update(str(session.get("csrf_token", "")).encode())
+    digest.update(str(session.get(field, "")).encode())
     limit = current_app.config.get("WTF_CSRF_TIME_LIMIT")
     if limit:
         digest.update(b"\0%d" % (int(time.time()) // max(1, int(limit) // 2)))
