@@ -2,11 +2,12 @@
 page, and a lesson's user-independent body per content version and progress.
 
 A fragment is rendered once per key with placeholders where the request's own values go
-(the CSRF token, the unread-notices count), and each request fills them in. The key must
-name everything else the fragment depends on; the URL prefix the app is mounted under
-(`request.script_root`) is always part of it. Placeholders are tags no escaped text or
-sanitized HTML can contain (`<` is escaped in text, unknown tags are removed from lesson
-HTML). With template auto-reload (debug) nothing is cached, so an edited template shows.
+(the CSRF token, the unread-notices count), and each request fills them in. Each app keeps
+its own cache. The key must name everything else the fragment depends on; the URL prefix
+the app is mounted under (`request.script_root`) is always part of it. Placeholders are
+tags no escaped text or sanitized HTML can contain (`<` is escaped in text, unknown tags
+are removed from lesson HTML). With template auto-reload (debug) nothing is cached, so an
+edited template shows.
 """
 
 import threading
@@ -22,8 +23,7 @@ from sv_platform.core.signing import generate_csrf
 CSRF_MARK = Markup("<sv-csrf-token/>")
 UNREAD_MARK = Markup("<sv-unread-count/>")
 _CACHE_SIZE = 4096
-_cache: OrderedDict = OrderedDict()
-_lock = threading.Lock()
+_EXTENSION = "sv_fragments"
 
 
 def _mark_csrf():
@@ -36,9 +36,10 @@ def render(template_name: str, key: tuple, context: dict) -> str:
     app = current_app
     full_key = (template_name, request.script_root, key)
     caching = not app.jinja_env.auto_reload
+    cache, lock = app.extensions[_EXTENSION]
     if caching:
-        with _lock:
-            found = _cache.get(full_key)
+        with lock:
+            found = cache.get(full_key)
         if found is not None:
             return found
     values = dict(context)
@@ -46,10 +47,10 @@ def render(template_name: str, key: tuple, context: dict) -> str:
     values["csrf_token"] = _mark_csrf
     html = app.jinja_env.get_template(template_name).render(values)
     if caching:
-        with _lock:
-            _cache[full_key] = html
-            while len(_cache) > _CACHE_SIZE:
-                _cache.popitem(last=False)
+        with lock:
+            cache[full_key] = html
+            while len(cache) > _CACHE_SIZE:
+                cache.popitem(last=False)
     return html
 
 
@@ -79,10 +80,7 @@ def site_nav(context) -> Markup:
     return fill(html)
 
 
-def clear() -> None:
-    with _lock:
-        _cache.clear()
-
-
 def init_app(app) -> None:
+    # Each app its own cache (test apps on other databases never share one).
+    app.extensions[_EXTENSION] = (OrderedDict(), threading.Lock())
     app.jinja_env.globals["site_nav"] = site_nav

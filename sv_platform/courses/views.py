@@ -17,7 +17,6 @@ from sv_platform.courses import bp, review, services
 from sv_platform.courses.certificate import build_pdf, qr_png
 from sv_platform.courses.forms import CatalogFilterForm, CompleteLessonForm, quiz_form
 from sv_platform.courses.models import AREAS
-from sv_platform.extensions import db
 
 
 def _verify_url(cert) -> str:
@@ -65,14 +64,7 @@ def lesson(slug: str, lesson_slug: str):
     if page.has_seat:  # without a seat the page shows the offering's cupos: rendered each time
         course, lesson = page.course, page.lesson
         done = frozenset(x.id for x in page.lessons if x.id in page.completed)
-        key = (
-            str(db.engine.url),
-            course.id,
-            course.content_hash,
-            lesson.id,
-            lesson.content_hash,
-            done,
-        )
+        key = (course.id, course.content_hash, lesson.id, lesson.content_hash, done)
         context = {"page": page, "course": course}
         body = fragments.fill(fragments.render("courses/_lesson_body.html", key, context))
     return render_template("courses/lesson.html", page=page, course=page.course, body=body)
