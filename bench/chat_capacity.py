@@ -61,7 +61,9 @@ from requests.utils import default_user_agent
 USER_AGENT = default_user_agent()
 
 
-def start_server(env: dict, threads: int, log: Path) -> tuple[subprocess.Popen, str, str]:
+def start_server(
+    env: dict, threads: int, log: Path, *, echo: bool = False
+) -> tuple[subprocess.Popen, str, str]:
     port = free_port()
     config = ROOT / "gunicorn.conf.py"
     if config.exists():
@@ -81,8 +83,11 @@ def start_server(env: dict, threads: int, log: Path) -> tuple[subprocess.Popen, 
             f"127.0.0.1:{port}",
         ]
         label = f"gunicorn --worker-class gthread -w 1 --threads {threads}"
+    app, cwd = ("chat_echo_app:app", ROOT / "bench") if echo else ("wsgi:app", ROOT)
+    if echo:
+        label += ", bench/chat_echo_app.py"
     proc = subprocess.Popen(
-        [*command, "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w")
+        [*command, app], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w")
     )  # noqa: SIM115 - closed with the process
     base = f"http://127.0.0.1:{port}"
     import requests
@@ -236,7 +241,9 @@ async def run(sockets: list[Socket], base: str, args, server, database) -> dict:
         return [await s.send(f"b{index}-{n}") for n in range(args.burst)]
 
     await phase("burst", [burst(i, s) for i, s in enumerate(sockets)])
-    results["stored_messages"] = database.scalar("SELECT count(*) FROM message")
+    results["stored_messages"] = (
+        None if args.echo else database.scalar("SELECT count(*) FROM message")
+    )
     await asyncio.gather(*(s.client.disconnect() for s in sockets if s.client.connected))
     return results
 
@@ -249,6 +256,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="steady phase length")
     parser.add_argument("--burst", type=int, default=5, help="burst: messages per socket")
     parser.add_argument("--deadline", type=float, default=60.0)
+    parser.add_argument(
+        "--echo",
+        action="store_true",
+        help="the floor: bench/chat_echo_app.py (the same events, nothing stored) instead",
+    )
     add_production_args(parser)
     args = parser.parse_args()
     if args.servers != 1:
@@ -271,21 +283,24 @@ def main() -> int:
     subprocess.run(
         [str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
     )
-    rows = create_data(env, args.consultas)
-    server, base, label = start_server(env, args.threads, tmp / "server.log")
+    rows = [] if args.echo else create_data(env, args.consultas)
+    server, base, label = start_server(env, args.threads, tmp / "server.log", echo=args.echo)
     try:
         idle_rss = server_rss_mb(server.pid)
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            logins = list(
-                pool.map(
-                    lambda row: (
-                        int(row[0]),
-                        login_cookie(base, row[1]),
-                        login_cookie(base, row[2]),
-                    ),
-                    rows,
+        if args.echo:  # nobody logs in: the echo app checks nothing
+            logins = [(i, ("", ""), ("", "")) for i in range(1, args.consultas + 1)]
+        else:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                logins = list(
+                    pool.map(
+                        lambda row: (
+                            int(row[0]),
+                            login_cookie(base, row[1]),
+                            login_cookie(base, row[2]),
+                        ),
+                        rows,
+                    )
                 )
-            )
         book = {"sent_at": {}, "latency": [], "mine": {}}
         sockets = [
             Socket(cid, *who, book) for cid, owner, advisor in logins for who in (owner, advisor)

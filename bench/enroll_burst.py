@@ -6,7 +6,10 @@ SQLite database (or, with --database-url, a throwaway PostgreSQL database; with 
 entrepreneurs, logs each one in, then releases all N `POST /inscripciones/<slug>` requests
 together. Reports seats given (must equal C),
 waitlisted, errors, throughput and latency percentiles, and the same server's throughput
-on its smallest route (`/healthz`) as the baseline. Prints one JSON object last.
+on its smallest route (`/healthz`) as the baseline. Then the floor: the same server command
+serving bench/hello_app.py, hit by the same N POSTs released together (`floor_*`: what
+gunicorn, new connections and a Flask redirect cost before any of the platform's work;
+`--no-floor` skips it). Prints one JSON object last.
 
 The burst is sent by one asyncio process (aiohttp, one connection per client, all opened
 when the burst is released) so that the load generator takes little of the CPU the server
@@ -47,6 +50,7 @@ from benchlib import (
     production_env,
     server_cpu_seconds,
     setup_label,
+    start_gunicorn,
     start_servers,
     steady_load,
     stop,
@@ -126,6 +130,37 @@ def burst_asyncio(targets: list[tuple[str, str, str]]) -> dict:
         "errors": [r[2] for r in results if r[2]],
         "elapsed": elapsed,
         "cpu": cpu,
+    }
+
+
+def hello_floor(env: dict, tmp: Path, clients: int, threads: int, count: int) -> dict:
+    """The same burst against bench/hello_app.py's POST (one process per server, as many
+    servers): p99 and server CPU per POST with nothing of the platform in them."""
+    servers = [
+        start_gunicorn(
+            env,
+            threads=threads,
+            log=tmp / f"hello-{i}.log",
+            app="hello_app:app",
+            cwd=ROOT / "bench",
+        )
+        for i in range(count)
+    ]
+    try:
+        targets = [(f"{servers[i % count][1]}/", "", "") for i in range(clients)]
+        cpu = server_cpu_seconds(*(proc.pid for proc, _base in servers))
+        fired = burst_asyncio(targets)
+        cpu = server_cpu_seconds(*(proc.pid for proc, _base in servers)) - cpu
+    finally:
+        for proc, _base in servers:
+            stop(proc)
+    latencies = [x for x in fired["latencies"] if x is not None]
+    return {
+        "floor_errors": len(fired["errors"]) + sum(1 for s in fired["statuses"] if s != 302),
+        "floor_burst_seconds": round(fired["elapsed"], 3),
+        "floor_server_cpu_ms_per_post": round(cpu * 1000 / clients, 2),
+        "floor_p50_ms": ms(percentile(latencies, 50)),
+        "floor_p99_ms": ms(percentile(latencies, 99)),
     }
 
 
@@ -221,6 +256,7 @@ def main():
     parser.add_argument("--threads", type=int, default=100, help="gunicorn threads")
     parser.add_argument("--baseline-seconds", type=float, default=5.0)
     parser.add_argument("--client", choices=["asyncio", "threads"], default="asyncio")
+    parser.add_argument("--no-floor", action="store_true", help="skip the hello-world burst")
     parser.add_argument(
         "--in-process",
         action="store_true",
@@ -329,6 +365,9 @@ def main():
         "setup": setup_label(args, database),
         "correct": counts.get("active", 0) == min(args.cupos, args.clients) == used,
     }
+    if not args.no_floor and args.client == "asyncio":
+        result |= hello_floor(env, tmp, args.clients, args.threads, args.servers)
+        result["p99_to_floor_p99"] = round(result["p99_ms"] / result["floor_p99_ms"], 2)
     print(json.dumps(result))
     return 0 if result["correct"] and result["errors"] == 0 else 1
 

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+from flask import abort
 from flask_babel import Babel
 from flask_compress import Compress
 from flask_limiter import Limiter
@@ -335,6 +336,27 @@ def _socket_events_in_pool(server, workers: int) -> None:
     server.start_background_task = start_background_task
 
 
+def _socket_path_rule(app) -> None:
+    """A URL rule for the Socket.IO path, so that an event's request context matches.
+
+    Flask-SocketIO runs every event in a request context built from the socket's handshake
+    environ. With no rule for that path, Flask's URL matching raises NotFound and keeps it,
+    traceback included, on the request: exception → traceback → frames → the context, a
+    reference cycle per event that only the cyclic garbage collector frees (hundreds of
+    objects a message, and the collector's full passes stop the whole process). The
+    Socket.IO middleware answers this path before Flask sees it; if a request ever got
+    through, the rule's view answers 404 as before."""
+
+    def socket_path():
+        abort(404)
+
+    path = "/socket.io/"  # Flask-SocketIO's default path (its test client omits the slash)
+    options = {"view_func": socket_path, "strict_slashes": False}
+    app.add_url_rule(path, "socket_path", methods=["GET", "POST"], **options)
+    # the handshake of a WebSocket asks for the upgrade: Werkzeug matches it to its own rule
+    app.add_url_rule(path, "socket_path_ws", websocket=True, **options)
+
+
 def _log_event_failure(future) -> None:
     if not future.cancelled() and future.exception() is not None:
         logging.getLogger(__name__).error("socket event failed", exc_info=future.exception())
@@ -370,6 +392,7 @@ def init_app(app) -> None:
         ),
     )
     _socket_events_in_pool(socketio.server, int(os.environ.get("SV_CHAT_EVENT_SLOTS", "4")))
+    _socket_path_rule(app)
     from sv_platform.config import trust_proxies
 
     trust_proxies(app)  # last: it must wrap the Socket.IO middleware as well
