@@ -350,6 +350,8 @@ def _socket_path_rule(app) -> None:
     def socket_path():
         abort(404)
 
+    socket_path.sv_public = True  # as `core.security.public`: sockets authenticate at connect
+
     path = "/socket.io/"  # Flask-SocketIO's default path (its test client omits the slash)
     options = {"view_func": socket_path, "strict_slashes": False}
     app.add_url_rule(path, "socket_path", methods=["GET", "POST"], **options)
