@@ -1,7 +1,8 @@
 """The chat's floor: a Flask-SocketIO app with the chat's two events and nothing else.
 
 `join` puts the socket in the consulta's room and acknowledges; `send` broadcasts the
-message to the room and acknowledges, storing nothing and checking nobody. Served by the
+message to the room but its sender (who gets it in the ack, as from the chat) and
+acknowledges, storing nothing and checking nobody. Served by the
 same `gunicorn -c gunicorn.conf.py` in the same async mode, with the app's pool of event
 threads, it is the baseline `bench/chat_capacity.py --echo` measures: what the server
 command, Engine.IO/Socket.IO and Flask cost per message before the chat's own work.
@@ -43,5 +44,5 @@ def send(data):
         "body": data["body"],
         "author": request.sid,
     }
-    emit("message", payload, to=f"c{int(data['consultation_id'])}")
-    return {"ok": True, "id": payload["id"]}
+    emit("message", payload, to=f"c{int(data['consultation_id'])}", include_self=False)
+    return {"ok": True, "message": payload}
