@@ -39,7 +39,7 @@ def post_worker_init(worker):
     statements, translations, ~200,000 objects) lives as long as the process, so the
     collector's full passes stop scanning it (`gc.freeze`), and they run a tenth as often.
     A full pass stops the whole process, every open socket included: with 500 chat sockets
-    they took up to 210 ms each, about ten times a minute (bench/README.md)."""
+    they took up to 210 ms each, several times a minute (bench/README.md)."""
     import gc
 
     gc.collect()

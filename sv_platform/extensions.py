@@ -342,7 +342,7 @@ def _socket_path_rule(app) -> None:
     Flask-SocketIO runs every event in a request context built from the socket's handshake
     environ. With no rule for that path, Flask's URL matching raises NotFound and keeps it,
     traceback included, on the request: exception → traceback → frames → the context, a
-    reference cycle per event that only the cyclic garbage collector frees (hundreds of
+    reference cycle per event that only the cyclic garbage collector frees (about 70
     objects a message, and the collector's full passes stop the whole process). The
     Socket.IO middleware answers this path before Flask sees it; if a request ever got
     through, the rule's view answers 404 as before."""
