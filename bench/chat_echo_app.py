@@ -9,7 +9,6 @@ command, Engine.IO/Socket.IO and Flask cost per message before the chat's own wo
 """
 
 import itertools
-import os
 import sys
 from pathlib import Path
 
@@ -17,11 +16,11 @@ from flask import Flask, request
 from flask_socketio import SocketIO, emit, join_room
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from sv_platform.extensions import _socket_events_in_pool  # noqa: E402
+from sv_platform.extensions import CHAT_EVENT_SLOTS, _socket_events_in_pool  # noqa: E402
 
 app = Flask(__name__)
 socketio = SocketIO(app, async_mode="threading", manage_session=False)
-_socket_events_in_pool(socketio.server, int(os.environ.get("SV_CHAT_EVENT_SLOTS", "4")))
+_socket_events_in_pool(socketio.server, CHAT_EVENT_SLOTS)
 _ids = itertools.count(1)
 
 

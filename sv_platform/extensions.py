@@ -313,6 +313,10 @@ def _check_limits_only_where_declared(app) -> None:
         after[after.index(inject)] = headers_of_declared_limits
 
 
+# Socket events a process runs at once (the pool below), and connects at once (events.py).
+CHAT_EVENT_SLOTS = int(os.environ.get("SV_CHAT_EVENT_SLOTS", "4"))
+
+
 def _socket_events_in_pool(server, workers: int) -> None:
     """Socket.IO events run on `workers` long-lived threads, in the order they arrived.
 
@@ -336,7 +340,7 @@ def _socket_events_in_pool(server, workers: int) -> None:
     server.start_background_task = start_background_task
 
 
-def _socket_path_rule(app) -> None:
+def _socket_path_rule(app, path: str) -> None:
     """A URL rule for the Socket.IO path, so that an event's request context matches.
 
     Flask-SocketIO runs every event in a request context built from the socket's handshake
@@ -352,7 +356,7 @@ def _socket_path_rule(app) -> None:
 
     socket_path.sv_public = True  # as `core.security.public`: sockets authenticate at connect
 
-    path = "/socket.io/"  # Flask-SocketIO's default path (its test client omits the slash)
+    # the middleware's path ("/socket.io/"); Flask-SocketIO's test client omits the slash
     options = {"view_func": socket_path, "strict_slashes": False}
     app.add_url_rule(path, "socket_path", methods=["GET", "POST"], **options)
     # the handshake of a WebSocket asks for the upgrade: Werkzeug matches it to its own rule
@@ -393,8 +397,8 @@ def init_app(app) -> None:
             app.config.get("SOCKETIO_MESSAGE_QUEUE"), app.config.get("SOCKETIO_CHANNEL")
         ),
     )
-    _socket_events_in_pool(socketio.server, int(os.environ.get("SV_CHAT_EVENT_SLOTS", "4")))
-    _socket_path_rule(app)
+    _socket_events_in_pool(socketio.server, CHAT_EVENT_SLOTS)
+    _socket_path_rule(app, socketio.sockio_mw.engineio_path)
     from sv_platform.config import trust_proxies
 
     trust_proxies(app)  # last: it must wrap the Socket.IO middleware as well

@@ -1,7 +1,6 @@
 """Socket.IO handlers of the /chat namespace: thin like views, same services as the form."""
 
 import logging
-import os
 import threading
 from functools import wraps
 from urllib.parse import urlsplit
@@ -18,7 +17,13 @@ from sv_platform.advisory import chat, live
 from sv_platform.advisory.models import STAFF_STATUSES, STATUSES
 from sv_platform.advisory.signals import consultation_changed
 from sv_platform.core.domain import DomainError, valid_id
-from sv_platform.extensions import db, read_anew, socket_event_transactions, socketio
+from sv_platform.extensions import (
+    CHAT_EVENT_SLOTS,
+    db,
+    read_anew,
+    socket_event_transactions,
+    socketio,
+)
 
 log = logging.getLogger("sv_platform.security")
 NAMESPACE = "/chat"
@@ -131,7 +136,7 @@ def _same_origin() -> bool:
 # in arrival order). Connects run in each socket's own thread instead, so a storm of
 # reconnects is bounded here to as many at once: hundreds together would only share one
 # interpreter lock, each holding a pooled connection longer.
-_CONNECT_SLOTS = threading.BoundedSemaphore(int(os.environ.get("SV_CHAT_EVENT_SLOTS", "4")))
+_CONNECT_SLOTS = threading.BoundedSemaphore(CHAT_EVENT_SLOTS)
 
 
 def chat_event(handler):
