@@ -251,17 +251,6 @@ def _last_read(consultation_id: int, user_id: int) -> int:
     )
 
 
-# One statement on both databases, safe against the same person's first `read` racing
-# their first message (on PostgreSQL a plain UPDATE-then-INSERT could hit the unique pair).
-_MOVE_OWN_MARK = text(
-    "INSERT INTO consultation_read (consultation_id, user_id, last_read_id, updated_at)"
-    " VALUES (:consultation_id, :user_id, :message_id, :now)"
-    " ON CONFLICT (consultation_id, user_id) DO UPDATE"
-    " SET last_read_id = excluded.last_read_id, updated_at = excluded.updated_at"
-    " WHERE consultation_read.last_read_id < excluded.last_read_id"
-).bindparams(bindparam("now", type_=UTCDateTime()))
-
-
 def _notify_recipient(consultation: Consultation, author, message: Message) -> None:
     """A notice for the other side unless they still have an unread one for this consulta
     (reading the consulta clears it; a new message is always past their read mark)."""
@@ -451,6 +440,17 @@ def _mark_read_in_transaction(
     if up_to_id > mark.last_read_id:
         mark.last_read_id, mark.updated_at = up_to_id, now
     return mark.last_read_id
+
+
+# One statement on both databases, safe against the same person's first `read` racing
+# their first message (on PostgreSQL a plain UPDATE-then-INSERT could hit the unique pair).
+_MOVE_OWN_MARK = text(
+    "INSERT INTO consultation_read (consultation_id, user_id, last_read_id, updated_at)"
+    " VALUES (:consultation_id, :user_id, :message_id, :now)"
+    " ON CONFLICT (consultation_id, user_id) DO UPDATE"
+    " SET last_read_id = excluded.last_read_id, updated_at = excluded.updated_at"
+    " WHERE consultation_read.last_read_id < excluded.last_read_id"
+).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 def _mark_own_message_read(consultation_id: int, user_id: int, message_id: int, now) -> None:
