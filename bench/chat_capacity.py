@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import socketio
@@ -55,7 +54,7 @@ from benchlib import (
     setup_label,
     stop,
 )
-from chat_fanout import create_data, login_cookie
+from chat_fanout import create_data, log_in_pairs
 from requests.utils import default_user_agent
 
 USER_AGENT = default_user_agent()
@@ -290,17 +289,7 @@ def main() -> int:
         if args.echo:  # nobody logs in: the echo app checks nothing
             logins = [(i, ("", ""), ("", "")) for i in range(1, args.consultas + 1)]
         else:
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                logins = list(
-                    pool.map(
-                        lambda row: (
-                            int(row[0]),
-                            login_cookie(base, row[1]),
-                            login_cookie(base, row[2]),
-                        ),
-                        rows,
-                    )
-                )
+            logins = log_in_pairs(rows, base, base, workers=8)
         book = {"sent_at": {}, "latency": [], "mine": {}}
         sockets = [
             Socket(cid, *who, book) for cid, owner, advisor in logins for who in (owner, advisor)

@@ -96,6 +96,22 @@ def login_cookie(base, email):
     return "; ".join(f"{c.name}={c.value}" for c in session.cookies), token
 
 
+def log_in_pairs(rows, owner_base, advisor_base, *, workers):
+    """For each (consulta id, entrepreneur's email, advisor's email) of create_data:
+    (consulta id, entrepreneur's login_cookie, advisor's login_cookie), `workers` at once."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(
+            pool.map(
+                lambda row: (
+                    int(row[0]),
+                    login_cookie(owner_base, row[1]),
+                    login_cookie(advisor_base, row[2]),
+                ),
+                rows,
+            )
+        )
+
+
 class Participant:
     """One socket: joins its consulta, records what it receives."""
 
@@ -192,17 +208,7 @@ def main():
     errors = []
     sent_at, lock = {}, threading.Lock()
     try:
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            logins = list(
-                pool.map(
-                    lambda row: (
-                        int(row[0]),
-                        login_cookie(owner_base, row[1]),
-                        login_cookie(advisor_base, row[2]),
-                    ),
-                    rows,
-                )
-            )
+        logins = log_in_pairs(rows, owner_base, advisor_base, workers=16)
         with ThreadPoolExecutor(max_workers=16) as pool:
             pairs = list(
                 pool.map(
