@@ -102,6 +102,16 @@ def chat(app, login):
             sock.disconnect(namespace="/chat")
 
 
+def send_message(sock, consultation_id, body, client_msg_id):
+    """A chat `send` from a Socket.IO test client; returns its ack."""
+    return sock.emit(
+        "send",
+        {"consultation_id": consultation_id, "body": body, "client_msg_id": client_msg_id},
+        namespace="/chat",
+        callback=True,
+    )
+
+
 @pytest.fixture
 def while_joining(app, monkeypatch):
     """while_joining(action) → errors: the next `join` runs `action()` on another thread

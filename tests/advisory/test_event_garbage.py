@@ -8,6 +8,7 @@ from flask import Request, request
 from flask.ctx import RequestContext
 
 from sv_platform.extensions import socketio
+from tests.advisory.conftest import send_message
 
 
 def test_sends_leave_no_cyclic_garbage(chat, in_progress, legal_advisor):
@@ -21,16 +22,7 @@ def test_sends_leave_no_cyclic_garbage(chat, in_progress, legal_advisor):
     gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds is kept in gc.garbage
     try:
         for n in range(20):
-            ack = owner.emit(
-                "send",
-                {
-                    "consultation_id": in_progress.id,
-                    "body": f"Mensaje {n}",
-                    "client_msg_id": f"g{n}",
-                },
-                namespace="/chat",
-                callback=True,
-            )
+            ack = send_message(owner, in_progress.id, f"Mensaje {n}", f"g{n}")
             assert ack["ok"], ack
         gc.collect()
         kinds = {type(obj) for obj in gc.garbage}

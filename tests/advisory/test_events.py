@@ -10,7 +10,7 @@ from sv_platform.advisory import lifecycle
 from sv_platform.advisory.models import Message
 from sv_platform.core.domain import NotAllowed
 from sv_platform.extensions import db, socketio
-from tests.advisory.conftest import NOW
+from tests.advisory.conftest import NOW, send_message
 
 
 def _events(sock, name):
@@ -36,12 +36,7 @@ def test_join_returns_the_history_and_send_reaches_the_other_side(chat, in_progr
     assert advisor.emit(
         "join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True
     )["ok"]
-    sent = owner.emit(
-        "send",
-        {"consultation_id": in_progress.id, "body": "¿Cuánto cuesta?", "client_msg_id": "c-1"},
-        namespace="/chat",
-        callback=True,
-    )
+    sent = send_message(owner, in_progress.id, "¿Cuánto cuesta?", "c-1")
     assert sent["ok"] and sent["message"]["client_msg_id"] == "c-1"
     received = _events(advisor, "message")
     assert [m["id"] for m in received] == [sent["message"]["id"]]
@@ -184,12 +179,7 @@ def test_others_get_forbidden_and_unknown_ids_not_found(
         join = sock.emit(
             "join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True
         )
-        send = sock.emit(
-            "send",
-            {"consultation_id": in_progress.id, "body": "hola", "client_msg_id": "z-1"},
-            namespace="/chat",
-            callback=True,
-        )
+        send = send_message(sock, in_progress.id, "hola", "z-1")
         typing = sock.emit(
             "typing", {"consultation_id": in_progress.id}, namespace="/chat", callback=True
         )
@@ -244,12 +234,7 @@ def test_a_closed_consulta_refuses_send(chat, in_progress, legal_advisor):
     lifecycle.resolve(in_progress.id, legal_advisor, now=NOW)
     lifecycle.close(in_progress.id, in_progress.user, rating=5, now=NOW)
     _h, owner = chat(in_progress.user)
-    ack = owner.emit(
-        "send",
-        {"consultation_id": in_progress.id, "body": "¿Sigue?", "client_msg_id": "late"},
-        namespace="/chat",
-        callback=True,
-    )
+    ack = send_message(owner, in_progress.id, "¿Sigue?", "late")
     assert _refused(ack) == "closed"
 
 
@@ -283,12 +268,7 @@ def test_a_stale_session_gets_unauthenticated_at_its_next_event(chat, in_progres
     user = in_progress.user  # bump the version without this process's signal
     user.session_version += 1
     db.session.commit()
-    ack = owner.emit(
-        "send",
-        {"consultation_id": in_progress.id, "body": "¿Sigo aquí?", "client_msg_id": "stale"},
-        namespace="/chat",
-        callback=True,
-    )
+    ack = send_message(owner, in_progress.id, "¿Sigo aquí?", "stale")
     assert _refused(ack) == "unauthenticated"
 
 
@@ -329,12 +309,7 @@ def test_a_send_takes_the_write_lock_only_to_store_the_message(
     consultation_id = in_progress.id
     db.session.commit()
     transactions.clear()  # from here: the send, then a second join
-    ack = owner.emit(
-        "send",
-        {"consultation_id": consultation_id, "body": "Sin esperas", "client_msg_id": "w-1"},
-        namespace="/chat",
-        callback=True,
-    )
+    ack = send_message(owner, consultation_id, "Sin esperas", "w-1")
     joined = advisor.emit(
         "join", {"consultation_id": consultation_id}, namespace="/chat", callback=True
     )
@@ -421,12 +396,7 @@ def test_a_refused_join_never_enters_the_room(chat, in_progress, make_user):
     )
     assert _refused(ack) == "forbidden"
     _h2, owner = chat(in_progress.user)
-    sent = owner.emit(
-        "send",
-        {"consultation_id": in_progress.id, "body": "Hola", "client_msg_id": "own-1"},
-        namespace="/chat",
-        callback=True,
-    )
+    sent = send_message(owner, in_progress.id, "Hola", "own-1")
     assert sent["ok"]
     assert not _events(outsider, "message")
 
@@ -446,11 +416,6 @@ def test_a_join_refused_once_in_the_room_leaves_it(chat, in_progress, legal_advi
     monkeypatch.undo()
     assert _refused(ack) == "forbidden"
     _h2, advisor = chat(legal_advisor)
-    sent = advisor.emit(
-        "send",
-        {"consultation_id": in_progress.id, "body": "Hola", "client_msg_id": "late-1"},
-        namespace="/chat",
-        callback=True,
-    )
+    sent = send_message(advisor, in_progress.id, "Hola", "late-1")
     assert sent["ok"]
     assert not _events(outsider, "message")
