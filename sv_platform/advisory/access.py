@@ -1,5 +1,7 @@
 """Who may see a consulta, and the locked read that every change of one starts with."""
 
+from sqlalchemy import bindparam, select, update
+
 from sv_platform.advisory.models import Consultation
 from sv_platform.core.domain import NotAllowed, NotFound
 from sv_platform.extensions import db
@@ -50,6 +52,31 @@ def lock_consultation(consultation_id: int) -> Consultation:
     consultation = db.session.get(
         Consultation, consultation_id, populate_existing=True, with_for_update=True
     )
+    if consultation is None:
+        raise NotFound("Esa consulta no existe.")
+    return consultation
+
+
+_TOUCH = (
+    select(Consultation)
+    .from_statement(
+        update(Consultation)
+        .where(Consultation.id == bindparam("consultation_id"))
+        .values(last_message_at=bindparam("now"))
+        .returning(*Consultation.__table__.c)
+    )
+    .execution_options(populate_existing=True)
+)
+
+
+def lock_for_message(consultation_id: int, now) -> Consultation:
+    """`lock_consultation` for a new message: the row locked, its `last_message_at` set to
+    `now` and read back fresh, in one statement (UPDATE … RETURNING) instead of a locked
+    read and a later update. The caller's checks that fail roll the update back with the
+    rest. Raises NotFound."""
+    consultation = db.session.scalars(
+        _TOUCH, {"consultation_id": consultation_id, "now": now}
+    ).one_or_none()
     if consultation is None:
         raise NotFound("Esa consulta no existe.")
     return consultation

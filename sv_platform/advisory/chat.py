@@ -14,8 +14,9 @@ from flask import current_app
 from limits import parse as parse_limit
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from sv_platform.accounts import services as accounts
@@ -24,7 +25,7 @@ from sv_platform.advisory import attachments
 from sv_platform.advisory.access import (
     get_consultation,
     is_staff,
-    lock_consultation,
+    lock_for_message,
     url_for_consultation,
 )
 from sv_platform.advisory.lifecycle import InvalidTransition, apply_transition
@@ -240,6 +241,37 @@ def _find_message(consultation_id: int, author_id: int, client_msg_id: str) -> M
     return None if found is None else db.session.get(Message, found)
 
 
+_INSERT_MESSAGE = (
+    insert(Message)
+    .values(
+        consultation_id=bindparam("consultation_id"),
+        author_id=bindparam("author_id"),
+        body=bindparam("body"),
+        client_msg_id=bindparam("client_msg_id"),
+        created_at=bindparam("created_at"),
+    )
+    .returning(Message.id)
+)
+
+
+def _insert_message(consultation_id, author_id, body, client_msg_id, now) -> Message:
+    """One INSERT … RETURNING id, and the message in the session as if loaded: the ORM's
+    flush of a new object costs several times the statement, on every message. A message
+    with this client id already stored raises IntegrityError (the unique constraint)."""
+    values = {
+        "consultation_id": consultation_id,
+        "author_id": author_id,
+        "body": body,
+        "client_msg_id": client_msg_id,
+        "created_at": now,
+    }
+    message_id = db.session.connection().execute(_INSERT_MESSAGE, values).scalar_one()
+    message = Message(id=message_id, **values)
+    make_transient_to_detached(message)
+    db.session.add(message)
+    return message
+
+
 def _last_read(consultation_id: int, user_id: int) -> int:
     return (
         db.session.scalar(
@@ -326,7 +358,7 @@ def post_message(
     with write_transaction(keep_loaded=True):
         # A message with this client id stored meanwhile is caught by the unique
         # constraint below (IntegrityError: everything rolled back, the stored one returned).
-        consultation = lock_consultation(consultation.id)
+        consultation = lock_for_message(consultation.id, now)
         check_can_post(consultation, author)
         _check_room_for_files(consultation, len(checked))
         if author.role != "entrepreneur":
@@ -339,17 +371,8 @@ def post_message(
                 consultation.first_response_at = now
         elif consultation.status == "esperando_emprendedor":
             apply_transition(consultation, "reply", author, now)
-        message = Message(
-            consultation_id=consultation.id,
-            author_id=author.id,
-            body=body,
-            client_msg_id=client_msg_id,
-            created_at=now,
-        )
-        db.session.add(message)
-        consultation.last_message_at = now
         try:
-            db.session.flush()
+            message = _insert_message(consultation.id, author.id, body, client_msg_id, now)
             for item in checked:
                 name = attachments.store(upload_dir, item)
                 stored.append(name)
