@@ -59,6 +59,10 @@ class Config:
     # Seconds between runs of the periodic jobs inside the server process (0: never; then
     # `flask sv jobs run` runs from cron or a systemd timer). `make run` sets 60.
     JOBS_INTERVAL = float(os.environ.get("SV_JOBS_INTERVAL", "0"))
+    # HTTP requests a process runs at once, GET/HEAD and the others (POST…) apart; the
+    # others wait their turn (0: no bound).
+    REQUEST_SLOTS = int(os.environ.get("SV_REQUEST_SLOTS", "4"))
+    WRITE_REQUEST_SLOTS = int(os.environ.get("SV_WRITE_REQUEST_SLOTS", "1"))
     # Mail: without SMTP_HOST mails are written as .eml files in MAIL_DIR (instance/mail).
     SMTP_HOST = os.environ.get("SV_SMTP_HOST") or None
     SMTP_PORT = int(os.environ.get("SV_SMTP_PORT", "0") or 0)  # 0: 25, 587 or 465 by security

@@ -4,6 +4,7 @@ import contextvars
 import logging
 import os
 import sqlite3
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -317,6 +318,103 @@ def _check_limits_only_where_declared(app) -> None:
 CHAT_EVENT_SLOTS = int(os.environ.get("SV_CHAT_EVENT_SLOTS", "4"))
 
 
+_SLOT_WAIT_S = 10
+_BODY_IN_MEMORY = 1024 * 1024
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_HELD_SLOT = "sv.request_slot"
+
+
+def own_pace(view):
+    """Mark a write view whose work is mostly outside the interpreter (password hashing:
+    argon2 runs without holding it): it does not wait for the writers' turn below, so
+    logins run side by side on every core instead of one by one."""
+    view.sv_own_pace = True
+    return view
+
+
+class _RequestSlots:
+    """At most `reads` GET/HEAD requests and `writes` other requests inside the app at once;
+    the others wait their turn.
+
+    gunicorn's threads are sized for the chat's sockets (hundreds), and every request runs
+    on one of them: a burst of hundreds of POSTs ran all at once under one interpreter
+    lock, each statement's return waiting behind the others' Python, while SQLite's write
+    lock stayed with a thread waiting to run. SQLite takes one writer at a time anyway, and
+    one process runs one thread's Python at a time: writes taken one by one (the default)
+    cost the least CPU each and end a burst soonest (bench/README.md). A request waiting
+    here holds no interpreter time. The turn is taken once the URL is matched (a view marked
+    `own_pace` takes none) and given back when the view has answered, before the response
+    goes out (a streamed export included); what is slow for the client's sake stays outside
+    it: the body is read in full before the wait (a phone still uploading a file holds no
+    turn; nginx buffers bodies too). A wait longer than _SLOT_WAIT_S goes ahead without a
+    turn rather than fail."""
+
+    def __init__(self, app, *, reads: int, writes: int):
+        self.wsgi_app = app.wsgi_app
+        self.max_body = app.config.get("MAX_CONTENT_LENGTH")
+        self._reads = threading.BoundedSemaphore(reads) if reads else None
+        self._writes = threading.BoundedSemaphore(writes) if writes else None
+        app.wsgi_app = self
+        app.before_request_funcs.setdefault(None, []).insert(0, self._take)
+        app.after_request_funcs.setdefault(None, []).insert(0, self._give_back_after)
+        app.teardown_request_funcs.setdefault(None, []).insert(0, self._give_back)
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD", "GET") in _READ_METHODS or not self._writes:
+            return self.wsgi_app(environ, start_response)
+        body = self._read_body(environ)
+        try:
+            return self.wsgi_app(environ, start_response)
+        finally:
+            if body is not None:
+                body.close()
+
+    def _take(self) -> None:
+        from flask import current_app, request
+
+        if request.method in _READ_METHODS:
+            slots = self._reads
+        else:
+            view = current_app.view_functions.get(request.endpoint or "")
+            slots = None if getattr(view, "sv_own_pace", False) else self._writes
+        if slots is not None and slots.acquire(timeout=_SLOT_WAIT_S):
+            request.environ[_HELD_SLOT] = slots
+
+    def _give_back_after(self, response):
+        self._give_back()
+        return response
+
+    @staticmethod
+    def _give_back(_exc=None) -> None:
+        from flask import request
+
+        slots = request.environ.pop(_HELD_SLOT, None)
+        if slots is not None:
+            slots.release()
+
+    def _read_body(self, environ):
+        """The declared body, read now into memory (on disk past 1 MB); a body over the
+        app's limit is left for Flask to refuse (413) without reading it."""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return None
+        if length <= 0 or (self.max_body is not None and length > self.max_body):
+            return None
+        body = tempfile.SpooledTemporaryFile(max_size=_BODY_IN_MEMORY)
+        source, left = environ["wsgi.input"], length
+        while left > 0:
+            chunk = source.read(min(left, 64 * 1024))
+            if not chunk:
+                break  # the client went away: the app sees a short body, as it would
+            body.write(chunk)
+            left -= len(chunk)
+        body.seek(0)
+        environ["wsgi.input"] = body
+        environ["CONTENT_LENGTH"] = str(length - left)
+        return body
+
+
 def _socket_events_in_pool(server, workers: int) -> None:
     """Socket.IO events run on `workers` long-lived threads, in the order they arrived.
 
@@ -386,6 +484,12 @@ def init_app(app) -> None:
     babel.init_app(app)
     compress.init_app(app)
     from sv_platform.core.sockets import session_dropping_manager
+
+    _RequestSlots(  # inside Socket.IO's middleware: HTTP requests only
+        app,
+        reads=app.config.get("REQUEST_SLOTS", 0),
+        writes=app.config.get("WRITE_REQUEST_SLOTS", 0),
+    )
 
     socketio.init_app(
         app,

@@ -30,7 +30,7 @@ from sv_platform.core.rut import format_rut
 from sv_platform.core.security import public, role_required
 from sv_platform.core.views import STAFF_HOMES
 from sv_platform.core.web import acting_user, attempt, safe_next
-from sv_platform.extensions import login_manager
+from sv_platform.extensions import login_manager, own_pace
 
 
 @login_manager.user_loader
@@ -69,6 +69,7 @@ def _show_problems(form, problems) -> None:
 
 @bp.route("/registro", methods=["GET", "POST"])
 @public
+@own_pace
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.profile"))
@@ -92,6 +93,7 @@ def register():
 
 @bp.route("/ingresar", methods=["GET", "POST"])
 @public
+@own_pace
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
@@ -214,6 +216,7 @@ def company():
 
 
 @bp.post("/perfil/contrasena")
+@own_pace
 def change_password():
     forms = _profile_forms()
     form = forms["password_form"]
@@ -279,6 +282,7 @@ def download_data():
 
 
 @bp.post("/mis-datos/eliminar")
+@own_pace
 def delete_account():
     form = DeleteAccountForm()
     if form.validate_on_submit():
@@ -316,6 +320,7 @@ def notifications_read():
 
 @bp.route("/admin/asesores", methods=["GET", "POST"])
 @role_required("admin")
+@own_pace
 def admin_staff():
     form = StaffForm()
     if form.validate_on_submit():
