@@ -45,6 +45,7 @@ from benchlib import (
     ROOT,
     BenchDatabase,
     add_production_args,
+    csrf_token,
     free_port,
     ms,
     percentile,
@@ -54,7 +55,7 @@ from benchlib import (
     setup_label,
     stop,
 )
-from chat_fanout import create_data, log_in_pairs
+from chat_fanout import PASSWORD, create_data, log_in_pairs
 from requests.utils import default_user_agent
 
 USER_AGENT = default_user_agent()
@@ -247,6 +248,72 @@ async def run(sockets: list[Socket], base: str, args, server, database) -> dict:
     return results
 
 
+def in_process(env: dict, rows: list, sends: int) -> dict:
+    """No server: the consultas' entrepreneurs log in through the Flask test client and
+    send through Flask-SocketIO's test client (the same handler, inline, in one thread):
+    process CPU time per send, best of 5 rounds of `sends` spread over the consultas, and
+    the SQL statements of one send."""
+    from sqlalchemy import event
+
+    os.environ.update({k: v for k, v in env.items() if k.startswith("SV_")})
+    sys.path.insert(0, str(ROOT))
+    from flask import g
+
+    from sv_platform import create_app
+    from sv_platform.extensions import db
+    from sv_platform.extensions import socketio as server
+
+    app = create_app()
+    people = []
+    for row in rows:
+        client = app.test_client()
+        page = client.get("/ingresar").get_data(as_text=True)
+        form = {"identifier": row[1], "password": PASSWORD, "csrf_token": csrf_token(page)}
+        assert client.post("/ingresar", data=form).status_code == 302
+        token = csrf_token(client.get("/perfil").get_data(as_text=True))
+        g.pop("csrf_token", None)
+        sock = server.test_client(
+            app, namespace="/chat", flask_test_client=client, auth={"csrf_token": token}
+        )
+        ack = sock.emit("join", {"consultation_id": int(row[0])}, namespace="/chat", callback=True)
+        assert ack["ok"], ack
+        people.append((int(row[0]), sock))
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()))
+
+    def send(n: int, prefix: str) -> None:
+        consultation_id, sock = people[n % len(people)]
+        data = {
+            "consultation_id": consultation_id,
+            "body": f"Mensaje {n}",
+            "client_msg_id": f"{prefix}{n}",
+        }
+        ack = sock.emit("send", data, namespace="/chat", callback=True)
+        assert ack["ok"], ack
+
+    for n in range(len(people)):  # warm: every consulta has a message, every statement built
+        send(n, "warm-")
+    event.listen(engine, "before_cursor_execute", record)
+    send(0, "counted-")
+    event.remove(engine, "before_cursor_execute", record)
+    rounds = []
+    for r in range(5):
+        t0 = time.process_time()
+        for n in range(sends):
+            send(n, f"r{r}-")
+        rounds.append((time.process_time() - t0) / sends)
+    return {
+        "cpu_ms_per_send": round(min(rounds) * 1000, 3),
+        "cpu_ms_per_send_rounds": [round(x * 1000, 3) for x in rounds],
+        "statements_per_send": len(statements),
+        "statements": [s[:90] for s in statements],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--consultas", type=int, default=250, help="2 sockets each")
@@ -259,6 +326,11 @@ def main() -> int:
         "--echo",
         action="store_true",
         help="the floor: bench/chat_echo_app.py (the same events, nothing stored) instead",
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="no server: CPU time and statements per send through the Socket.IO test client",
     )
     add_production_args(parser)
     args = parser.parse_args()
@@ -283,6 +355,14 @@ def main() -> int:
         [str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
     )
     rows = [] if args.echo else create_data(env, args.consultas)
+    if args.in_process:
+        try:
+            result = {"benchmark": "chat_send_in_process", "setup": setup_label(args, database)}
+            result |= {"consultas": len(rows), **in_process(env, rows, 300)}
+        finally:
+            database.close()
+        print(json.dumps(result))
+        return 0
     server, base, label = start_server(env, args.threads, tmp / "server.log", echo=args.echo)
     try:
         idle_rss = server_rss_mb(server.pid)
