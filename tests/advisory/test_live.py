@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sv_platform.accounts import services as accounts
 from sv_platform.advisory import attachments, availability, lifecycle, services
 from sv_platform.advisory import chat as chat_service
-from sv_platform.advisory.models import Attachment, Consultation
+from sv_platform.advisory.models import Attachment, Consultation, Message
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed
 from sv_platform.extensions import db
 from tests.advisory.conftest import NOW, PDF, PNG
@@ -231,11 +231,18 @@ def test_a_consulta_holds_at_most_twenty_files(in_progress, monkeypatch):
         chat_service.post_message(
             in_progress.id, in_progress.user, "", f"many-{i}", files=[("a.pdf", PDF)] * 3
         )
+    consultation_id = in_progress.id
+    last_message_at = db.session.get(Consultation, consultation_id).last_message_at
+    messages = db.session.scalar(select(func.count()).select_from(Message))
+    later = last_message_at + timedelta(minutes=5)
     with pytest.raises(InvalidInput, match="hasta 20 archivos en total; puedes adjuntar 2 más"):
         chat_service.post_message(
-            in_progress.id, in_progress.user, "", "many-x", files=[("a.pdf", PDF)] * 3
+            consultation_id, in_progress.user, "", "many-x", files=[("a.pdf", PDF)] * 3, now=later
         )
+    # refused after the consulta's row was locked and touched: all of it rolled back
     assert db.session.scalar(select(func.count()).select_from(Attachment)) == 18
+    assert db.session.scalar(select(func.count()).select_from(Message)) == messages
+    assert db.session.get(Consultation, consultation_id).last_message_at == last_message_at
 
 
 def test_a_retry_of_a_message_with_files_stores_them_once(in_progress):
