@@ -49,9 +49,8 @@ def test_a_retry_stores_one_message_and_broadcasts_once(chat, in_progress, legal
     _h2, advisor = chat(legal_advisor)
     for sock in (owner, advisor):
         sock.emit("join", {"consultation_id": in_progress.id}, namespace="/chat", callback=True)
-    payload = {"consultation_id": in_progress.id, "body": "Reintento", "client_msg_id": "r-1"}
-    first = owner.emit("send", payload, namespace="/chat", callback=True)
-    second = owner.emit("send", payload, namespace="/chat", callback=True)
+    first = send_message(owner, in_progress.id, "Reintento", "r-1")
+    second = send_message(owner, in_progress.id, "Reintento", "r-1")
     assert first["message"]["id"] == second["message"]["id"]
     assert len(_events(advisor, "message")) == 1
     assert (
@@ -277,15 +276,7 @@ def test_socket_sends_are_rate_limited(limited_chat):
     sock = socketio.test_client(
         app, namespace="/chat", flask_test_client=http, auth={"csrf_token": http.csrf}
     )
-    acks = [
-        sock.emit(
-            "send",
-            {"consultation_id": c.id, "body": f"m{i}", "client_msg_id": f"rl-{i}"},
-            namespace="/chat",
-            callback=True,
-        )
-        for i in range(3)
-    ]
+    acks = [send_message(sock, c.id, f"m{i}", f"rl-{i}") for i in range(3)]
     assert [a["ok"] for a in acks] == [True, True, False]
     assert acks[2]["error"] == "rate_limited"
     assert (

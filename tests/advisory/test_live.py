@@ -16,7 +16,7 @@ from sv_platform.advisory import chat as chat_service
 from sv_platform.advisory.models import Attachment, Consultation, Message
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed
 from sv_platform.extensions import db
-from tests.advisory.conftest import NOW, PDF, PNG
+from tests.advisory.conftest import NOW, PDF, PNG, send_message
 
 
 def _text(response):
@@ -32,15 +32,6 @@ def _join(sock, consultation_id):
     assert ack["ok"], ack
 
 
-def _send(sock, consultation_id, body, client_msg_id):
-    return sock.emit(
-        "send",
-        {"consultation_id": consultation_id, "body": body, "client_msg_id": client_msg_id},
-        namespace="/chat",
-        callback=True,
-    )
-
-
 # --- the status event and each viewer's actions ---------------------------------------
 
 
@@ -52,7 +43,7 @@ def test_the_advisors_first_message_announces_the_new_state_to_both_sides(
     http_advisor, advisor = chat(legal_advisor)
     _join(owner, c.id)
     _join(advisor, c.id)
-    assert _send(advisor, c.id, "Hola, tomo tu consulta.", "s-1")["ok"]
+    assert send_message(advisor, c.id, "Hola, tomo tu consulta.", "s-1")["ok"]
     statuses = _events(owner, "status")
     assert statuses[-1] == {
         "consultation_id": c.id,
@@ -102,7 +93,7 @@ def test_a_message_from_a_stale_page_is_refused_with_a_clear_reason(
 ):
     lifecycle.resolve(in_progress.id, legal_advisor, now=NOW)
     _h, owner = chat(in_progress.user)  # the page was loaded before the resolution
-    ack = _send(owner, in_progress.id, "¿Y el costo?", "stale-1")
+    ack = send_message(owner, in_progress.id, "¿Y el costo?", "stale-1")
     assert ack["ok"] is False and ack["error"] == "closed"
     assert "resuelta" in ack["message"] and "reábrela" in ack["message"]
 
