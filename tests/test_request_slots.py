@@ -3,12 +3,12 @@ one at a time unless their view is marked own_pace; the rest wait their turn."""
 
 import threading
 
+import pytest
 from flask import request
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from sv_platform import extensions
 from sv_platform.core.security import public
-from sv_platform.extensions import own_pace
 
 
 def _app(make_app, **slots):
@@ -26,14 +26,8 @@ def _app(make_app, **slots):
     def echo():
         return str(len(request.get_data()))
 
-    @public
-    @own_pace
-    def hashing():
-        return "listo"
-
     app.add_url_rule("/prueba-espera", "hold", hold, methods=["GET", "POST"])
     app.add_url_rule("/prueba-cuerpo", "echo", echo, methods=["POST"])
-    app.add_url_rule("/prueba-propio", "hashing", hashing, methods=["POST"])
     app.config["WTF_CSRF_ENABLED"] = False
     return app, entered, release
 
@@ -54,13 +48,19 @@ def _holding(app, entered, method):
     return holder, held
 
 
+def _must_wait(app, method, path):
+    """Start `method path` while the turn it needs is held: it must still be waiting."""
+    results = []
+    waiting = _in_thread(app, method, path, results)
+    waiting.join(0.5)
+    assert waiting.is_alive() and results == []  # its turn has not come
+    return waiting, results
+
+
 def test_a_write_waits_for_the_write_before_it(make_app):
     app, entered, release = _app(make_app, WRITE_REQUEST_SLOTS=1)
     holder, held = _holding(app, entered, "POST")
-    second = []
-    waiting = _in_thread(app, "POST", "/prueba-cuerpo", second)
-    waiting.join(0.5)
-    assert waiting.is_alive() and second == []  # its turn has not come
+    waiting, second = _must_wait(app, "POST", "/prueba-cuerpo")
     reading = []
     _in_thread(app, "GET", "/healthz", reading).join(5)
     assert reading == [200]  # a read does not wait for the writers
@@ -73,52 +73,37 @@ def test_a_write_waits_for_the_write_before_it(make_app):
 def test_reads_take_their_own_turns(make_app):
     app, entered, release = _app(make_app, REQUEST_SLOTS=1)
     holder, held = _holding(app, entered, "GET")
-    second = []
-    waiting = _in_thread(app, "GET", "/healthz", second)
-    waiting.join(0.5)
-    assert waiting.is_alive() and second == []
+    waiting, second = _must_wait(app, "GET", "/healthz")
     release.set()
     holder.join(5)
     waiting.join(5)
     assert held == [200] and second == [200]
 
 
-def test_a_view_of_its_own_pace_does_not_wait_for_the_writers(make_app):
-    app, entered, release = _app(make_app, WRITE_REQUEST_SLOTS=1)
-    holder, _held = _holding(app, entered, "POST")
-    try:
-        done = []
-        _in_thread(app, "POST", "/prueba-propio", done).join(5)
-        assert done == [200]
-    finally:
-        release.set()
-        holder.join(5)
-
-
-def test_a_request_that_waited_too_long_goes_ahead(make_app, monkeypatch):
-    monkeypatch.setattr(extensions, "_SLOT_WAIT_S", 0.2)
-    app, entered, release = _app(make_app, WRITE_REQUEST_SLOTS=1)
+@pytest.mark.parametrize(
+    ("writes", "wait_s", "path", "status"),
+    [
+        (1, None, "/ingresar", 401),  # login hashes a password: no write turn (here: refused)
+        (1, 0.2, "/prueba-cuerpo", 200),  # waited longer than the bound: goes ahead
+        (0, None, "/prueba-cuerpo", 200),  # no bound at all
+    ],
+    ids=["login-own-pace", "waited-too-long", "switched-off"],
+)
+def test_a_write_that_answers_while_another_holds_the_turn(
+    make_app, monkeypatch, writes, wait_s, path, status
+):
+    if wait_s is not None:
+        monkeypatch.setattr(extensions, "_SLOT_WAIT_S", wait_s)
+    app, entered, release = _app(make_app, WRITE_REQUEST_SLOTS=writes)
     holder, held = _holding(app, entered, "POST")
     try:
-        second = []
-        _in_thread(app, "POST", "/prueba-cuerpo", second).join(5)
-        assert second == [200]  # answered while the turn was still taken
+        answered = []
+        _in_thread(app, "POST", path, answered).join(5)
+        assert answered == [status]  # answered while the turn was still taken
     finally:
         release.set()
         holder.join(5)
     assert held == [200]
-
-
-def test_no_turns_when_switched_off(make_app):
-    app, entered, release = _app(make_app, WRITE_REQUEST_SLOTS=0)
-    holder, _held = _holding(app, entered, "POST")
-    try:
-        second = []
-        _in_thread(app, "POST", "/prueba-cuerpo", second).join(5)
-        assert second == [200]
-    finally:
-        release.set()
-        holder.join(5)
 
 
 def test_the_turn_is_given_back_when_the_view_fails(make_app):
