@@ -22,7 +22,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -174,6 +174,14 @@ def commit_keeping_loaded() -> None:
         session.expire_on_commit = expire
 
 
+def add_as_loaded(instance):
+    """Put an object whose row the caller has just written or read with Core into the
+    session as if the ORM had loaded it (no history, nothing to flush); returns it."""
+    make_transient_to_detached(instance)
+    db.session.add(instance)
+    return instance
+
+
 @contextmanager
 def write_transaction(*, keep_loaded: bool = False):
     """Run a read-modify-write as one transaction that cannot lose a race.
@@ -244,17 +252,26 @@ def socket_event_transactions():
         _WRITE_REQUEST.reset(write)
 
 
-def _choose_transaction_mode():
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _view_marked(mark: str) -> bool:
+    """Whether the view this request matched carries `mark` (set by a decorator above)."""
     from flask import current_app, request
+
+    return getattr(current_app.view_functions.get(request.endpoint or ""), mark, False)
+
+
+def _choose_transaction_mode():
+    from flask import request
     from flask_login import current_user
 
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    if request.method in _READ_METHODS:
         _IMMEDIATE.set(False)
         return
     _IMMEDIATE.set(False)
     current_user._get_current_object()  # the session user, read without the write lock
-    view = current_app.view_functions.get(request.endpoint or "")
-    if getattr(view, "sv_reads_without_lock", False):
+    if _view_marked("sv_reads_without_lock"):
         _WRITE_REQUEST.set(True)  # reads stay deferred; write_transaction() takes the lock
         return
     session = db.session()
@@ -320,7 +337,6 @@ CHAT_EVENT_SLOTS = int(os.environ.get("SV_CHAT_EVENT_SLOTS", "4"))
 
 _SLOT_WAIT_S = 10
 _BODY_IN_MEMORY = 1024 * 1024
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _HELD_SLOT = "sv.request_slot"
 
 
@@ -370,13 +386,12 @@ class _RequestSlots:
                 body.close()
 
     def _take(self) -> None:
-        from flask import current_app, request
+        from flask import request
 
         if request.method in _READ_METHODS:
             slots = self._reads
         else:
-            view = current_app.view_functions.get(request.endpoint or "")
-            slots = None if getattr(view, "sv_own_pace", False) else self._writes
+            slots = None if _view_marked("sv_own_pace") else self._writes
         if slots is not None and slots.acquire(timeout=_SLOT_WAIT_S):
             request.environ[_HELD_SLOT] = slots
 

@@ -10,7 +10,6 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 
 from sv_platform.accounts import territory
 from sv_platform.accounts.models import (
@@ -45,7 +44,7 @@ from sv_platform.core.paging import Page, keyset_page
 from sv_platform.core.prepared import Prepared
 from sv_platform.core.rut import normalize_rut
 from sv_platform.core.timeutil import CHILE, UTCDateTime, utcnow
-from sv_platform.extensions import db, write_transaction
+from sv_platform.extensions import add_as_loaded, db, write_transaction
 
 log = logging.getLogger("sv_platform.security")
 
@@ -481,8 +480,7 @@ def load_session_user(session_id: str) -> User | None:
         # (no attribute events, no history: loaded, not changed).
         user = sa_inspect(User).class_manager.new_instance()
         user.__dict__.update(zip(keys, row[:-1], strict=True))
-        make_transient_to_detached(user)
-        db.session.add(user)
+        add_as_loaded(user)
     user.unread_count = row[-1]
     if user.session_version != version or not user.is_active:
         return None

@@ -16,7 +16,6 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from sv_platform.accounts import services as accounts
@@ -35,7 +34,7 @@ from sv_platform.core.domain import MAX_ID, DomainError, InvalidInput, NotAllowe
 from sv_platform.core.formatting import datetime_cl
 from sv_platform.core.text import render_markdown
 from sv_platform.core.timeutil import UTCDateTime, as_utc, utcnow
-from sv_platform.extensions import commit_keeping_loaded, db, write_transaction
+from sv_platform.extensions import add_as_loaded, commit_keeping_loaded, db, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -241,23 +240,13 @@ def _find_message(consultation_id: int, author_id: int, client_msg_id: str) -> M
     return None if found is None else db.session.get(Message, found)
 
 
-_INSERT_MESSAGE = (
-    insert(Message)
-    .values(
-        consultation_id=bindparam("consultation_id"),
-        author_id=bindparam("author_id"),
-        body=bindparam("body"),
-        client_msg_id=bindparam("client_msg_id"),
-        created_at=bindparam("created_at"),
-    )
-    .returning(Message.id)
-)
+_INSERT_MESSAGE = insert(Message.__table__)
 
 
 def _insert_message(consultation_id, author_id, body, client_msg_id, now) -> Message:
-    """One INSERT … RETURNING id, and the message in the session as if loaded: the ORM's
-    flush of a new object costs several times the statement, on every message. A message
-    with this client id already stored raises IntegrityError (the unique constraint)."""
+    """One Core INSERT, and the message in the session as if loaded: the ORM's flush of a
+    new object costs several times the statement, on every message. A message with this
+    client id already stored raises IntegrityError (the unique constraint)."""
     values = {
         "consultation_id": consultation_id,
         "author_id": author_id,
@@ -265,11 +254,8 @@ def _insert_message(consultation_id, author_id, body, client_msg_id, now) -> Mes
         "client_msg_id": client_msg_id,
         "created_at": now,
     }
-    message_id = db.session.connection().execute(_INSERT_MESSAGE, values).scalar_one()
-    message = Message(id=message_id, **values)
-    make_transient_to_detached(message)
-    db.session.add(message)
-    return message
+    result = db.session.connection().execute(_INSERT_MESSAGE, values)
+    return add_as_loaded(Message(id=result.inserted_primary_key[0], **values))
 
 
 def _last_read(consultation_id: int, user_id: int) -> int:

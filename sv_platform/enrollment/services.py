@@ -9,7 +9,7 @@ from flask_babel import format_date
 from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, make_transient_to_detached
+from sqlalchemy.orm import joinedload
 
 from sv_platform.accounts import services as accounts
 from sv_platform.accounts import territory
@@ -36,7 +36,7 @@ from sv_platform.enrollment.signals import (
     enrollment_graduated,
     enrollment_promoted,
 )
-from sv_platform.extensions import commit_keeping_loaded, db, write_transaction
+from sv_platform.extensions import add_as_loaded, commit_keeping_loaded, db, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -581,8 +581,7 @@ def _claim_planned(plan: _SeatPlan, *, now: datetime) -> Enrollment:
         graduated_at=None,
         **values,
     )
-    make_transient_to_detached(enrollment)  # attribute history reset: loaded, not changed
-    db.session.add(enrollment)
+    add_as_loaded(enrollment)
     enrollment_created.send(enrollment, now=now)
     return enrollment
 
