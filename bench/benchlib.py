@@ -136,6 +136,30 @@ def login(
     return session, csrf_token(session.get(f"{base}{then}", timeout=30).text)
 
 
+def in_process_app(env: dict):
+    """The app in this process, configured by the SV_ settings of `env` (no server):
+    returns (app, its engine)."""
+    os.environ.update({k: v for k, v in env.items() if k.startswith("SV_")})
+    sys.path.insert(0, str(ROOT))
+    from sv_platform import create_app
+    from sv_platform.extensions import db
+
+    app = create_app()
+    with app.app_context():
+        return app, db.engine
+
+
+def logged_in_test_client(app, identifier: str, password: str, token_page: str):
+    """A Flask test client logged in through the real form, and the CSRF token of
+    `token_page` in its session."""
+    client = app.test_client()
+    page = client.get("/ingresar").get_data(as_text=True)
+    form = {"identifier": identifier, "password": password, "csrf_token": csrf_token(page)}
+    response = client.post("/ingresar", data=form)
+    assert response.status_code == 302, response.status_code
+    return client, csrf_token(client.get(token_page).get_data(as_text=True))
+
+
 def steady_load(url, seconds: float, connections: int, cookie: str | None = None) -> dict:
     """`connections` threads GET `url` back to back for `seconds` (a wrk stand-in); with a
     list of URLs (one per server) the threads are spread over them."""

@@ -45,8 +45,9 @@ from benchlib import (
     ROOT,
     BenchDatabase,
     add_production_args,
-    csrf_token,
     free_port,
+    in_process_app,
+    logged_in_test_client,
     ms,
     percentile,
     production_env,
@@ -255,29 +256,19 @@ def in_process(env: dict, rows: list, sends: int) -> dict:
     the SQL statements of one send."""
     from sqlalchemy import event
 
-    os.environ.update({k: v for k, v in env.items() if k.startswith("SV_")})
-    sys.path.insert(0, str(ROOT))
-    from sv_platform import create_app
-    from sv_platform.extensions import db
+    app, engine = in_process_app(env)
     from sv_platform.extensions import socketio as server
 
-    app = create_app()
     app.config["CHAT_RATE_LIMIT"] = "100000 per minute"  # one person sends hundreds here
     people = []
     for row in rows:
-        client = app.test_client()
-        page = client.get("/ingresar").get_data(as_text=True)
-        form = {"identifier": row[1], "password": PASSWORD, "csrf_token": csrf_token(page)}
-        assert client.post("/ingresar", data=form).status_code == 302
-        token = csrf_token(client.get("/perfil").get_data(as_text=True))
+        client, token = logged_in_test_client(app, row[1], PASSWORD, "/perfil")
         sock = server.test_client(
             app, namespace="/chat", flask_test_client=client, auth={"csrf_token": token}
         )
         ack = sock.emit("join", {"consultation_id": int(row[0])}, namespace="/chat", callback=True)
         assert ack["ok"], ack
         people.append((int(row[0]), sock))
-    with app.app_context():
-        engine = db.engine
     statements = []
 
     def record(_conn, _cursor, statement, *_args):

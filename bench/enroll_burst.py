@@ -43,7 +43,8 @@ from benchlib import (
     ROOT,
     BenchDatabase,
     add_production_args,
-    csrf_token,
+    in_process_app,
+    logged_in_test_client,
     login,
     ms,
     percentile,
@@ -204,22 +205,11 @@ def in_process(env: dict, clients: int, cupos: int) -> dict:
     took a seat and those waitlisted, and the SQL statements of one of each."""
     from sqlalchemy import event
 
-    os.environ.update({k: v for k, v in env.items() if k.startswith("SV_")})
-    sys.path.insert(0, str(ROOT))
-    from sv_platform import create_app
-    from sv_platform.extensions import db
-
-    app = create_app()
-    people = []
-    for i in range(clients):
-        client = app.test_client()
-        page = client.get("/ingresar").get_data(as_text=True)
-        form = {"identifier": f"bench{i}@ejemplo.cl", "password": "clave-bench-segura"}
-        response = client.post("/ingresar", data={**form, "csrf_token": csrf_token(page)})
-        assert response.status_code == 302, response.status_code
-        people.append((client, csrf_token(client.get("/mis-inscripciones").get_data(as_text=True))))
-    with app.app_context():
-        engine = db.engine
+    app, engine = in_process_app(env)
+    password, page = "clave-bench-segura", "/mis-inscripciones"
+    people = [
+        logged_in_test_client(app, f"bench{i}@ejemplo.cl", password, page) for i in range(clients)
+    ]
     statements = []
 
     def record(_conn, _cursor, statement, *_args):
