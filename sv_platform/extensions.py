@@ -392,8 +392,17 @@ class _RequestSlots:
             slots = self._reads
         else:
             slots = None if _view_marked("sv_own_pace") else self._writes
-        if slots is not None and slots.acquire(timeout=_SLOT_WAIT_S):
+        if slots is None:
+            return
+        if slots.acquire(timeout=_SLOT_WAIT_S):
             request.environ[_HELD_SLOT] = slots
+        else:  # every turn held that long: something is slow; answer rather than queue on
+            logging.getLogger(__name__).warning(
+                "%s %s waited %s s for its turn; going ahead",
+                request.method,
+                request.path,
+                _SLOT_WAIT_S,
+            )
 
     def _give_back_after(self, response):
         self._give_back()

@@ -90,7 +90,7 @@ def test_reads_take_their_own_turns(make_app):
     ids=["login-own-pace", "waited-too-long", "switched-off"],
 )
 def test_a_write_that_answers_while_another_holds_the_turn(
-    make_app, monkeypatch, writes, wait_s, path, status
+    make_app, monkeypatch, caplog, writes, wait_s, path, status
 ):
     if wait_s is not None:
         monkeypatch.setattr(extensions, "_SLOT_WAIT_S", wait_s)
@@ -104,6 +104,8 @@ def test_a_write_that_answers_while_another_holds_the_turn(
         release.set()
         holder.join(5)
     assert held == [200]
+    gave_up = [r for r in caplog.records if "for its turn; going ahead" in r.getMessage()]
+    assert len(gave_up) == (1 if wait_s is not None else 0)  # the operator hears of a wait
 
 
 def test_the_turn_is_given_back_when_the_view_fails(make_app):
