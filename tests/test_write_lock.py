@@ -133,3 +133,95 @@ def test_a_write_that_ends_without_commit_frees_the_turn_at_once(app, sqlite_onl
         second.execute(text("UPDATE user SET name = name WHERE id = 0"))
         second.commit()
     assert time.perf_counter() - started < 2
+
+
+def test_a_login_checks_the_password_before_taking_the_write_lock(
+    client, auth, make_user, transactions
+):
+    """The user is read and the password checked without the lock; it is held for the
+    last-login UPDATE alone."""
+    email = make_user().email
+    db.session.commit()
+    db.session.remove()  # the request starts with nothing loaded, as in production
+    transactions.clear()
+    response = auth.login(email)
+    assert response.status_code == 302
+    kinds = [kind for kind, _ in transactions]
+    assert kinds[:2] == ["BEGIN", "BEGIN IMMEDIATE"], transactions
+    assert kinds.count("BEGIN IMMEDIATE") == 1, kinds
+    reads, (_, write_sql) = transactions[0][1], transactions[1]
+    assert any("FROM USER" in s for s in reads)
+    assert [s.split()[0] for s in write_sql] == ["UPDATE"], write_sql
+    assert client.get("/perfil").status_code == 200  # logged in
+
+
+REGISTRATION = {
+    "rut": "12.345.678-5",
+    "name": "María José Rojas",
+    "email": "maria@ejemplo.cl",
+    "phone": "+56 9 5555 1234",
+    "password": "mi-negocio-crece-2026",
+    "region_code": "13",
+    "comuna_code": "13101",
+    "sex": "femenino",
+    "birth_date": "1985-06-15",
+    "education_level": "universitaria",
+    "channels": ["whatsapp"],
+    "consent": "y",
+}
+
+
+@pytest.mark.parametrize("action", ["login", "registration"])
+def test_other_writers_go_on_while_a_password_is_hashed(
+    app, auth, make_user, sqlite_only, monkeypatch, action
+):
+    """argon2 takes tens of milliseconds per login or registration: while one runs, another
+    person's write (here a notice) commits at once instead of waiting for SQLite's lock."""
+    import threading
+    import time
+
+    from sv_platform.accounts import services as accounts
+    from sv_platform.accounts.models import Notification, User
+    from sv_platform.extensions import write_transaction
+
+    person, other = make_user(), make_user()
+    email, other_id = person.email, other.id
+    db.session.commit()  # this thread holds no transaction
+    hashing, written = threading.Event(), threading.Event()
+    slow = "verify_password" if action == "login" else "hash_password"
+    real = getattr(accounts, slow)
+
+    def slow_argon2(*args):
+        hashing.set()
+        written.wait(timeout=5)  # the hash lasts until the other write is done (or 5 s)
+        return real(*args)
+
+    monkeypatch.setattr(accounts, slow, slow_argon2)
+    outcome = {}
+
+    def post():
+        with app.app_context():
+            if action == "login":
+                outcome["response"] = auth.login(email)
+            else:
+                outcome["response"] = auth.client.post("/registro", data=REGISTRATION)
+
+    request = threading.Thread(target=post)
+    request.start()
+    assert hashing.wait(timeout=5)
+    started = time.perf_counter()
+    with write_transaction():
+        accounts.notify(other_id, "Aviso durante un ingreso", commit=False)
+        db.session.commit()
+    waited = time.perf_counter() - started
+    written.set()
+    request.join(timeout=10)
+    assert waited < 2, f"the write waited {waited:.1f} s for the {action}'s password hash"
+    assert outcome["response"].status_code == 302
+    assert db.session.scalar(select(Notification.text).where(Notification.user_id == other_id)) == (
+        "Aviso durante un ingreso"
+    )
+    if action == "registration":
+        assert db.session.scalar(select(User.name).where(User.rut == "12345678-5")) == (
+            "María José Rojas"
+        )

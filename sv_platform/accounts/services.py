@@ -44,7 +44,7 @@ from sv_platform.core.paging import Page, keyset_page
 from sv_platform.core.prepared import Prepared
 from sv_platform.core.rut import normalize_rut
 from sv_platform.core.timeutil import CHILE, UTCDateTime, utcnow
-from sv_platform.extensions import add_as_loaded, db, write_transaction
+from sv_platform.extensions import add_as_loaded, commit_keeping_loaded, db, write_transaction
 
 log = logging.getLogger("sv_platform.security")
 
@@ -304,39 +304,45 @@ def register_entrepreneur(
     if problems:
         raise RegistrationInvalid(problems)
     rut, name, email, phone = clean.rut, clean.name, clean.email, clean.phone
-    owners = _owners_of(rut, email)
-    if owners:
-        registration_attempted_on_existing(owners, now=now)
-        raise RegistrationNotPossible()
-    user = User(
-        rut=rut,
-        email=email,
-        name=name,
-        phone=phone,
-        password_hash=hash_password(password),
-        role="entrepreneur",
-        region_code=region_code,
-        comuna_code=comuna_code,
-        sex=sex,
-        birth_date=birth_date,
-        education_level=education_level,
-        consent_at=now,
-        consent_version=CONSENT_VERSION,
-        created_at=now,
-    )
-    db.session.add(user)
-    try:
-        db.session.flush()
-        db.session.add(
-            ConsentEvent(user_id=user.id, action="given", version=CONSENT_VERSION, created_at=now)
+    # Hashed before the write lock is taken (argon2's ~25 ms), and whether or not the
+    # account can be created: both answers cost the same time.
+    password_hash = hash_password(password)
+    with write_transaction():
+        owners = _owners_of(rut, email)
+        if owners:
+            registration_attempted_on_existing(owners, now=now)
+            raise RegistrationNotPossible()
+        user = User(
+            rut=rut,
+            email=email,
+            name=name,
+            phone=phone,
+            password_hash=password_hash,
+            role="entrepreneur",
+            region_code=region_code,
+            comuna_code=comuna_code,
+            sex=sex,
+            birth_date=birth_date,
+            education_level=education_level,
+            consent_at=now,
+            consent_version=CONSENT_VERSION,
+            created_at=now,
         )
-        if channels is not None:
-            surveys.record_baseline(user.id, channels, source="registro", now=now)
-        account_created.send(user, now=now)
-        db.session.commit()
-    except IntegrityError:  # a parallel registration took the RUT or email first
-        db.session.rollback()
-        raise RegistrationNotPossible() from None
+        db.session.add(user)
+        try:
+            db.session.flush()
+            db.session.add(
+                ConsentEvent(
+                    user_id=user.id, action="given", version=CONSENT_VERSION, created_at=now
+                )
+            )
+            if channels is not None:
+                surveys.record_baseline(user.id, channels, source="registro", now=now)
+            account_created.send(user, now=now)
+            db.session.commit()
+        except IntegrityError:  # a parallel registration took the RUT or email first
+            db.session.rollback()
+            raise RegistrationNotPossible() from None
     log.info("registered user=%s", user.id)
     return user
 
@@ -426,19 +432,32 @@ def find_by_identifier(identifier: str) -> User | None:
 
 def authenticate(identifier: str, password: str, *, now: datetime | None = None) -> User:
     """The user whose RUT/email and password match. One message for every failure, so it
-    never tells whether an account exists. Raises LoginFailed."""
+    never tells whether an account exists. Raises LoginFailed.
+
+    The password is checked (and hashed anew when the hashing settings changed) before
+    anything is written: on SQLite the write lock is held for the last-login UPDATE only,
+    not for argon2's ~25 ms, so logins arriving together do not queue behind each other's
+    hashing (and no other writer waits for it). The caller's reads must take no lock
+    (a view marked `reads_without_lock`)."""
     user = find_by_identifier(identifier)
     if user is None or not user.is_active:
         hash_password(password or "x")  # same work either way: no timing oracle
         log.warning("login failed identifier_exists=no")
         raise LoginFailed()
-    if not verify_password(user.password_hash, password or ""):
+    checked = user.password_hash
+    if not verify_password(checked, password or ""):
         log.warning("login failed user=%s", user.id)
         raise LoginFailed()
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = now or utcnow()
-    db.session.commit()
+    rehashed = hash_password(password) if needs_rehash(checked) else None
+    with write_transaction(keep_loaded=True):
+        this_user = update(User).where(User.id == user.id)
+        db.session.execute(this_user.values(last_login_at=now or utcnow()))
+        if rehashed:  # over the hash just checked only: a password changed meanwhile stays
+            db.session.execute(
+                this_user.where(User.password_hash == checked).values(password_hash=rehashed),
+                execution_options={"synchronize_session": "fetch"},  # the row, not the object
+            )
+        commit_keeping_loaded()  # the UPDATEs kept the loaded user as the row now is
     log.info("login user=%s role=%s", user.id, user.role)
     return user
 

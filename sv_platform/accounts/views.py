@@ -30,7 +30,7 @@ from sv_platform.core.rut import format_rut
 from sv_platform.core.security import public, role_required
 from sv_platform.core.views import STAFF_HOMES
 from sv_platform.core.web import acting_user, attempt, safe_next
-from sv_platform.extensions import login_manager, own_pace
+from sv_platform.extensions import login_manager, own_pace, reads_without_lock
 
 
 @login_manager.user_loader
@@ -70,6 +70,7 @@ def _show_problems(form, problems) -> None:
 @bp.route("/registro", methods=["GET", "POST"])
 @public
 @own_pace
+@reads_without_lock
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.profile"))
@@ -94,6 +95,7 @@ def register():
 @bp.route("/ingresar", methods=["GET", "POST"])
 @public
 @own_pace
+@reads_without_lock
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))

@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+from sqlalchemy import select
 
 from sv_platform.accounts import services
 from sv_platform.accounts.models import User
@@ -295,3 +296,47 @@ def test_admin_cannot_disable_own_account_or_an_unknown_one(client, auth, admin_
     assert client.post("/admin/asesores/999999/estado", data={"active": "0"}).status_code == 404
     db.session.refresh(admin_user)
     assert admin_user.active
+
+
+def _old_settings_hash(password: str) -> str:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=2, memory_cost=512, parallelism=1).hash(password)
+
+
+def test_a_login_stores_the_password_hashed_with_todays_settings(client, auth, make_user):
+    user = make_user()
+    user.password_hash = _old_settings_hash(PASSWORD)
+    db.session.commit()
+    assert auth.login(user).status_code == 302
+    db.session.refresh(user)
+    assert "m=256,t=1" in user.password_hash  # the test settings' argon2 cost
+    auth.logout()
+    assert auth.login(user).status_code == 302  # the new hash holds the same password
+
+
+def test_a_password_changed_during_a_login_is_not_undone_by_its_rehash(
+    app, auth, make_user, monkeypatch
+):
+    """The rehash replaces only the hash the login checked: a new password stored by
+    someone else in between (a reset, say) stays."""
+    from sqlalchemy import update
+
+    from sv_platform.accounts.passwords import hash_password
+
+    user = make_user()
+    user.password_hash = _old_settings_hash(PASSWORD)
+    user_id, email = user.id, user.email
+    db.session.commit()
+    newer = hash_password("una-clave-nueva-y-larga")
+    real_hash = services.hash_password
+
+    def hash_while_a_reset_commits(password):
+        with db.engine.begin() as other:  # another request, committed first
+            other.execute(update(User).where(User.id == user_id).values(password_hash=newer))
+        return real_hash(password)
+
+    monkeypatch.setattr(services, "hash_password", hash_while_a_reset_commits)
+    assert auth.login(email).status_code == 302
+    stored = select(User.password_hash).where(User.id == user_id)
+    assert db.session.scalar(stored) == newer
