@@ -87,9 +87,10 @@ def login_person(base, i):
     return login(base, f"bench{i}@ejemplo.cl", "clave-bench-segura", then="/mis-inscripciones")
 
 
-def burst_asyncio(targets: list[tuple[str, str, str]]) -> dict:
-    """POST every (url, cookie header, CSRF token) at once from one event loop; returns
-    statuses, latencies, errors, elapsed seconds and this process's CPU seconds."""
+def burst_asyncio(targets: list[tuple[str, str, str | dict]]) -> dict:
+    """POST every (url, cookie header, CSRF token or whole form) at once from one event
+    loop; returns statuses, latencies, errors, elapsed seconds and this process's CPU
+    seconds."""
     import aiohttp
 
     user_agent = requests.utils.default_user_agent()  # the browser that logged in
@@ -108,7 +109,7 @@ def burst_asyncio(targets: list[tuple[str, str, str]]) -> dict:
                 try:
                     async with http.post(
                         url,
-                        data={"csrf_token": token},
+                        data=token if isinstance(token, dict) else {"csrf_token": token},
                         headers={"Cookie": cookie, "User-Agent": user_agent},
                         allow_redirects=False,
                     ) as response:

@@ -63,6 +63,11 @@ class Config:
     # others wait their turn (0: no bound).
     REQUEST_SLOTS = int(os.environ.get("SV_REQUEST_SLOTS", "4"))
     WRITE_REQUEST_SLOTS = int(os.environ.get("SV_WRITE_REQUEST_SLOTS", "1"))
+    # Password hashes (logins, registrations…) a process runs at once: one per core it may
+    # use, each argon2 hash keeping one core busy.
+    HASH_REQUEST_SLOTS = int(
+        os.environ.get("SV_HASH_REQUEST_SLOTS", str(len(os.sched_getaffinity(0))))
+    )
     # Mail: without SMTP_HOST mails are written as .eml files in MAIL_DIR (instance/mail).
     SMTP_HOST = os.environ.get("SV_SMTP_HOST") or None
     SMTP_PORT = int(os.environ.get("SV_SMTP_PORT", "0") or 0)  # 0: 25, 587 or 465 by security

@@ -342,15 +342,17 @@ _HELD_SLOT = "sv.request_slot"
 
 def own_pace(view):
     """Mark a write view whose work is mostly outside the interpreter (password hashing:
-    argon2 runs without holding it): it does not wait for the writers' turn below, so
-    logins run side by side on every core instead of one by one."""
+    argon2 runs without holding it): it takes a turn among the password hashes below, not
+    the writers' turn, so logins run side by side on every core instead of one by one, and
+    no more of them than there are cores: a burst of logins, each hash keeping a core busy,
+    would otherwise leave the other requests' Python a sliver of the CPU."""
     view.sv_own_pace = True
     return view
 
 
 class _RequestSlots:
-    """At most `reads` GET/HEAD requests and `writes` other requests inside the app at once;
-    the others wait their turn.
+    """At most `reads` GET/HEAD requests, `writes` other requests and `hashes` requests to
+    views marked `own_pace` inside the app at once; the others wait their turn.
 
     gunicorn's threads are sized for the chat's sockets (hundreds), and every request runs
     on one of them: a burst of hundreds of POSTs ran all at once under one interpreter
@@ -358,25 +360,28 @@ class _RequestSlots:
     lock stayed with a thread waiting to run. SQLite takes one writer at a time anyway, and
     one process runs one thread's Python at a time: writes taken one by one (the default)
     cost the least CPU each and end a burst soonest (bench/README.md). A request waiting
-    here holds no interpreter time. The turn is taken once the URL is matched (a view marked
-    `own_pace` takes none) and given back when the view has answered, before the response
-    goes out (a streamed export included); what is slow for the client's sake stays outside
-    it: the body is read in full before the wait (a phone still uploading a file holds no
-    turn; nginx buffers bodies too). A wait longer than _SLOT_WAIT_S goes ahead without a
-    turn rather than fail."""
+    here holds no interpreter time. The turn is taken once the URL is matched (a view
+    marked `own_pace` takes a password hash's turn instead) and given back when the view
+    has answered, before the response goes out (a streamed export included); what is slow
+    for the client's sake stays outside it: the body is read in full before the wait (a
+    phone still uploading a file holds no turn; nginx buffers bodies too). A wait longer
+    than _SLOT_WAIT_S goes ahead without a turn rather than fail."""
 
-    def __init__(self, app, *, reads: int, writes: int):
+    def __init__(self, app, *, reads: int, writes: int, hashes: int):
         self.wsgi_app = app.wsgi_app
         self.max_body = app.config.get("MAX_CONTENT_LENGTH")
         self._reads = threading.BoundedSemaphore(reads) if reads else None
         self._writes = threading.BoundedSemaphore(writes) if writes else None
+        self._hashes = threading.BoundedSemaphore(hashes) if hashes else None
         app.wsgi_app = self
         app.before_request_funcs.setdefault(None, []).insert(0, self._take)
         app.after_request_funcs.setdefault(None, []).insert(0, self._give_back_after)
         app.teardown_request_funcs.setdefault(None, []).insert(0, self._give_back)
 
     def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD", "GET") in _READ_METHODS or not self._writes:
+        if environ.get("REQUEST_METHOD", "GET") in _READ_METHODS or not (
+            self._writes or self._hashes
+        ):
             return self.wsgi_app(environ, start_response)
         body = self._read_body(environ)
         try:
@@ -391,7 +396,7 @@ class _RequestSlots:
         if request.method in _READ_METHODS:
             slots = self._reads
         else:
-            slots = None if _view_marked("sv_own_pace") else self._writes
+            slots = self._hashes if _view_marked("sv_own_pace") else self._writes
         if slots is None:
             return
         if slots.acquire(timeout=_SLOT_WAIT_S):
@@ -513,6 +518,7 @@ def init_app(app) -> None:
         app,
         reads=app.config.get("REQUEST_SLOTS", 0),
         writes=app.config.get("WRITE_REQUEST_SLOTS", 0),
+        hashes=app.config.get("HASH_REQUEST_SLOTS", 0),
     )
 
     socketio.init_app(

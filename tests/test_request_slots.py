@@ -1,5 +1,6 @@
 """HTTP requests take turns inside a process: GET/HEAD a few at a time, the others (POST…)
-one at a time unless their view is marked own_pace; the rest wait their turn."""
+one at a time, views marked own_pace (password hashes) one per core; the rest wait their
+turn."""
 
 import threading
 
@@ -106,6 +107,31 @@ def test_a_write_that_answers_while_another_holds_the_turn(
     assert held == [200]
     gave_up = [r for r in caplog.records if "for its turn; going ahead" in r.getMessage()]
     assert len(gave_up) == (1 if wait_s is not None else 0)  # the operator hears of a wait
+
+
+def test_password_hashes_take_turns_of_their_own(make_app):
+    """Views that hash a password (login…) take one of HASH_REQUEST_SLOTS, one per core:
+    a login waits for the hash before it, while other writes go on."""
+    app, entered, release = _app(make_app, WRITE_REQUEST_SLOTS=1, HASH_REQUEST_SLOTS=1)
+    app.add_url_rule(
+        "/prueba-clave",
+        "hashing",
+        extensions.own_pace(app.view_functions["hold"]),
+        methods=["POST"],
+    )
+    held = []
+    holder = _in_thread(app, "POST", "/prueba-clave", held)
+    assert entered.wait(5)
+    try:
+        waiting, login = _must_wait(app, "POST", "/ingresar")
+        written = []
+        _in_thread(app, "POST", "/prueba-cuerpo", written).join(5)
+        assert written == [200]  # the writers' turn is not the hashes'
+    finally:
+        release.set()
+        holder.join(5)
+    waiting.join(5)
+    assert held == [200] and login == [401]  # its turn came (an empty form: refused)
 
 
 def test_the_turn_is_given_back_when_the_view_fails(make_app):
