@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from sv_platform.enrollment.models import Enrollment
 from sv_platform.extensions import db
+from tests.conftest import PASSWORD
 
 
 def test_enrolment_post_takes_the_write_lock_after_loading_the_user(
@@ -171,40 +172,60 @@ REGISTRATION = {
 }
 
 
-@pytest.mark.parametrize("action", ["login", "registration"])
+STAFF = {
+    "rut": "16.666.666-k",
+    "name": "Asesora Nueva",
+    "email": "asesora.nueva@ejemplo.cl",
+    "specialty": "legal",
+    "password": "asesora-clave-inicial-2026",
+}
+
+
+@pytest.mark.parametrize("action", ["login", "registration", "recovery", "new advisor"])
 def test_other_writers_go_on_while_a_password_is_hashed(
     app, auth, make_user, sqlite_only, monkeypatch, action
 ):
-    """argon2 takes tens of milliseconds per login or registration: while one runs, another
-    person's write (here a notice) commits at once instead of waiting for SQLite's lock."""
+    """argon2 takes tens of milliseconds per password: while a login, a registration, a
+    recovery or an admin creating an account hashes one, another person's write (here a
+    notice) commits at once instead of waiting for SQLite's lock."""
     import threading
     import time
 
     from sv_platform.accounts import services as accounts
     from sv_platform.accounts.models import Notification, User
+    from sv_platform.core.timeutil import utcnow
     from sv_platform.extensions import write_transaction
+    from sv_platform.notifications import recovery
 
     person, other = make_user(), make_user()
     email, other_id = person.email, other.id
+    path, form, module, slow = {
+        "login": ("/ingresar", {"identifier": email, "password": PASSWORD}, accounts, "verify"),
+        "registration": ("/registro", REGISTRATION, accounts, "hash"),
+        "recovery": (None, {"new_password": "otra-clave-larga-2026"}, recovery, "hash"),
+        "new advisor": ("/admin/asesores", STAFF, accounts, "hash"),
+    }[action]
+    if action == "recovery":
+        path = f"/recuperar-contrasena/{recovery.issue(person, recovery.RESET, now=utcnow())}"
+        form = form | {"confirm_password": form["new_password"]}
+    if action == "new advisor":
+        auth.login(make_user("admin"))
     db.session.commit()  # this thread holds no transaction
     hashing, written = threading.Event(), threading.Event()
-    slow = "verify_password" if action == "login" else "hash_password"
-    real = getattr(accounts, slow)
+    slow = f"{slow}_password"
+    real = getattr(module, slow)
 
     def slow_argon2(*args):
         hashing.set()
         written.wait(timeout=5)  # the hash lasts until the other write is done (or 5 s)
         return real(*args)
 
-    monkeypatch.setattr(accounts, slow, slow_argon2)
+    monkeypatch.setattr(module, slow, slow_argon2)
     outcome = {}
 
     def post():
         with app.app_context():
-            if action == "login":
-                outcome["response"] = auth.login(email)
-            else:
-                outcome["response"] = auth.client.post("/registro", data=REGISTRATION)
+            outcome["response"] = auth.client.post(path, data=form)
 
     request = threading.Thread(target=post)
     request.start()
@@ -221,7 +242,6 @@ def test_other_writers_go_on_while_a_password_is_hashed(
     assert db.session.scalar(select(Notification.text).where(Notification.user_id == other_id)) == (
         "Aviso durante un ingreso"
     )
-    if action == "registration":
-        assert db.session.scalar(select(User.name).where(User.rut == "12345678-5")) == (
-            "María José Rojas"
-        )
+    created = {"registration": "María José Rojas", "new advisor": "Asesora Nueva"}
+    if action in created:
+        assert db.session.scalar(select(User.name).where(User.name == created[action]))

@@ -532,15 +532,18 @@ def change_password(user: User, current: str, new: str) -> User:
     return user
 
 
-def set_password(user: User, new: str, *, now: datetime | None = None) -> User:
+def set_password(
+    user: User, new: str, *, now: datetime | None = None, hashed: str | None = None
+) -> User:
     """Inside the caller's transaction (no commit): store a new password that passes the
     registration rules and end every session (the caller sends `sessions_ended` after its
     commit); receivers of `password_changed` tell the owner and void recovery links.
+    `hashed`: `new` already hashed by the caller (before it took SQLite's write lock).
     Raises InvalidInput."""
     problem = password_problem(new or "", rut=user.rut, email=user.email)
     if problem:
         raise InvalidInput(problem, field="new_password")
-    user.password_hash = hash_password(new)
+    user.password_hash = hashed or hash_password(new)
     user.session_version += 1
     password_changed.send(user, now=now or utcnow())
     return user
@@ -640,6 +643,7 @@ def create_staff(
     problem = password_problem(password, rut=rut, email=email)
     if problem:
         raise InvalidInput(problem, field="password")
+    password_hash = hash_password(password)  # before the first read takes SQLite's lock
     _check_unique(rut, email)
     user = User(
         rut=rut,
@@ -647,7 +651,7 @@ def create_staff(
         name=name,
         role=role,
         specialty=specialty if role == "advisor" else None,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
     )
     db.session.add(user)
     db.session.flush()

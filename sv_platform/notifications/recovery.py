@@ -19,6 +19,7 @@ from sqlalchemy import update
 from sv_platform.accounts import limits
 from sv_platform.accounts import services as accounts
 from sv_platform.accounts.models import User
+from sv_platform.accounts.passwords import hash_password
 from sv_platform.accounts.signals import sessions_ended
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
 from sv_platform.core.timeutil import as_utc, utcnow
@@ -173,15 +174,19 @@ def check_reset(token: str, *, now: datetime | None = None) -> User:
 
 def reset_password(token: str, new_password: str, *, now: datetime | None = None) -> User:
     """Set a new password from a recovery link (registration rules), use the link up, end
-    every session; the owner is told by email. Raises LinkInvalid, InvalidInput."""
+    every session; the owner is told by email. Raises LinkInvalid, InvalidInput.
+
+    The password is hashed before the write lock is taken (the caller's reads must take
+    none: a view marked `reads_without_lock`)."""
     now = now or utcnow()
+    hashed = hash_password(new_password)
     with write_transaction():
         row = _check(token, RESET, now)
         user = db.session.get(User, row.user_id, with_for_update=True, populate_existing=True)
         if user is None or not user.is_active:
             raise LinkInvalid()
         row.used_at = now
-        accounts.set_password(user, new_password, now=now)
+        accounts.set_password(user, new_password, now=now, hashed=hashed)
         db.session.commit()
     log.info("password reset user=%s", user.id)
     limits.clear_account_lock(user.id)  # proved who they are: no wait for the login limit

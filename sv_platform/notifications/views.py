@@ -8,7 +8,7 @@ from sv_platform.core.forms import ConfirmForm
 from sv_platform.core.rut import normalize_rut
 from sv_platform.core.security import public, role_required
 from sv_platform.core.web import acting_user, attempt
-from sv_platform.extensions import csrf, limiter, own_pace
+from sv_platform.extensions import csrf, limiter, own_pace, reads_without_lock
 from sv_platform.notifications import bp, recovery, services
 from sv_platform.notifications.forms import DigestForm, ForgotPasswordForm, ResetPasswordForm
 
@@ -44,6 +44,7 @@ def forgot_password():
 @bp.route("/recuperar-contrasena/<token>", methods=["GET", "POST"])
 @public
 @own_pace
+@reads_without_lock
 def reset_password(token: str):
     form = ResetPasswordForm()
     try:
