@@ -12,6 +12,13 @@ def _env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "si", "sí", "on"}
 
 
+def _usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 class Config:
     """Development defaults; everything can be overridden from the environment."""
 
@@ -65,9 +72,7 @@ class Config:
     WRITE_REQUEST_SLOTS = int(os.environ.get("SV_WRITE_REQUEST_SLOTS", "1"))
     # Password hashes (logins, registrations…) a process runs at once: one per core it may
     # use, each argon2 hash keeping one core busy.
-    HASH_REQUEST_SLOTS = int(
-        os.environ.get("SV_HASH_REQUEST_SLOTS", str(len(os.sched_getaffinity(0))))
-    )
+    HASH_REQUEST_SLOTS = int(os.environ.get("SV_HASH_REQUEST_SLOTS", str(_usable_cores())))
     # Mail: without SMTP_HOST mails are written as .eml files in MAIL_DIR (instance/mail).
     SMTP_HOST = os.environ.get("SV_SMTP_HOST") or None
     SMTP_PORT = int(os.environ.get("SV_SMTP_PORT", "0") or 0)  # 0: 25, 587 or 465 by security
