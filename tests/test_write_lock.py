@@ -136,11 +136,9 @@ def test_a_write_that_ends_without_commit_frees_the_turn_at_once(app, sqlite_onl
     assert time.perf_counter() - started < 2
 
 
-def test_a_login_checks_the_password_before_taking_the_write_lock(
-    client, auth, make_user, transactions
-):
-    """The user is read and the password checked without the lock; it is held for the
-    last-login UPDATE alone."""
+def test_a_login_holds_the_write_lock_for_its_update_alone(client, auth, make_user, transactions):
+    """The user is read in a plain read transaction; the lock is taken for the last-login
+    UPDATE alone (that the password is checked before it: the test below)."""
     email = make_user().email
     db.session.commit()
     db.session.remove()  # the request starts with nothing loaded, as in production
@@ -181,13 +179,15 @@ STAFF = {
 }
 
 
-@pytest.mark.parametrize("action", ["login", "registration", "recovery", "new advisor"])
+@pytest.mark.parametrize(
+    "action", ["login", "registration", "recovery", "new advisor", "password change"]
+)
 def test_other_writers_go_on_while_a_password_is_hashed(
     app, auth, make_user, sqlite_only, monkeypatch, action
 ):
     """argon2 takes tens of milliseconds per password: while a login, a registration, a
-    recovery or an admin creating an account hashes one, another person's write (here a
-    notice) commits at once instead of waiting for SQLite's lock."""
+    recovery, an admin creating an account or a password change runs it, another person's
+    write (here a notice) commits at once instead of waiting for SQLite's lock."""
     import threading
     import time
 
@@ -204,12 +204,20 @@ def test_other_writers_go_on_while_a_password_is_hashed(
         "registration": ("/registro", REGISTRATION, accounts, "hash"),
         "recovery": (None, {"new_password": "otra-clave-larga-2026"}, recovery, "hash"),
         "new advisor": ("/admin/asesores", STAFF, accounts, "hash"),
+        "password change": (
+            "/perfil/contrasena",
+            {"w-current_password": PASSWORD, "w-new_password": "otra-clave-larga-2026"},
+            accounts,
+            "verify",
+        ),
     }[action]
     if action == "recovery":
         path = f"/recuperar-contrasena/{recovery.issue(person, recovery.RESET, now=utcnow())}"
         form = form | {"confirm_password": form["new_password"]}
     if action == "new advisor":
         auth.login(make_user("admin"))
+    if action == "password change":
+        auth.login(email)
     db.session.commit()  # this thread holds no transaction
     hashing, written = threading.Event(), threading.Event()
     slow = f"{slow}_password"

@@ -449,9 +449,19 @@ def authenticate(identifier: str, password: str, *, now: datetime | None = None)
         log.warning("login failed user=%s", user.id)
         raise LoginFailed()
     rehashed = hash_password(password) if needs_rehash(checked) else None
+    user_id = user.id
     with write_transaction(keep_loaded=True):
-        this_user = update(User).where(User.id == user.id)
-        db.session.execute(this_user.values(last_login_at=now or utcnow()))
+        this_user = update(User).where(User.id == user_id)
+        # Still as read: not disabled, its sessions not ended (a password reset) meanwhile.
+        as_read = this_user.where(
+            User.active.is_(True),
+            User.deleted_at.is_(None),
+            User.session_version == user.session_version,
+        )
+        if not db.session.execute(as_read.values(last_login_at=now or utcnow())).rowcount:
+            db.session.rollback()
+            log.warning("login failed user=%s changed_meanwhile=yes", user_id)
+            raise LoginFailed()
         if rehashed:  # over the hash just checked only: a password changed meanwhile stays
             db.session.execute(
                 this_user.where(User.password_hash == checked).values(password_hash=rehashed),
@@ -519,16 +529,27 @@ def end_sessions(user: User) -> User:
 
 def change_password(user: User, current: str, new: str) -> User:
     """Requires the current password; the new one must pass the policy. Ends other sessions.
-    Raises InvalidInput."""
-    if not verify_password(user.password_hash, current or ""):
-        raise InvalidInput("La contraseña actual no es correcta.", field="current_password")
+    Raises InvalidInput.
+
+    Both argon2 runs (the check and the new hash) happen before the write lock is taken
+    (the caller's reads must take none: a view marked `reads_without_lock`); under it the
+    password is the one checked still, or the change is refused as a wrong password."""
+    wrong = InvalidInput("La contraseña actual no es correcta.", field="current_password")
+    checked, user_id = user.password_hash, user.id
+    if not verify_password(checked, current or ""):
+        raise wrong
     problem = password_problem(new, rut=user.rut, email=user.email)
     if problem:
         raise InvalidInput(problem, field="new_password")
-    set_password(user, new)
-    db.session.commit()
-    log.info("password changed user=%s", user.id)
-    sessions_ended.send(user.id)
+    hashed = hash_password(new)
+    with write_transaction():
+        user = db.session.get(User, user_id, populate_existing=True, with_for_update=True)
+        if user.password_hash != checked:  # changed meanwhile (a reset, another session)
+            raise wrong
+        set_password(user, new, hashed=hashed)
+        db.session.commit()
+    log.info("password changed user=%s", user_id)
+    sessions_ended.send(user_id)
     return user
 
 

@@ -219,6 +219,7 @@ def company():
 
 @bp.post("/perfil/contrasena")
 @own_pace
+@reads_without_lock
 def change_password():
     forms = _profile_forms()
     form = forms["password_form"]

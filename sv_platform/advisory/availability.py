@@ -14,7 +14,7 @@ from sv_platform.accounts.signals import sessions_ended
 from sv_platform.advisory.models import AdvisorAvailability, Consultation
 from sv_platform.core.domain import NotAllowed
 from sv_platform.core.timeutil import as_utc, utcnow
-from sv_platform.extensions import db
+from sv_platform.extensions import db, write_transaction
 
 AVAILABILITY_HOURS = 10
 
@@ -135,11 +135,13 @@ def area_summary(area: str, *, now: datetime | None = None) -> str:
 
 @sessions_ended.connect
 def end_availability(user_id, **_extra) -> None:
-    """Every session of the person ended (sent after that commit): their mark ends too."""
-    result = db.session.execute(
-        update(AdvisorAvailability)
-        .where(AdvisorAvailability.user_id == user_id, AdvisorAvailability.available.is_(True))
-        .values(available=False, updated_at=utcnow())
-    )
-    if result.rowcount:
+    """Every session of the person ended (sent after that commit): their mark ends too.
+    Most people have none: then nothing is written and no write lock is taken."""
+    marked = AdvisorAvailability.user_id == user_id, AdvisorAvailability.available.is_(True)
+    if db.session.scalar(select(AdvisorAvailability.user_id).where(*marked)) is None:
+        return
+    with write_transaction():
+        db.session.execute(
+            update(AdvisorAvailability).where(*marked).values(available=False, updated_at=utcnow())
+        )
         db.session.commit()

@@ -187,10 +187,11 @@ def reset_password(token: str, new_password: str, *, now: datetime | None = None
             raise LinkInvalid()
         row.used_at = now
         accounts.set_password(user, new_password, now=now, hashed=hashed)
+        user_id = user.id
         db.session.commit()
-    log.info("password reset user=%s", user.id)
-    limits.clear_account_lock(user.id)  # proved who they are: no wait for the login limit
-    sessions_ended.send(user.id)
+    log.info("password reset user=%s", user_id)
+    limits.clear_account_lock(user_id)  # proved who they are: no wait for the login limit
+    sessions_ended.send(user_id)
     return user
 
 

@@ -270,3 +270,34 @@ def test_a_password_reset_lifts_the_login_lock(client, user, inbox):
     client.post(path, data={"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
     ok = client.post("/ingresar", data={"identifier": user.email, "password": NEW_PASSWORD})
     assert ok.status_code == 302
+
+
+def test_a_reset_succeeds_while_other_people_write(client, make_user, monkeypatch):
+    """After the new password is stored, ending the person's sessions writes too (an
+    advisor's availability): a write committed by someone else just before must not turn
+    the finished reset into an error page."""
+    from sqlalchemy import update
+
+    from sv_platform.accounts import limits
+
+    person, someone = make_user(), make_user()
+    someone_id, email = someone.id, person.email
+    token = recovery.issue(person, recovery.RESET, now=utcnow())
+    db.session.commit()
+    real_clear = limits.clear_account_lock
+
+    def clear_while_someone_writes(user_id):
+        with db.engine.begin() as other:  # another request's write, committed meanwhile
+            other.execute(update(User).where(User.id == someone_id).values(name="Otra Persona"))
+        return real_clear(user_id)
+
+    monkeypatch.setattr(limits, "clear_account_lock", clear_while_someone_writes)
+    response = client.post(
+        f"/recuperar-contrasena/{token}",
+        data={"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
+    assert response.status_code == 302
+    assert (
+        client.post("/ingresar", data={"identifier": email, "password": NEW_PASSWORD}).status_code
+        == 302
+    )
