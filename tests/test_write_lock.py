@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from sv_platform.enrollment.models import Enrollment
 from sv_platform.extensions import db
+from tests.accounts.test_registration import VALID as REGISTRATION
 from tests.conftest import PASSWORD
 
 
@@ -152,22 +153,6 @@ def test_a_login_holds_the_write_lock_for_its_update_alone(client, auth, make_us
     assert any("FROM USER" in s for s in reads)
     assert [s.split()[0] for s in write_sql] == ["UPDATE"], write_sql
     assert client.get("/perfil").status_code == 200  # logged in
-
-
-REGISTRATION = {
-    "rut": "12.345.678-5",
-    "name": "María José Rojas",
-    "email": "maria@ejemplo.cl",
-    "phone": "+56 9 5555 1234",
-    "password": "mi-negocio-crece-2026",
-    "region_code": "13",
-    "comuna_code": "13101",
-    "sex": "femenino",
-    "birth_date": "1985-06-15",
-    "education_level": "universitaria",
-    "channels": ["whatsapp"],
-    "consent": "y",
-}
 
 
 STAFF = {

@@ -448,26 +448,24 @@ def authenticate(identifier: str, password: str, *, now: datetime | None = None)
     if not verify_password(checked, password or ""):
         log.warning("login failed user=%s", user.id)
         raise LoginFailed()
-    rehashed = hash_password(password) if needs_rehash(checked) else None
+    values = {"last_login_at": now or utcnow()}
+    if needs_rehash(checked):
+        values["password_hash"] = hash_password(password)
     user_id = user.id
     with write_transaction(keep_loaded=True):
-        this_user = update(User).where(User.id == user_id)
-        # Still as read: not disabled, its sessions not ended (a password reset) meanwhile.
-        as_read = this_user.where(
+        # Only if still as read: not disabled, and its sessions not ended meanwhile (every
+        # password change ends them, so the hash just checked is still the stored one).
+        as_read = update(User).where(
+            User.id == user_id,
             User.active.is_(True),
             User.deleted_at.is_(None),
             User.session_version == user.session_version,
         )
-        if not db.session.execute(as_read.values(last_login_at=now or utcnow())).rowcount:
+        if not db.session.execute(as_read.values(**values)).rowcount:
             db.session.rollback()
             log.warning("login failed user=%s changed_meanwhile=yes", user_id)
             raise LoginFailed()
-        if rehashed:  # over the hash just checked only: a password changed meanwhile stays
-            db.session.execute(
-                this_user.where(User.password_hash == checked).values(password_hash=rehashed),
-                execution_options={"synchronize_session": "fetch"},  # the row, not the object
-            )
-        commit_keeping_loaded()  # the UPDATEs kept the loaded user as the row now is
+        commit_keeping_loaded()  # the UPDATE kept the loaded user as the row now is
     log.info("login user=%s role=%s", user.id, user.role)
     return user
 
@@ -553,18 +551,16 @@ def change_password(user: User, current: str, new: str) -> User:
     return user
 
 
-def set_password(
-    user: User, new: str, *, now: datetime | None = None, hashed: str | None = None
-) -> User:
+def set_password(user: User, new: str, *, hashed: str, now: datetime | None = None) -> User:
     """Inside the caller's transaction (no commit): store a new password that passes the
     registration rules and end every session (the caller sends `sessions_ended` after its
     commit); receivers of `password_changed` tell the owner and void recovery links.
-    `hashed`: `new` already hashed by the caller (before it took SQLite's write lock).
+    `hashed` is `new` hashed by the caller, before it took SQLite's write lock.
     Raises InvalidInput."""
     problem = password_problem(new or "", rut=user.rut, email=user.email)
     if problem:
         raise InvalidInput(problem, field="new_password")
-    user.password_hash = hashed or hash_password(new)
+    user.password_hash = hashed
     user.session_version += 1
     password_changed.send(user, now=now or utcnow())
     return user

@@ -315,52 +315,65 @@ def test_a_login_stores_the_password_hashed_with_todays_settings(client, auth, m
     assert auth.login(user).status_code == 302  # the new hash holds the same password
 
 
-def test_a_password_changed_during_a_login_is_not_undone_by_its_rehash(
-    app, auth, make_user, monkeypatch
-):
-    """The rehash replaces only the hash the login checked: a new password stored by
-    someone else in between (a reset, say) stays."""
+def _committed_meanwhile(monkeypatch, step: str, user_id: int, **values) -> None:
+    """Just before the service's `step` (a function of accounts.services) runs, another
+    request commits `values` on the user's row."""
     from sqlalchemy import update
 
+    real = getattr(services, step)
+
+    def step_after_another_commit(*args):
+        with db.engine.begin() as other:
+            other.execute(update(User).where(User.id == user_id).values(**values))
+        return real(*args)
+
+    monkeypatch.setattr(services, step, step_after_another_commit)
+
+
+@pytest.mark.parametrize("change", ["disabled", "password reset"])
+def test_an_account_changed_during_a_login_is_not_logged_in(
+    client, auth, make_user, monkeypatch, change
+):
+    """Disabled by an admin, or given a new password by a recovery link, between the
+    password check and the write: the login fails with the usual message, writes nothing
+    (its rehash does not undo the new password) and leaves nobody logged in."""
     from sv_platform.accounts.passwords import hash_password
 
     user = make_user()
-    user.password_hash = _old_settings_hash(PASSWORD)
+    user.password_hash = old = _old_settings_hash(PASSWORD)  # the login would rehash it
     user_id, email = user.id, user.email
     db.session.commit()
     newer = hash_password("una-clave-nueva-y-larga")
-    real_hash = services.hash_password
-
-    def hash_while_a_reset_commits(password):
-        with db.engine.begin() as other:  # another request, committed first
-            other.execute(update(User).where(User.id == user_id).values(password_hash=newer))
-        return real_hash(password)
-
-    monkeypatch.setattr(services, "hash_password", hash_while_a_reset_commits)
-    assert auth.login(email).status_code == 302
-    stored = select(User.password_hash).where(User.id == user_id)
-    assert db.session.scalar(stored) == newer
+    values = {"active": False} if change == "disabled" else {"password_hash": newer}
+    _committed_meanwhile(
+        monkeypatch, "verify_password", user_id, session_version=User.session_version + 1, **values
+    )
+    response = auth.login(email)
+    assert response.status_code == 401
+    assert "RUT, correo o contraseña incorrectos." in response.get_data(as_text=True)
+    assert client.get("/perfil").status_code == 302
+    stored = db.session.execute(
+        select(User.last_login_at, User.password_hash).where(User.id == user_id)
+    ).one()
+    assert stored == (None, old if change == "disabled" else newer)
 
 
 def test_a_password_reset_during_a_change_refuses_the_change(client, auth, make_user, monkeypatch):
     """The change checked the old password; if another one was stored before its write (a
     recovery link, say), it is refused as a wrong current password and the newer stays."""
-    from sqlalchemy import update
-
     from sv_platform.accounts.passwords import hash_password
 
     user = make_user()
     user_id = user.id
     auth.login(user)
     newer = hash_password("una-clave-nueva-y-larga")
-    real_hash = services.hash_password
-
-    def hash_while_a_reset_commits(password):
-        with db.engine.begin() as other:  # another request, committed first
-            other.execute(update(User).where(User.id == user_id).values(password_hash=newer))
-        return real_hash(password)
-
-    monkeypatch.setattr(services, "hash_password", hash_while_a_reset_commits)
+    _committed_meanwhile(
+        monkeypatch,
+        "hash_password",
+        user_id,
+        password_hash=newer,
+        session_version=User.session_version + 1,
+    )
     response = client.post(
         "/perfil/contrasena",
         data={"w-current_password": PASSWORD, "w-new_password": "otra-clave-bien-larga"},
@@ -369,30 +382,3 @@ def test_a_password_reset_during_a_change_refuses_the_change(client, auth, make_
     assert "La contraseña actual no es correcta." in response.get_data(as_text=True)
     stored = select(User.password_hash).where(User.id == user_id)
     assert db.session.scalar(stored) == newer
-
-
-def test_an_account_disabled_during_a_login_is_not_logged_in(client, auth, make_user, monkeypatch):
-    """Disabled by an admin between the password check and the write: the login fails with
-    the usual message and writes nothing."""
-    from sqlalchemy import update
-
-    user = make_user()
-    user_id, email = user.id, user.email
-    db.session.commit()
-    real_verify = services.verify_password
-
-    def verify_while_an_admin_disables(password_hash, password):
-        with db.engine.begin() as other:
-            other.execute(
-                update(User)
-                .where(User.id == user_id)
-                .values(active=False, session_version=User.session_version + 1)
-            )
-        return real_verify(password_hash, password)
-
-    monkeypatch.setattr(services, "verify_password", verify_while_an_admin_disables)
-    response = auth.login(email)
-    assert response.status_code == 401
-    assert "RUT, correo o contraseña incorrectos." in response.get_data(as_text=True)
-    assert client.get("/perfil").status_code == 302
-    assert db.session.scalar(select(User.last_login_at).where(User.id == user_id)) is None
