@@ -113,7 +113,11 @@ class Socket:
             token,
             book,
         )
-        self.client = socketio.AsyncClient(reconnection=False)
+        # Offer WebSocket compression (permessage-deflate) as every browser does: a server
+        # that accepts it pays for it in memory and CPU on each socket.
+        self.client = socketio.AsyncClient(
+            reconnection=False, websocket_extra_options={"compress": 15}
+        )
         self.client.on("message", self.on_message, namespace="/chat")
         self.received: dict[int, int] = {}
         self.joined = False
@@ -174,14 +178,17 @@ async def run(sockets: list[Socket], base: str, args, server, database) -> dict:
     t0, c0 = time.perf_counter(), cpu_seconds()
     for start in range(0, len(sockets), 50):  # connect in waves of 50
         await asyncio.gather(*(s.connect(base) for s in sockets[start : start + 50]))
-    transports = {}
+    transports, compressed = {}, 0
     for s in sockets:
         name = s.client.transport() if s.client.connected else "disconnected"
         transports[name] = transports.get(name, 0) + 1
+        ws = getattr(s.client.eio, "ws", None)
+        compressed += bool(ws is not None and ws.compress)
     results["hold"] = {
         "sockets": len(sockets),
         "joined": sum(s.joined for s in sockets),
         "transports": transports,
+        "compressed": compressed,  # sockets on which the server accepted permessage-deflate
         "connect_seconds": round(time.perf_counter() - t0, 1),
         "client_cpu": round((cpu_seconds() - c0) / (time.perf_counter() - t0), 2),
         "server_rss_mb": server_rss_mb(server.pid),

@@ -490,6 +490,26 @@ def _socket_path_rule(app, path: str) -> None:
     app.add_url_rule(path, "socket_path_ws", websocket=True, **options)
 
 
+class _UncompressedWebSockets:
+    """Decline the WebSocket compression browsers offer (permessage-deflate).
+
+    simple-websocket accepts the extension whenever the client offers it, and every browser
+    does. Each socket then keeps a zlib compressor and decompressor for its whole life,
+    about 130 KB (500 chat sockets: some 65 MB of the server's memory), and every frame is
+    deflated going out and inflated coming in. A chat frame is a few hundred bytes, one TCP
+    segment either way, so compressing it saves a phone no time; and a compression context
+    shared by a consulta's messages and what another person typed is what length-based
+    attacks on TLS feed on. The handshake is rebuilt from the request's headers, so without
+    the offer the socket is plain (bench/README.md)."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        return self.wsgi_app(environ, start_response)
+
+
 def _log_event_failure(future) -> None:
     if not future.cancelled() and future.exception() is not None:
         logging.getLogger(__name__).error("socket event failed", exc_info=future.exception())
@@ -533,6 +553,7 @@ def init_app(app) -> None:
     )
     _socket_events_in_pool(socketio.server, CHAT_EVENT_SLOTS)
     _socket_path_rule(app, socketio.sockio_mw.engineio_path)
+    app.wsgi_app = _UncompressedWebSockets(app.wsgi_app)  # outside Socket.IO's middleware
     from sv_platform.config import trust_proxies
 
     trust_proxies(app)  # last: it must wrap the Socket.IO middleware as well

@@ -34,6 +34,30 @@ def _window(live_server, offering):
     )
 
 
+def _websocket_handshakes(context, page) -> dict:
+    """The page's WebSocket handshakes from here on, as Chromium sent and received them:
+    {request id: (request headers, response headers or None)}, names in lower case."""
+    seen = {}
+    cdp = context.new_cdp_session(page.unwrapped)
+    cdp.send("Network.enable")
+
+    def lower(headers):
+        return {name.lower(): value for name, value in headers.items()}
+
+    cdp.on(
+        "Network.webSocketWillSendHandshakeRequest",
+        lambda e: seen.__setitem__(e["requestId"], (lower(e["request"]["headers"]), None)),
+    )
+    cdp.on(
+        "Network.webSocketHandshakeResponseReceived",
+        lambda e: seen.__setitem__(
+            e["requestId"],
+            (seen.get(e["requestId"], ({}, None))[0], lower(e["response"]["headers"])),
+        ),
+    )
+    return seen
+
+
 def test_entrepreneur_and_advisor_chat_in_real_time(live_server, browser, tmp_path):
     _window(live_server, "asesoria-legal")
     base = live_server.url
@@ -71,11 +95,18 @@ def test_entrepreneur_and_advisor_chat_in_real_time(live_server, browser, tmp_pa
             "nota-body"
         )
 
+        handshakes = _websocket_handshakes(ctx_a, owner)
         owner.reload()  # someone is attending now
         expect(owner.get_by_text("una persona asesora del área atendiendo")).to_be_visible()
         chat_a, chat_b = owner.locator("#chat"), advisor.locator("#chat")
         expect(chat_a).to_have_attribute("data-live", "true")
         expect(chat_b).to_have_attribute("data-live", "true")
+        # Chromium offers WebSocket compression; the server declines it (a compressor and a
+        # decompressor of ~130 KB a socket, for frames of a few hundred bytes).
+        assert handshakes, "the chat opened no WebSocket"
+        for offered, answered in handshakes.values():
+            assert "permessage-deflate" in offered.get("sec-websocket-extensions", "")
+            assert answered is not None and "sec-websocket-extensions" not in answered
 
         # Answering a new consulta takes it; both pages follow without reloading.
         expect(advisor.get_by_text("al enviar tu mensaje la tomas tú")).to_be_visible()
