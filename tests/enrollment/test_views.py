@@ -33,6 +33,22 @@ def test_enrol_over_http_then_waitlist(client, auth, make_user, legal_window, ap
     assert "lista de espera (posición 1)" in page
 
 
+def test_enrolling_needs_the_csrf_token(app, client, auth, make_user, legal_window):
+    person = make_user()
+    auth.login(person)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        refused = client.post("/inscripciones/asesoria-legal", data={"csrf_token": "otro"})
+        assert refused.status_code == 400
+        assert db.session.scalar(select(func.count(Enrollment.id))) == 0
+        token = csrf_from(client.get("/mis-inscripciones").get_data(as_text=True))
+        ok = client.post("/inscripciones/asesoria-legal", data={"csrf_token": token})
+        assert ok.status_code == 302
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert db.session.scalars(select(Enrollment.user_id)).all() == [person.id]
+
+
 def test_enrol_unknown_offering_is_404(client, auth, user):
     auth.login(user)
     assert client.post("/inscripciones/no-existe").status_code == 404
