@@ -8,8 +8,11 @@ together. Reports seats given (must equal C),
 waitlisted, errors, throughput and latency percentiles, and the same server's throughput
 on its smallest route (`/healthz`) as the baseline. Then the floor: the same server command
 serving bench/hello_app.py, hit by the same N POSTs released together (`floor_*`: what
-gunicorn, new connections and a Flask redirect cost before any of the platform's work;
-`--no-floor` skips it). Prints one JSON object last.
+gunicorn, new connections and a Flask redirect cost before any of the platform's work), and
+the platform's own floor: the same people POST at once to bench/platform_floor_app.py, the
+real app with one logged-in view that only flashes and redirects (`platform_floor_*`: what
+every POST of the platform costs before its own work; `--no-floor` skips both). Prints one
+JSON object last.
 
 The burst is sent by one asyncio process (aiohttp, one connection per client, all opened
 when the burst is released) so that the load generator takes little of the CPU the server
@@ -132,6 +135,41 @@ def burst_asyncio(targets: list[tuple[str, str, str | dict]]) -> dict:
         "errors": [r[2] for r in results if r[2]],
         "elapsed": elapsed,
         "cpu": cpu,
+    }
+
+
+def platform_floor(env: dict, tmp: Path, targets: list, threads: int, count: int) -> dict:
+    """The same people's burst against bench/platform_floor_app.py (the platform with a
+    logged-in POST that only flashes and redirects), as many servers: what the platform
+    costs a POST before any enrolment work."""
+    servers = [
+        start_gunicorn(
+            env,
+            threads=threads,
+            log=tmp / f"platform-{i}.log",
+            app="platform_floor_app:app",
+            cwd=ROOT / "bench",
+        )
+        for i in range(count)
+    ]
+    try:
+        nothing = [
+            (f"{servers[i % count][1]}/bench/nada", cookie, token)
+            for i, (_url, cookie, token) in enumerate(targets)
+        ]
+        cpu = server_cpu_seconds(*(proc.pid for proc, _base in servers))
+        fired = burst_asyncio(nothing)
+        cpu = server_cpu_seconds(*(proc.pid for proc, _base in servers)) - cpu
+    finally:
+        for proc, _base in servers:
+            stop(proc)
+    latencies = [x for x in fired["latencies"] if x is not None]
+    return {
+        "platform_floor_errors": len(fired["errors"])
+        + sum(1 for s in fired["statuses"] if s != 302),
+        "platform_floor_server_cpu_ms_per_post": round(cpu * 1000 / len(targets), 2),
+        "platform_floor_p50_ms": ms(percentile(latencies, 50)),
+        "platform_floor_p99_ms": ms(percentile(latencies, 99)),
     }
 
 
@@ -329,6 +367,8 @@ def main():
     try:
         counts = dict(database.rows("SELECT status, count(*) FROM enrollment GROUP BY status"))
         used = database.scalar("SELECT used FROM enrollment_window")
+        floors = args.client == "asyncio" and not args.no_floor
+        platform = platform_floor(env, tmp, targets, args.threads, args.servers) if floors else {}
     finally:
         database.close()
     lat = [x for x in latencies if x is not None]
@@ -359,6 +399,7 @@ def main():
     if not args.no_floor and args.client == "asyncio":
         result |= hello_floor(env, tmp, args.clients, args.threads, args.servers)
         result["p99_to_floor_p99"] = round(result["p99_ms"] / result["floor_p99_ms"], 2)
+    result |= platform
     print(json.dumps(result))
     return 0 if result["correct"] and result["errors"] == 0 else 1
 
