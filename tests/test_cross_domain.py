@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from sv_platform.accounts import services as accounts
-from sv_platform.accounts.signals import user_anonymized
-from sv_platform.advisory import chat, lifecycle
+from sv_platform.accounts.signals import sessions_ending, user_anonymized
+from sv_platform.advisory import availability, chat, lifecycle
 from sv_platform.advisory.models import Consultation
 from sv_platform.advisory.signals import consultation_changed
 from sv_platform.enrollment import services as enrollment
@@ -132,6 +132,21 @@ def test_deleting_an_account_anonymizes_every_domain_or_nothing(ongoing):
     assert person.deleted_at is None and person.rut
     assert _fresh(Consultation, ongoing.id).subject == "Registro de marca"
     assert _fresh(Enrollment, ongoing.enrollment_id).status == "active"
+
+
+def test_a_password_change_ends_the_advisors_availability_or_nothing(advisor_user):
+    availability.set_available(advisor_user, True, now=NOW)
+    advisor_id, hashed = advisor_user.id, advisor_user.password_hash
+    with crashing(sessions_ending):
+        accounts.change_password(advisor_user, PASSWORD, "Otra-Clave-Para-Asesorar-2026")
+    assert _fresh(type(advisor_user), advisor_id).password_hash == hashed
+    assert availability.is_available(advisor_id, now=NOW)
+    # Without the failure both change together.
+    accounts.change_password(
+        _fresh(type(advisor_user), advisor_id), PASSWORD, "Otra-Clave-Para-Asesorar-2026"
+    )
+    assert _fresh(type(advisor_user), advisor_id).password_hash != hashed
+    assert not availability.is_available(advisor_id, now=NOW)
 
 
 def test_reopening_keeps_one_open_consulta_per_area(make_window, make_user, advisor_user):

@@ -37,6 +37,7 @@ from sv_platform.accounts.signals import (
     password_changed,
     registration_attempted,
     sessions_ended,
+    sessions_ending,
     user_anonymized,
 )
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed, NotFound
@@ -519,6 +520,7 @@ def end_sessions(user: User) -> User:
     db.session.execute(
         update(User).where(User.id == user.id).values(session_version=User.session_version + 1)
     )
+    sessions_ending.send(user.id)
     db.session.commit()
     db.session.refresh(user)
     sessions_ended.send(user.id)
@@ -553,8 +555,9 @@ def change_password(user: User, current: str, new: str) -> User:
 
 def set_password(user: User, new: str, *, hashed: str, now: datetime | None = None) -> User:
     """Inside the caller's transaction (no commit): store a new password that passes the
-    registration rules and end every session (the caller sends `sessions_ended` after its
-    commit); receivers of `password_changed` tell the owner and void recovery links.
+    registration rules and end every session (`sessions_ending` here; the caller sends
+    `sessions_ended` after its commit); receivers of `password_changed` tell the owner and
+    void recovery links.
     `hashed` is `new` hashed by the caller, before it took SQLite's write lock.
     Raises InvalidInput."""
     problem = password_problem(new or "", rut=user.rut, email=user.email)
@@ -562,6 +565,7 @@ def set_password(user: User, new: str, *, hashed: str, now: datetime | None = No
         raise InvalidInput(problem, field="new_password")
     user.password_hash = hashed
     user.session_version += 1
+    sessions_ending.send(user.id)
     password_changed.send(user, now=now or utcnow())
     return user
 
@@ -710,6 +714,7 @@ def set_active(user_id: int, active: bool, *, actor: User, reason: str | None = 
         commit=False,
         note=(reason or "").strip()[:300] or None,
     )
+    sessions_ending.send(user.id)
     db.session.commit()
     sessions_ended.send(user.id)
     return user
@@ -790,6 +795,7 @@ def delete_account(user: User, password: str, *, now: datetime | None = None) ->
         user = db.session.get(User, user_id, populate_existing=True, with_for_update=True)
         user_anonymized.send(user_id, now=now)
         _erase_identity(user, now)
+        sessions_ending.send(user_id)
         db.session.commit()
     log.info("account anonymized user=%s", user_id)
     sessions_ended.send(user_id)

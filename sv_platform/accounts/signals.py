@@ -1,13 +1,18 @@
 """Signals the accounts domain sends; receivers in other domains react to them.
 
-`data_exported` and `user_anonymized` are sent inside the accounts transaction: a receiver
-adds its own rows' part (export) or erases its own rows (anonymization) without committing.
+`data_exported`, `user_anonymized` and `sessions_ending` are sent inside the accounts
+transaction: a receiver adds its own rows' part (export), erases its own rows
+(anonymization) or ends what it kept for a session, without committing.
 """
 
 from blinker import Namespace
 
 _signals = Namespace()
 
+# sender: user_id — every session of the user is ending (logout, password change,
+# disabled, deleted), inside that transaction, before its commit: what other domains keep
+# for a session (an advisor's availability) ends in their rows, committed with the cause.
+sessions_ending = _signals.signal("sessions-ending")
 # sender: user_id — every session of the user ended (logout, password change, disabled,
 # deleted): live connections such as chat sockets must drop too. Sent after the commit.
 sessions_ended = _signals.signal("sessions-ended")

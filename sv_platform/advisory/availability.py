@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 
 from sv_platform.accounts.models import User
-from sv_platform.accounts.signals import sessions_ended
+from sv_platform.accounts.signals import sessions_ending
 from sv_platform.advisory.models import AdvisorAvailability, Consultation
 from sv_platform.core.domain import NotAllowed
 from sv_platform.core.timeutil import as_utc, utcnow
-from sv_platform.extensions import db, write_transaction
+from sv_platform.extensions import db
 
 AVAILABILITY_HOURS = 10
 
@@ -133,15 +133,12 @@ def area_summary(area: str, *, now: datetime | None = None) -> str:
     )
 
 
-@sessions_ended.connect
+@sessions_ending.connect
 def end_availability(user_id, **_extra) -> None:
-    """Every session of the person ended (sent after that commit): their mark ends too.
-    Most people have none: then nothing is written and no write lock is taken."""
-    marked = AdvisorAvailability.user_id == user_id, AdvisorAvailability.available.is_(True)
-    if db.session.scalar(select(AdvisorAvailability.user_id).where(*marked)) is None:
-        return
-    with write_transaction():
-        db.session.execute(
-            update(AdvisorAvailability).where(*marked).values(available=False, updated_at=utcnow())
-        )
-        db.session.commit()
+    """Every session of the person is ending (inside that transaction): their mark ends
+    with them, in the same commit."""
+    db.session.execute(
+        update(AdvisorAvailability)
+        .where(AdvisorAvailability.user_id == user_id, AdvisorAvailability.available.is_(True))
+        .values(available=False, updated_at=utcnow())
+    )

@@ -17,6 +17,7 @@ from sv_platform.advisory.models import Attachment, Consultation, Message
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed
 from sv_platform.extensions import db
 from tests.advisory.conftest import NOW, PDF, PNG, send_message
+from tests.conftest import PASSWORD
 
 
 def _text(response):
@@ -367,6 +368,39 @@ def test_logging_out_ends_the_mark(login, legal_advisor):
     assert availability.is_available(legal_advisor.id)
     client.post("/salir")
     db.session.expire_all()
+    assert not availability.is_available(legal_advisor.id)
+
+
+@pytest.mark.parametrize("cause", ["logout", "password change", "disabled", "deleted"])
+def test_every_end_of_the_sessions_ends_the_mark_with_it(cause, legal_advisor, make_user):
+    availability.set_available(legal_advisor, True)
+    advisor_id = legal_advisor.id
+    if cause == "logout":
+        accounts.end_sessions(legal_advisor)
+    elif cause == "password change":
+        accounts.change_password(legal_advisor, PASSWORD, "Otra-Clave-Para-Asesorar-2026")
+    elif cause == "disabled":
+        accounts.set_active(advisor_id, False, actor=make_user("admin"), reason="salió")
+    else:
+        accounts.delete_account(legal_advisor, PASSWORD)
+    db.session.remove()
+    assert not availability.is_available(advisor_id)
+
+
+def test_a_password_change_ends_the_mark_in_its_own_commit(login, legal_advisor, transactions):
+    """The mark is what a session kept: it ends in the transaction that ends the
+    sessions, not in one of its own after it (nothing half-done if that one failed)."""
+    client = login(legal_advisor)
+    client.post("/asesor/disponibilidad", data={"available": "1"})
+    db.session.remove()  # the request starts with nothing open, as in production
+    transactions.clear()
+    form = {"w-current_password": PASSWORD, "w-new_password": "Otra-Clave-Para-Asesorar-2026"}
+    assert client.post("/perfil/contrasena", data=form).status_code == 302
+    writes = [sql for kind, sql in transactions if kind == "BEGIN IMMEDIATE"]
+    assert len(writes) == 1, transactions
+    assert any(s.startswith("UPDATE USER") for s in writes[0]), writes
+    assert any(s.startswith("UPDATE ADVISOR_AVAILABILITY") for s in writes[0]), writes
+    db.session.remove()
     assert not availability.is_available(legal_advisor.id)
 
 
