@@ -73,6 +73,8 @@ class Config:
     # Password hashes (logins, registrations…) a process runs at once: one per core it may
     # use, each argon2 hash keeping one core busy.
     HASH_REQUEST_SLOTS = int(os.environ.get("SV_HASH_REQUEST_SLOTS", str(_usable_cores())))
+    # Threads that run socket events (0: one on SQLite, four on a database server).
+    CHAT_EVENT_SLOTS = int(os.environ.get("SV_CHAT_EVENT_SLOTS") or 0)
     # Mail: without SMTP_HOST mails are written as .eml files in MAIL_DIR (instance/mail).
     SMTP_HOST = os.environ.get("SV_SMTP_HOST") or None
     SMTP_PORT = int(os.environ.get("SV_SMTP_PORT", "0") or 0)  # 0: 25, 587 or 465 by security

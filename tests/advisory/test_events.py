@@ -345,6 +345,16 @@ def test_events_run_on_the_servers_pool_and_other_tasks_on_threads_of_their_own(
     other.join(5)
 
 
+def test_socket_events_take_one_thread_on_sqlite_and_four_on_a_database_server(make_app):
+    from sv_platform import extensions
+
+    app = make_app()
+    sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    assert extensions.socketio.server.sv_event_threads == (1 if sqlite else 4)
+    make_app(CHAT_EVENT_SLOTS=3)  # SV_CHAT_EVENT_SLOTS
+    assert extensions.socketio.server.sv_event_threads == 3
+
+
 def test_the_apps_socket_server_hands_its_events_to_the_pool(app):
     """The pool recognises python-socketio's own event task by name: if an upgrade renames
     it or stops handing events to start_background_task, this fails instead of the server
