@@ -189,6 +189,36 @@ def test_user_markdown_cannot_embed_images_but_content_can():
     assert "onerror" not in render_markdown('<img src=x onerror="alert(1)">')
 
 
+def test_plain_chat_text_gets_the_html_markdown_would_make():
+    """Text with nothing Markdown reads as markup skips Markdown (core.text._plain_html);
+    the page must not tell: the same sanitized HTML for thousands of generated messages
+    (spaces at line ends, blank lines, numbers that open a list, markup mixed in)."""
+    import random
+
+    import markdown
+
+    from sv_platform.core import text
+
+    renderer = markdown.Markdown(extensions=text.EXTENSIONS, output_format="html")
+    rng = random.Random(2026)
+    plain = list("abcñáéíóúüAZ019 ¿?¡!.,;:()'\"%$@/€°ºª…–—") + ["\n", "\n\n", "  ", "1. ", "2."]
+    markup = list("*_`#>-+=|~[]<>&\\\t\r") + ["    código", "1) uno", "http://a.cl/x_y", "🙂"]
+    skipped = 0
+    for _ in range(4000):
+        parts = [rng.choice(plain) for _ in range(rng.randint(1, 25))]
+        if rng.random() < 0.25:
+            parts.insert(rng.randrange(len(parts) + 1), rng.choice(markup))
+        message = "".join(parts)
+        expected = text.sanitize_html(renderer.reset().convert(message), images=False)
+        assert text.render_markdown(message, hard_breaks=True, images=False) == expected, message
+        skipped += text._plain_html(message) is not None
+    assert skipped > 1000  # most generated messages took the short way
+    assert text._plain_html("Hola, ¿cómo estás? Te mando la boleta.\nGracias.") is not None
+    assert (
+        text.render_markdown("Hola **sí**", hard_breaks=True) == "<p>Hola <strong>sí</strong></p>"
+    )
+
+
 def test_domain_errors_show_their_spanish_message(client, auth, user):
     """A refusal the view does not handle shows the rule's own message, not a generic one."""
     auth.login(user)
