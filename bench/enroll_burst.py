@@ -138,56 +138,25 @@ def burst_asyncio(targets: list[tuple[str, str, str | dict]]) -> dict:
     }
 
 
-def platform_floor(env: dict, tmp: Path, targets: list, threads: int, count: int) -> dict:
-    """The same people's burst against bench/platform_floor_app.py (the platform with a
-    logged-in POST that only flashes and redirects), as many servers: what the platform
-    costs a POST before any enrolment work."""
+def floor_burst(env: dict, tmp: Path, app: str, posts: list, threads: int, count: int) -> dict:
+    """The same burst against a bench app (`app`, a module of bench/; one process per
+    server, as many servers): `posts` is [(path, cookie header, CSRF token)], spread over
+    the servers. Returns errors, burst seconds, server CPU per POST and latency percentiles."""
     servers = [
         start_gunicorn(
             env,
             threads=threads,
-            log=tmp / f"platform-{i}.log",
-            app="platform_floor_app:app",
+            log=tmp / f"{app.split(':')[0]}-{i}.log",
+            app=app,
             cwd=ROOT / "bench",
         )
         for i in range(count)
     ]
     try:
-        nothing = [
-            (f"{servers[i % count][1]}/bench/nada", cookie, token)
-            for i, (_url, cookie, token) in enumerate(targets)
+        targets = [
+            (f"{servers[i % count][1]}{path}", cookie, token)
+            for i, (path, cookie, token) in enumerate(posts)
         ]
-        cpu = server_cpu_seconds(*(proc.pid for proc, _base in servers))
-        fired = burst_asyncio(nothing)
-        cpu = server_cpu_seconds(*(proc.pid for proc, _base in servers)) - cpu
-    finally:
-        for proc, _base in servers:
-            stop(proc)
-    latencies = [x for x in fired["latencies"] if x is not None]
-    return {
-        "platform_floor_errors": len(fired["errors"])
-        + sum(1 for s in fired["statuses"] if s != 302),
-        "platform_floor_server_cpu_ms_per_post": round(cpu * 1000 / len(targets), 2),
-        "platform_floor_p50_ms": ms(percentile(latencies, 50)),
-        "platform_floor_p99_ms": ms(percentile(latencies, 99)),
-    }
-
-
-def hello_floor(env: dict, tmp: Path, clients: int, threads: int, count: int) -> dict:
-    """The same burst against bench/hello_app.py's POST (one process per server, as many
-    servers): p99 and server CPU per POST with nothing of the platform in them."""
-    servers = [
-        start_gunicorn(
-            env,
-            threads=threads,
-            log=tmp / f"hello-{i}.log",
-            app="hello_app:app",
-            cwd=ROOT / "bench",
-        )
-        for i in range(count)
-    ]
-    try:
-        targets = [(f"{servers[i % count][1]}/", "", "") for i in range(clients)]
         cpu = server_cpu_seconds(*(proc.pid for proc, _base in servers))
         fired = burst_asyncio(targets)
         cpu = server_cpu_seconds(*(proc.pid for proc, _base in servers)) - cpu
@@ -196,11 +165,23 @@ def hello_floor(env: dict, tmp: Path, clients: int, threads: int, count: int) ->
             stop(proc)
     latencies = [x for x in fired["latencies"] if x is not None]
     return {
-        "floor_errors": len(fired["errors"]) + sum(1 for s in fired["statuses"] if s != 302),
-        "floor_burst_seconds": round(fired["elapsed"], 3),
-        "floor_server_cpu_ms_per_post": round(cpu * 1000 / clients, 2),
-        "floor_p50_ms": ms(percentile(latencies, 50)),
-        "floor_p99_ms": ms(percentile(latencies, 99)),
+        "errors": len(fired["errors"]) + sum(1 for s in fired["statuses"] if s != 302),
+        "burst_seconds": round(fired["elapsed"], 3),
+        "server_cpu_ms_per_post": round(cpu * 1000 / len(posts), 2),
+        "p50_ms": ms(percentile(latencies, 50)),
+        "p99_ms": ms(percentile(latencies, 99)),
+    }
+
+
+def floors(env: dict, tmp: Path, targets: list, threads: int, count: int) -> dict:
+    """`floor_*`: bench/hello_app.py's POST, nothing of the platform in it;
+    `platform_floor_*`: the same people's POST to bench/platform_floor_app.py, the
+    platform's logged-in POST that only flashes and redirects."""
+    hello = floor_burst(env, tmp, "hello_app:app", [("/", "", "")] * len(targets), threads, count)
+    nothing = [("/bench/nada", cookie, token) for _url, cookie, token in targets]
+    platform = floor_burst(env, tmp, "platform_floor_app:app", nothing, threads, count)
+    return {f"floor_{k}": v for k, v in hello.items()} | {
+        f"platform_floor_{k}": v for k, v in platform.items()
     }
 
 
@@ -367,8 +348,9 @@ def main():
     try:
         counts = dict(database.rows("SELECT status, count(*) FROM enrollment GROUP BY status"))
         used = database.scalar("SELECT used FROM enrollment_window")
-        floors = args.client == "asyncio" and not args.no_floor
-        platform = platform_floor(env, tmp, targets, args.threads, args.servers) if floors else {}
+        with_floors = args.client == "asyncio" and not args.no_floor
+        if with_floors:  # the platform's floor logs the same people in: the database is needed
+            floor = floors(env, tmp, targets, args.threads, args.servers)
     finally:
         database.close()
     lat = [x for x in latencies if x is not None]
@@ -396,10 +378,9 @@ def main():
         "setup": setup_label(args, database),
         "correct": counts.get("active", 0) == min(args.cupos, args.clients) == used,
     }
-    if not args.no_floor and args.client == "asyncio":
-        result |= hello_floor(env, tmp, args.clients, args.threads, args.servers)
+    if with_floors:
+        result |= floor
         result["p99_to_floor_p99"] = round(result["p99_ms"] / result["floor_p99_ms"], 2)
-    result |= platform
     print(json.dumps(result))
     return 0 if result["correct"] and result["errors"] == 0 else 1
 
