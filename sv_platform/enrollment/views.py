@@ -23,9 +23,9 @@ def offering_url(offering) -> str:
 @bp.post("/inscripciones/<slug>")
 @reads_without_lock
 def enroll(slug: str):
-    # The form is only its button and CSRF token, which CSRFProtect checked before the view
-    # (a wrong one is answered 400): building a FlaskForm here would check it a second time
-    # at the busiest moment an enrolment window has.
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
     offering = services.get_offering(slug)
     back = safe_next(request.form.get("next")) or offering_url(offering)
     outcome = attempt(services.enroll, acting_user(), offering)
