@@ -100,6 +100,11 @@ def test_enrolment_race_split_across_processes_gives_exactly_the_cupos(cluster):
         session, _csrf = login(base, email)
         token = csrf_from(session.get(f"{base}/mis-inscripciones", timeout=30).text)
         sessions.append((base, session, token))
+    # The first people logged in seconds ago; their kept-alive connections may be past the
+    # server's keepalive and closed just as the burst reuses them (a browser retries such a
+    # request on a new connection; requests does not). Everyone enrols on a new connection.
+    for _base, session, _token in sessions:
+        session.close()
     barrier = threading.Barrier(people)
     statuses = []
 
