@@ -26,13 +26,18 @@ def is_staff(user) -> bool:
     return user.role in ("advisor", "admin")
 
 
-def get_consultation(consultation_id, user) -> Consultation:
-    """The consulta if `user` may see it. Raises NotFound, NotAllowed."""
+def consultation_key(consultation_id) -> int:
+    """A consulta's id as a caller gave it (a path part, a socket payload's value), as an
+    int. Raises NotFound."""
     try:
-        consultation_id = int(consultation_id)
+        return int(consultation_id)
     except (TypeError, ValueError) as exc:
         raise NotFound("Esa consulta no existe.") from exc
-    consultation = db.session.get(Consultation, consultation_id)
+
+
+def get_consultation(consultation_id, user) -> Consultation:
+    """The consulta if `user` may see it. Raises NotFound, NotAllowed."""
+    consultation = db.session.get(Consultation, consultation_key(consultation_id))
     if consultation is None:
         raise NotFound("Esa consulta no existe.")
     if not can_view(user, consultation):

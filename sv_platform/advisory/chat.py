@@ -22,6 +22,8 @@ from sv_platform.accounts import services as accounts
 from sv_platform.accounts.models import Notification
 from sv_platform.advisory import attachments
 from sv_platform.advisory.access import (
+    can_view,
+    consultation_key,
     get_consultation,
     is_staff,
     lock_for_message,
@@ -302,6 +304,15 @@ def _check_room_for_files(consultation: Consultation, count: int) -> None:
         )
 
 
+def _stored_or_refuse(consultation_id, author, client_msg_id, refusal) -> PostResult:
+    """A send that was refused: the message this client id already stored (a retry whose
+    ack was lost), or the refusal."""
+    existing = _find_message(consultation_id, author.id, client_msg_id)
+    if existing is None:
+        raise refusal
+    return PostResult(existing, False)
+
+
 def post_message(
     consultation_id,
     author,
@@ -319,8 +330,15 @@ def post_message(
     en_curso). Files: up to 3 per message and 20 per consulta, PDF/JPG/PNG checked by
     content. Message, files and state change commit together. Rate-limited per user.
     Raises NotFound, NotAllowed, InvalidInput, ConsultationClosed, InvalidTransition,
-    RateLimited."""
-    consultation = get_consultation(consultation_id, author)
+    RateLimited.
+
+    A text message reads nothing before its write: the consulta is read, locked and
+    checked by the one UPDATE … RETURNING that also touches it, and a repeated client id
+    is caught by the unique constraint. Only when something refuses it is the stored
+    message looked for (a retry whose ack was lost gets the message it stored, even if
+    the consulta closed or the limit was reached since). Files are checked by content
+    only once the consulta is known to accept the author's message."""
+    consultation_id = consultation_key(consultation_id)
     if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID.match(client_msg_id):
         raise InvalidInput("El mensaje no trae un identificador válido.", field="body")
     if body is None and files:
@@ -330,22 +348,29 @@ def post_message(
     body = body.strip()
     if len(body) > BODY_MAX:
         raise InvalidInput(f"El mensaje puede tener hasta {BODY_MAX} caracteres.", field="body")
-    existing = _find_message(consultation.id, author.id, client_msg_id)
-    if existing is not None:
-        return PostResult(existing, False)
+    if not body and not files:
+        raise InvalidInput("Escribe un mensaje antes de enviarlo.", field="body")
+    try:
+        if files:
+            check_can_post(get_consultation(consultation_id, author), author)
+        _hit_rate_limit(author.id)
+    except (ConsultationClosed, InvalidTransition, RateLimited) as refusal:
+        return _stored_or_refuse(consultation_id, author, client_msg_id, refusal)
     checked = attachments.check_files(files, max_mb=current_app.config["MAX_UPLOAD_MB"])
     if not body and not checked:
         raise InvalidInput("Escribe un mensaje antes de enviarlo.", field="body")
-    check_can_post(consultation, author)
-    _hit_rate_limit(author.id)
     now = now or utcnow()
     upload_dir = current_app.config["UPLOAD_DIR"]
     stored: list[str] = []
     with write_transaction(keep_loaded=True):
-        # A message with this client id stored meanwhile is caught by the unique
-        # constraint below (IntegrityError: everything rolled back, the stored one returned).
-        consultation = lock_for_message(consultation.id, now)
-        check_can_post(consultation, author)
+        consultation = lock_for_message(consultation_id, now)
+        if not can_view(author, consultation):
+            raise NotAllowed("No tienes acceso a esta consulta.")
+        try:
+            check_can_post(consultation, author)
+        except (ConsultationClosed, InvalidTransition) as refusal:
+            db.session.rollback()
+            return _stored_or_refuse(consultation_id, author, client_msg_id, refusal)
         _check_room_for_files(consultation, len(checked))
         if author.role != "entrepreneur":
             if takes_by_answering(consultation, author):
@@ -369,10 +394,10 @@ def post_message(
             # the message, its author and its consulta are what was just written: the
             # payload reads nothing again
             commit_keeping_loaded()
-        except IntegrityError:
+        except IntegrityError:  # this client id is stored: everything here rolled back
             db.session.rollback()
             attachments.remove(upload_dir, stored)
-            existing = _find_message(consultation.id, author.id, client_msg_id)
+            existing = _find_message(consultation_id, author.id, client_msg_id)
             if existing is None:
                 raise
             return PostResult(existing, False)

@@ -10,6 +10,7 @@ from sv_platform.accounts import services as accounts
 from sv_platform.advisory import attachments, chat, lifecycle, services, sla
 from sv_platform.advisory.models import STATUSES, Consultation, ConsultationEvent, Message
 from sv_platform.core.domain import DomainError, InvalidInput, NotAllowed
+from sv_platform.core.timeutil import as_utc
 from sv_platform.enrollment import services as enrollment
 from sv_platform.extensions import db
 from tests.advisory.conftest import NOW, PDF, PNG
@@ -321,19 +322,41 @@ def test_retry_with_the_same_client_msg_id_stores_one_message(in_progress):
     )
 
 
-def test_a_racing_retry_is_caught_by_the_unique_constraint(in_progress, monkeypatch):
+def test_a_retry_leaves_the_consulta_as_it_was(in_progress, legal_advisor):
     owner = in_progress.user
-    first = chat.post_message(in_progress.id, owner, "Hola", "race-1", now=NOW)
-    real = chat._find_message
-    calls = {"n": 0}
-
-    def blind_at_first(*args):  # the race: both requests looked before either inserted
-        calls["n"] += 1
-        return None if calls["n"] == 1 else real(*args)
-
-    monkeypatch.setattr(chat, "_find_message", blind_at_first)
-    again = chat.post_message(in_progress.id, owner, "Hola", "race-1", now=NOW)
+    first = chat.post_message(in_progress.id, owner, "Hola", "again-1", now=NOW)
+    notices = len(accounts.notifications_for(legal_advisor.id))
+    later = NOW + timedelta(hours=2)
+    again = chat.post_message(in_progress.id, owner, "Hola", "again-1", now=later)
     assert (again.created, again.message.id) == (False, first.message.id)
+    db.session.expire_all()
+    consultation = db.session.get(Consultation, in_progress.id)
+    assert as_utc(consultation.last_message_at) == NOW  # the retry's touch was rolled back
+    assert len(accounts.notifications_for(legal_advisor.id)) == notices
+
+
+def test_a_retry_after_the_consulta_was_resolved_gets_its_stored_message(
+    in_progress, legal_advisor
+):
+    owner = in_progress.user
+    first = chat.post_message(in_progress.id, owner, "¿Algo más?", "late-1", now=NOW)
+    lifecycle.resolve(in_progress.id, legal_advisor, now=NOW)
+    again = chat.post_message(in_progress.id, owner, "¿Algo más?", "late-1", now=NOW)
+    assert (again.created, again.message.id) == (False, first.message.id)
+    with pytest.raises(chat.ConsultationClosed):  # a new message is refused
+        chat.post_message(in_progress.id, owner, "Otra cosa", "late-2", now=NOW)
+
+
+def test_a_stranger_is_refused_before_anything_is_written(in_progress, make_user):
+    stranger = make_user()
+    with pytest.raises(NotAllowed):
+        chat.post_message(in_progress.id, stranger, "Hola", "intruso-1", now=NOW)
+    db.session.expire_all()
+    consultation = db.session.get(Consultation, in_progress.id)
+    assert as_utc(consultation.last_message_at) == NOW
+    assert not db.session.scalar(
+        select(func.count()).select_from(Message).where(Message.author_id == stranger.id)
+    )
 
 
 @pytest.mark.parametrize(
