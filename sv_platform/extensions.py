@@ -21,6 +21,7 @@ from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
 
@@ -180,6 +181,22 @@ def add_as_loaded(instance):
     make_transient_to_detached(instance)
     db.session.add(instance)
     return instance
+
+
+def held_in_session(model, primary_key):
+    """The object of `model` with this primary key that the session already holds, if any."""
+    mapper = sa_inspect(model)
+    return db.session.identity_map.get(mapper.identity_key_from_primary_key([primary_key]))
+
+
+def add_row_as_loaded(model, keys, row):
+    """A new object of `model` from a row read with Core whose values are the attributes
+    `keys`, in the session as the ORM's loader would put it (values straight into the
+    instance's dict: no attribute events, no history). For a row the session does not hold
+    yet (held_in_session)."""
+    instance = sa_inspect(model).class_manager.new_instance()
+    instance.__dict__.update(zip(keys, row, strict=True))
+    return add_as_loaded(instance)
 
 
 @contextmanager

@@ -45,7 +45,13 @@ from sv_platform.core.paging import Page, keyset_page
 from sv_platform.core.prepared import Prepared
 from sv_platform.core.rut import normalize_rut
 from sv_platform.core.timeutil import CHILE, UTCDateTime, utcnow
-from sv_platform.extensions import add_as_loaded, commit_keeping_loaded, db, write_transaction
+from sv_platform.extensions import (
+    add_row_as_loaded,
+    commit_keeping_loaded,
+    db,
+    held_in_session,
+    write_transaction,
+)
 
 log = logging.getLogger("sv_platform.security")
 
@@ -500,15 +506,8 @@ def load_session_user(session_id: str) -> User | None:
     row = statement.first({"user_id": user_id})
     if row is None:
         return None
-    held = db.session.identity_map.get(sa_inspect(User).identity_key_from_primary_key([user_id]))
-    if held is not None:  # as the ORM would: the same object, its unsaved changes kept
-        user = held
-    else:
-        # The columns go straight into the instance's dict, as the ORM's loader puts them
-        # (no attribute events, no history: loaded, not changed).
-        user = sa_inspect(User).class_manager.new_instance()
-        user.__dict__.update(zip(keys, row[:-1], strict=True))
-        add_as_loaded(user)
+    # A user the session holds stays that object, its unsaved changes kept, as the ORM would.
+    user = held_in_session(User, user_id) or add_row_as_loaded(User, keys, row[:-1])
     user.unread_count = row[-1]
     if user.session_version != version or not user.is_active:
         return None

@@ -1,10 +1,13 @@
 """Who may see a consulta, and the locked read that every change of one starts with."""
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy import inspect as sa_inspect
 
 from sv_platform.advisory.models import Consultation
 from sv_platform.core.domain import NotAllowed, NotFound
-from sv_platform.extensions import db
+from sv_platform.extensions import add_row_as_loaded, db, held_in_session
+
+_COLUMN_KEYS = tuple(attribute.key for attribute in sa_inspect(Consultation).column_attrs)
 
 # The enrolment offering behind each area.
 OFFERING_SLUGS = {"legal": "asesoria-legal", "sustainability": "asesoria-sustentabilidad"}
@@ -63,15 +66,13 @@ def lock_consultation(consultation_id: int) -> Consultation:
 
 
 _TOUCH = (
-    select(Consultation)
-    .from_statement(
-        update(Consultation)
-        .where(Consultation.id == bindparam("consultation_id"))
-        .values(last_message_at=bindparam("now"))
-        .returning(*Consultation.__table__.c)
-    )
-    .execution_options(populate_existing=True)
+    update(Consultation.__table__)
+    .where(Consultation.__table__.c.id == bindparam("consultation_id"))
+    .values(last_message_at=bindparam("now"))
+    .returning(*(getattr(Consultation, key) for key in _COLUMN_KEYS))
 )
+# The same for a consulta the session already holds: the ORM refreshes that object.
+_TOUCH_HELD = select(Consultation).from_statement(_TOUCH).execution_options(populate_existing=True)
 
 
 def lock_for_message(consultation_id: int, now) -> Consultation:
@@ -79,9 +80,12 @@ def lock_for_message(consultation_id: int, now) -> Consultation:
     `now` and read back fresh, in one statement (UPDATE … RETURNING) instead of a locked
     read and a later update. The caller's checks that fail roll the update back with the
     rest. Raises NotFound."""
-    consultation = db.session.scalars(
-        _TOUCH, {"consultation_id": consultation_id, "now": now}
-    ).one_or_none()
+    params = {"consultation_id": consultation_id, "now": now}
+    if held_in_session(Consultation, consultation_id) is not None:
+        consultation = db.session.scalars(_TOUCH_HELD, params).one_or_none()
+    else:  # a socket event's new session: the row becomes the object directly
+        row = db.session.connection().execute(_TOUCH, params).first()
+        consultation = None if row is None else add_row_as_loaded(Consultation, _COLUMN_KEYS, row)
     if consultation is None:
         raise NotFound("Esa consulta no existe.")
     return consultation
