@@ -77,16 +77,6 @@ def _kept(key: tuple, build):
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session with its serializer built once per secret key."""
 
-    def open_session(self, app, request):
-        # A Socket.IO event runs in a request context built on its socket's handshake, and
-        # Flask-SocketIO swaps in the socket's own copy of the session, kept in that environ,
-        # right after the context opens: the cookie decoded again for every event would be
-        # thrown away. (A client cannot set environ keys: its headers arrive as HTTP_*.)
-        kept = request.environ.get("saved_session")
-        if kept is not None:
-            return kept
-        return super().open_session(app, request)
-
     def get_signing_serializer(self, app):
         if not app.secret_key:
             return None
