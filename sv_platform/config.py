@@ -142,9 +142,8 @@ def load(app, config=None) -> None:
         if options.get("poolclass") is None:
             options.setdefault("pool_size", 20)
             options.setdefault("max_overflow", 100)
-    else:
-        # A database server may drop idle connections: ping before reuse (a file cannot).
-        options.setdefault("pool_pre_ping", True)
+    # A database server may drop idle connections: extensions.py pings one before reusing it
+    # once it has been idle a while (not on every checkout, as pool_pre_ping would).
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("UPLOAD_DIR"):
         app.config["UPLOAD_DIR"] = str(instance / "uploads")

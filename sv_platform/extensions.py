@@ -6,6 +6,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
 
 NAMING_CONVENTION = {
@@ -545,8 +547,39 @@ def _log_event_failure(future) -> None:
         logging.getLogger(__name__).error("socket event failed", exc_info=future.exception())
 
 
+# A pooled connection idle for longer than this is pinged before it is reused; one used
+# more recently is not. pool_pre_ping pings on every checkout, a round trip to the database
+# server in front of every request and socket event: under a chat burst one in nine.
+PING_AFTER_IDLE_S = float(os.environ.get("SV_DB_PING_AFTER_IDLE_S") or 2)
+
+
+def _ping_idle_connections(engine) -> None:
+    """Pessimistic disconnect handling for a database server, only where it can matter: a
+    connection that sat idle (the server or something between may have closed it since)
+    is pinged at checkout, and a dead one is replaced by a new connection before the
+    request uses it (SQLAlchemy's checkout recipe: DisconnectionError makes the pool
+    retry)."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection, record) -> None:
+        record.info["sv_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+        since = record.info.pop("sv_idle_since", None)
+        if since is None or time.monotonic() - since <= PING_AFTER_IDLE_S:
+            return  # a new connection (its record's info starts empty), or one just used
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # noqa: BLE001 - any failure: this connection is gone
+            raise DisconnectionError("idle connection closed by the server") from exc
+
+
 def init_app(app) -> None:
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            _ping_idle_connections(db.engine)
     app.before_request(_choose_transaction_mode)
     app.teardown_request(_reset_transaction_mode)
     migrations = Path(app.root_path).parent / "migrations"
