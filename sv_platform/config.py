@@ -73,6 +73,9 @@ class Config:
     # Password hashes (logins, registrations…) a process runs at once: one per core it may
     # use, each argon2 hash keeping one core busy.
     HASH_REQUEST_SLOTS = int(os.environ.get("SV_HASH_REQUEST_SLOTS", str(_usable_cores())))
+    # A database server's pooled connection idle for longer than this many seconds is
+    # pinged before it is reused (extensions.py); one used more recently is not.
+    DB_PING_AFTER_IDLE_S = float(os.environ.get("SV_DB_PING_AFTER_IDLE_S") or 2)
     # Threads that run socket events (0: one on SQLite, four on a database server).
     CHAT_EVENT_SLOTS = int(os.environ.get("SV_CHAT_EVENT_SLOTS") or 0)
     # Mail: without SMTP_HOST mails are written as .eml files in MAIL_DIR (instance/mail).
@@ -142,8 +145,6 @@ def load(app, config=None) -> None:
         if options.get("poolclass") is None:
             options.setdefault("pool_size", 20)
             options.setdefault("max_overflow", 100)
-    # A database server may drop idle connections: extensions.py pings one before reusing it
-    # once it has been idle a while (not on every checkout, as pool_pre_ping would).
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("UPLOAD_DIR"):
         app.config["UPLOAD_DIR"] = str(instance / "uploads")

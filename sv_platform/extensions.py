@@ -547,18 +547,13 @@ def _log_event_failure(future) -> None:
         logging.getLogger(__name__).error("socket event failed", exc_info=future.exception())
 
 
-# A pooled connection idle for longer than this is pinged before it is reused; one used
-# more recently is not. pool_pre_ping pings on every checkout, a round trip to the database
-# server in front of every request and socket event: under a chat burst one in nine.
-PING_AFTER_IDLE_S = float(os.environ.get("SV_DB_PING_AFTER_IDLE_S") or 2)
-
-
-def _ping_idle_connections(engine) -> None:
+def _ping_idle_connections(engine, idle_s: float) -> None:
     """Pessimistic disconnect handling for a database server, only where it can matter: a
-    connection that sat idle (the server or something between may have closed it since)
-    is pinged at checkout, and a dead one is replaced by a new connection before the
-    request uses it (SQLAlchemy's checkout recipe: DisconnectionError makes the pool
-    retry)."""
+    connection idle for more than `idle_s` (the server or something between may have
+    closed it since) is pinged at checkout, and a dead one is replaced by a new connection
+    before the request uses it (SQLAlchemy's checkout recipe: DisconnectionError makes the
+    pool retry). pool_pre_ping would ping at every checkout: a round trip in front of
+    every request and socket event, one in nine of a chat send's."""
 
     @event.listens_for(engine, "checkin")
     def _idle_from(_dbapi_connection, record) -> None:
@@ -567,7 +562,7 @@ def _ping_idle_connections(engine) -> None:
     @event.listens_for(engine, "checkout")
     def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
         since = record.info.pop("sv_idle_since", None)
-        if since is None or time.monotonic() - since <= PING_AFTER_IDLE_S:
+        if since is None or time.monotonic() - since <= idle_s:
             return  # a new connection (its record's info starts empty), or one just used
         try:
             engine.dialect.do_ping(dbapi_connection)
@@ -579,7 +574,7 @@ def init_app(app) -> None:
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name != "sqlite":
-            _ping_idle_connections(db.engine)
+            _ping_idle_connections(db.engine, float(app.config["DB_PING_AFTER_IDLE_S"]))
     app.before_request(_choose_transaction_mode)
     app.teardown_request(_reset_transaction_mode)
     migrations = Path(app.root_path).parent / "migrations"

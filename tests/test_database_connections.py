@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from sv_platform import extensions
 from sv_platform.extensions import db
 
 
@@ -23,9 +22,10 @@ def _drop_every_other_connection(app) -> int:
         ).fetchone()[0]
 
 
-@pytest.fixture
-def pooled(app):
-    """The app with three connections back in its pool."""
+def _pooled(make_app, idle_s: float):
+    """An app pinging connections idle for more than `idle_s`, three of them back in its
+    pool."""
+    app = make_app(DB_PING_AFTER_IDLE_S=idle_s)
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         pytest.skip("a database server's connections (SQLite opens a file)")
     with app.app_context():
@@ -37,28 +37,28 @@ def pooled(app):
     return app
 
 
-def test_pages_work_after_the_server_dropped_idle_connections(pooled, client, monkeypatch):
-    monkeypatch.setattr(extensions, "PING_AFTER_IDLE_S", 0.05)
-    assert _drop_every_other_connection(pooled) >= 3
+def test_pages_work_after_the_server_dropped_idle_connections(make_app):
+    app = _pooled(make_app, 0.05)
+    assert _drop_every_other_connection(app) >= 3
     time.sleep(0.1)  # idle longer than the ping threshold
+    client = app.test_client()
     for _ in range(4):  # every pooled connection is checked out at least once
         response = client.get("/cursos")
         assert response.status_code == 200
-    with pooled.app_context():
+    with app.app_context():
         assert db.session.execute(text("SELECT 1")).scalar() == 1
 
 
-def test_only_a_connection_idle_past_the_threshold_is_pinged(pooled, monkeypatch):
+def test_only_a_connection_idle_past_the_threshold_is_pinged(make_app, monkeypatch):
+    app = _pooled(make_app, 0.5)
     pings = []
-    with pooled.app_context():
+    with app.app_context():
         monkeypatch.setattr(db.engine.dialect, "do_ping", lambda conn: pings.append(conn) or True)
-        monkeypatch.setattr(extensions, "PING_AFTER_IDLE_S", 60)
         for _ in range(5):  # back to back: no round trip in front of each
             with db.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
         assert pings == []
-        monkeypatch.setattr(extensions, "PING_AFTER_IDLE_S", 0)
-        time.sleep(0.01)
+        time.sleep(0.6)
         with db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         assert len(pings) == 1

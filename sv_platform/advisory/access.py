@@ -38,14 +38,18 @@ def consultation_key(consultation_id) -> int:
         raise NotFound("Esa consulta no existe.") from exc
 
 
-def get_consultation(consultation_id, user) -> Consultation:
-    """The consulta if `user` may see it. Raises NotFound, NotAllowed."""
-    consultation = db.session.get(Consultation, consultation_key(consultation_id))
+def _visible_to(user, consultation: Consultation | None) -> Consultation:
+    """The consulta, if it exists and `user` may see it. Raises NotFound, NotAllowed."""
     if consultation is None:
         raise NotFound("Esa consulta no existe.")
     if not can_view(user, consultation):
         raise NotAllowed("No tienes acceso a esta consulta.")
     return consultation
+
+
+def get_consultation(consultation_id, user) -> Consultation:
+    """The consulta if `user` may see it. Raises NotFound, NotAllowed."""
+    return _visible_to(user, db.session.get(Consultation, consultation_key(consultation_id)))
 
 
 def url_for_consultation(consultation_id: int) -> str:
@@ -75,26 +79,21 @@ _TOUCH = (
 _TOUCH_HELD = select(Consultation).from_statement(_TOUCH).execution_options(populate_existing=True)
 
 
-def lock_for_message(consultation_id: int, now) -> Consultation:
-    """`lock_consultation` for a new message: the row locked, its `last_message_at` set to
-    `now` and read back fresh, in one statement (UPDATE … RETURNING) instead of a locked
-    read and a later update. The caller's checks that fail roll the update back with the
-    rest. Raises NotFound."""
+def lock_for_message(consultation_id: int, author, now) -> Consultation:
+    """`lock_visible` for a new message: the row locked, its `last_message_at` set to `now`
+    and read back fresh, in one statement (UPDATE … RETURNING) instead of a locked read and
+    a later update. The caller's checks that fail roll the update back with the rest.
+    Raises NotFound, NotAllowed."""
     params = {"consultation_id": consultation_id, "now": now}
     if held_in_session(Consultation, consultation_id) is not None:
         consultation = db.session.scalars(_TOUCH_HELD, params).one_or_none()
     else:  # a socket event's new session: the row becomes the object directly
         row = db.session.connection().execute(_TOUCH, params).first()
         consultation = None if row is None else add_row_as_loaded(Consultation, _COLUMN_KEYS, row)
-    if consultation is None:
-        raise NotFound("Esa consulta no existe.")
-    return consultation
+    return _visible_to(author, consultation)
 
 
 def lock_visible(consultation_id: int, actor) -> Consultation:
     """Inside a transaction: the fresh consulta, if `actor` may see it. Raises NotFound,
     NotAllowed."""
-    consultation = lock_consultation(consultation_id)
-    if not can_view(actor, consultation):
-        raise NotAllowed("No tienes acceso a esta consulta.")
-    return consultation
+    return _visible_to(actor, lock_consultation(consultation_id))

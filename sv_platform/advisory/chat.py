@@ -22,7 +22,6 @@ from sv_platform.accounts import services as accounts
 from sv_platform.accounts.models import Notification
 from sv_platform.advisory import attachments
 from sv_platform.advisory.access import (
-    can_view,
     consultation_key,
     get_consultation,
     is_staff,
@@ -363,9 +362,7 @@ def post_message(
     upload_dir = current_app.config["UPLOAD_DIR"]
     stored: list[str] = []
     with write_transaction(keep_loaded=True):
-        consultation = lock_for_message(consultation_id, now)
-        if not can_view(author, consultation):
-            raise NotAllowed("No tienes acceso a esta consulta.")
+        consultation = lock_for_message(consultation_id, author, now)
         try:
             check_can_post(consultation, author)
         except (ConsultationClosed, InvalidTransition) as refusal:
